@@ -1,0 +1,44 @@
+/**
+ * The crypto seam: one interface, two implementations (node:crypto, @noble/ciphers).
+ *
+ * The engine never implements an AEAD mode or a KDF itself; it asks a backend. Keys are
+ * imported once per security context into the backend's own handle (a node:crypto
+ * `KeyObject`, or a private copy) so that no per-message work repeats.
+ */
+
+import type { AeadAlgorithm, HkdfAlgorithm } from '../algorithms.js';
+
+/** A key imported into a backend. Opaque to the engine. */
+export interface AeadKey {
+  readonly algorithm: AeadAlgorithm;
+}
+
+/** AEAD and HKDF primitives from a well-reviewed library. */
+export interface CryptoBackend {
+  /** Short name for diagnostics, e.g. `node:crypto`. */
+  readonly name: string;
+  /** Whether this backend implements `algorithm`. */
+  supports(algorithm: AeadAlgorithm): boolean;
+  /** Imports raw key bytes for repeated use with `algorithm`. */
+  importKey(algorithm: AeadAlgorithm, key: Uint8Array): AeadKey;
+  /** AEAD encryption: returns ciphertext ‖ tag (RFC 5116 §2.1, as COSE expects). */
+  encrypt(key: AeadKey, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array;
+  /** AEAD decryption of ciphertext ‖ tag; returns `undefined` when authentication fails. */
+  decrypt(key: AeadKey, nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array): Uint8Array | undefined;
+  /** HKDF-Extract then HKDF-Expand (RFC 5869 §2.2–2.3). */
+  hkdf(algorithm: HkdfAlgorithm, ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array;
+}
+
+/** A key object whose inspection never shows the key. */
+export abstract class OpaqueKey implements AeadKey {
+  abstract readonly algorithm: AeadAlgorithm;
+  toJSON(): string {
+    return '[AeadKey]';
+  }
+  toString(): string {
+    return '[AeadKey]';
+  }
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `AeadKey(${this.algorithm.name}, redacted)`;
+  }
+}

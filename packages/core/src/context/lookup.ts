@@ -1,0 +1,88 @@
+/**
+ * Finding the Recipient Context of a received request by its 'kid' and, when present,
+ * 'kid context' (RFC 8613 §8.2 step 2, §3.3, §5.1).
+ *
+ * Recipient IDs SHOULD be unique per endpoint (§3.3); when several contexts share one
+ * (with different ID Contexts) and the request carries no 'kid context', each candidate
+ * is tried in turn, as §3.3 allows.
+ */
+
+import { bytesEqual, toHex } from '../bytes.js';
+import { InvalidContextError } from '../errors.js';
+import { internalsOf, SecurityContext } from './security-context.js';
+
+/** Where the server looks up Recipient Contexts. Implement it to fetch contexts from a secret manager. */
+export interface RecipientContextLookup {
+  /**
+   * Contexts whose Recipient ID equals `kid` and, if `kidContext` is given, whose ID
+   * Context equals it. An empty result means "security context not found".
+   */
+  findRecipientContexts(kid: Uint8Array, kidContext: Uint8Array | undefined): readonly SecurityContext[] | Promise<readonly SecurityContext[]>;
+}
+
+/** Whether `ctx` is a candidate for a request with this kid and kid context. */
+export function matchesRecipient(ctx: SecurityContext, kid: Uint8Array, kidContext: Uint8Array | undefined): boolean {
+  if (!bytesEqual(internalsOf(ctx).recipientId, kid)) return false;
+  if (kidContext === undefined) return true;
+  const idContext = internalsOf(ctx).idContext;
+  return idContext !== undefined && bytesEqual(idContext, kidContext);
+}
+
+/** An in-memory set of security contexts, indexed by Recipient ID. */
+export class ContextRegistry implements RecipientContextLookup {
+  readonly #byRecipientId = new Map<string, SecurityContext[]>();
+
+  /** @param contexts initial contexts; see {@link ContextRegistry.add}. */
+  constructor(contexts: Iterable<SecurityContext> = []) {
+    for (const ctx of contexts) this.add(ctx);
+  }
+
+  /**
+   * Adds a context.
+   * @throws {InvalidContextError} if a context with the same Recipient ID and ID Context is already present.
+   */
+  add(ctx: SecurityContext): this {
+    const key = toHex(internalsOf(ctx).recipientId);
+    const list = this.#byRecipientId.get(key) ?? [];
+    const idContext = internalsOf(ctx).idContext;
+    if (list.some((other) => sameIdContext(internalsOf(other).idContext, idContext))) {
+      throw new InvalidContextError(`two contexts share Recipient ID ${key || '(empty)'} and the same ID Context; give each peer a distinct ID`);
+    }
+    list.push(ctx);
+    this.#byRecipientId.set(key, list);
+    return this;
+  }
+
+  /** Number of contexts held. */
+  get size(): number {
+    let n = 0;
+    for (const list of this.#byRecipientId.values()) n += list.length;
+    return n;
+  }
+
+  /** Every context held. */
+  *[Symbol.iterator](): IterableIterator<SecurityContext> {
+    for (const list of this.#byRecipientId.values()) yield* list;
+  }
+
+  findRecipientContexts(kid: Uint8Array, kidContext: Uint8Array | undefined): readonly SecurityContext[] {
+    const list = this.#byRecipientId.get(toHex(kid));
+    if (list === undefined) return [];
+    if (kidContext === undefined) return list;
+    return list.filter((ctx) => matchesRecipient(ctx, kid, kidContext));
+  }
+}
+
+function sameIdContext(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
+  return a === undefined || b === undefined ? a === b : bytesEqual(a, b);
+}
+
+/** Resolves the candidates for a request from a single context or a lookup. */
+export async function resolveRecipientContexts(
+  source: SecurityContext | RecipientContextLookup,
+  kid: Uint8Array,
+  kidContext: Uint8Array | undefined,
+): Promise<readonly SecurityContext[]> {
+  if (source instanceof SecurityContext) return matchesRecipient(source, kid, kidContext) ? [source] : [];
+  return source.findRecipientContexts(kid, kidContext);
+}

@@ -1,0 +1,223 @@
+/**
+ * The Security Context (RFC 8613 §3): Common Context, Sender Context and Recipient
+ * Context, derived once from the input parameters and immutable afterwards except
+ * for the Sender Sequence Number and the Replay Window (§3.1).
+ *
+ * The derived keys and Common IV live in private fields; `toString`, `toJSON` and
+ * `util.inspect` show identifiers only, so a context can be logged by accident
+ * without leaking a secret (§12.6: "The Master Secret, Sender Key, Recipient Key,
+ * and Common IV must be secret").
+ */
+
+import { aeadAlgorithm, DEFAULT_AEAD, DEFAULT_HKDF, hkdfAlgorithm, type AeadAlgorithm, type HkdfAlgorithm } from '../algorithms.js';
+import type { AeadKey, CryptoBackend } from '../aead/backend.js';
+import { defaultBackend } from '../aead/default-backend.js';
+import { bytesEqual, EMPTY, toHex } from '../bytes.js';
+import { InvalidContextError, UnsupportedAlgorithmError } from '../errors.js';
+import { ReplayWindow, type ReplayProtection } from '../replay/replay-window.js';
+import { MemorySequenceNumberSource, type SequenceNumberSource } from '../sequence/sender-sequence.js';
+import { deriveParameters } from './derive.js';
+
+/** Input parameters of a security context (RFC 8613 §3.2). */
+export interface SecurityContextParams {
+  /** Master Secret, a random byte string shared by both endpoints (§3.1, §12.3). */
+  readonly masterSecret: Uint8Array;
+  /** Master Salt; default the empty byte string (§3.2). */
+  readonly masterSalt?: Uint8Array;
+  /** Sender ID of this endpoint; at most nonce length − 6 bytes (§3.3). May be empty. */
+  readonly senderId: Uint8Array;
+  /** Recipient ID (the peer's Sender ID); distinct from `senderId`. */
+  readonly recipientId: Uint8Array;
+  /** ID Context; omit when not used (then `nil` in the HKDF info, §3.2.1). */
+  readonly idContext?: Uint8Array;
+  /** AEAD algorithm, COSE id or name; default 10, AES-CCM-16-64-128 (§3.2). */
+  readonly aeadAlgorithm?: number | string;
+  /** HKDF algorithm, COSE id (−10, −11) or name; default HKDF-SHA-256 (§3.2). */
+  readonly hkdfAlgorithm?: number | string;
+  /**
+   * Whether requests carry the ID Context as 'kid context' (§5.1). Default: `true` when
+   * an ID Context is set, so a server holding many contexts can find this one.
+   */
+  readonly sendKidContext?: boolean;
+  /** Crypto backend; default node:crypto where available, else @noble/ciphers. */
+  readonly backend?: CryptoBackend;
+  /** Source of Sender Sequence Numbers; default in memory, starting at 0 (§3.2.2). */
+  readonly senderSequence?: SequenceNumberSource;
+  /** Replay protection of the Recipient Context; default an in-memory window of 64. */
+  readonly replayProtection?: ReplayProtection;
+}
+
+/**
+ * The immutable parts of a context as the message-processing modules of this package
+ * read them. Never exported from the package: keys and Common IV stay inside.
+ */
+export interface ContextInternals {
+  readonly senderId: Uint8Array;
+  readonly recipientId: Uint8Array;
+  readonly idContext: Uint8Array | undefined;
+  readonly senderKey: AeadKey;
+  readonly recipientKey: AeadKey;
+  readonly commonIV: Uint8Array;
+  readonly backend: CryptoBackend;
+}
+
+let readInternals: (ctx: SecurityContext) => ContextInternals;
+
+/** The private parts of `ctx`; for the message-processing modules of this package only. */
+export function internalsOf(ctx: SecurityContext): ContextInternals {
+  return readInternals(ctx);
+}
+
+/**
+ * A derived OSCORE security context. Create with {@link createSecurityContext}.
+ *
+ * The ID getters return copies, so the context cannot be altered through them.
+ */
+export class SecurityContext {
+  /** AEAD algorithm of the Common Context. */
+  readonly aead: AeadAlgorithm;
+  /** HKDF algorithm used for the derivation. */
+  readonly hkdf: HkdfAlgorithm;
+  /** Whether requests carry 'kid context'. */
+  readonly sendKidContext: boolean;
+  /** The Sender Sequence Number source of the Sender Context. */
+  readonly senderSequence: SequenceNumberSource;
+  /** The replay protection of the Recipient Context. */
+  readonly replayProtection: ReplayProtection;
+  readonly #internals: ContextInternals;
+
+  static {
+    readInternals = (ctx) => ctx.#internals;
+  }
+
+  /** @internal Use {@link createSecurityContext}. */
+  constructor(
+    params: Readonly<{
+      aead: AeadAlgorithm;
+      hkdf: HkdfAlgorithm;
+      sendKidContext: boolean;
+      senderSequence: SequenceNumberSource;
+      replayProtection: ReplayProtection;
+      internals: ContextInternals;
+    }>,
+  ) {
+    this.aead = params.aead;
+    this.hkdf = params.hkdf;
+    this.sendKidContext = params.sendKidContext;
+    this.senderSequence = params.senderSequence;
+    this.replayProtection = params.replayProtection;
+    this.#internals = params.internals;
+    Object.freeze(this);
+  }
+
+  /** Sender ID (a copy). */
+  get senderId(): Uint8Array {
+    return this.#internals.senderId.slice();
+  }
+
+  /** Recipient ID (a copy). */
+  get recipientId(): Uint8Array {
+    return this.#internals.recipientId.slice();
+  }
+
+  /** ID Context (a copy), or `undefined` when the context has none. */
+  get idContext(): Uint8Array | undefined {
+    return this.#internals.idContext?.slice();
+  }
+
+  /** Name of the crypto backend in use. */
+  get backendName(): string {
+    return this.#internals.backend.name;
+  }
+
+  /** A description with identifiers only, e.g. `SecurityContext(AES-CCM-16-64-128, sid=, rid=01)`. */
+  toString(): string {
+    const { senderId, recipientId, idContext } = this.#internals;
+    const ctx = idContext === undefined ? '' : `, idctx=${toHex(idContext)}`;
+    return `SecurityContext(${this.aead.name}, sid=${toHex(senderId)}, rid=${toHex(recipientId)}${ctx})`;
+  }
+
+  /** Public identifiers only; keys and Common IV are never serialised. */
+  toJSON(): { aead: string; senderId: string; recipientId: string; idContext: string | null } {
+    const { senderId, recipientId, idContext } = this.#internals;
+    return {
+      aead: this.aead.name,
+      senderId: toHex(senderId),
+      recipientId: toHex(recipientId),
+      idContext: idContext === undefined ? null : toHex(idContext),
+    };
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return this.toString();
+  }
+}
+
+function copyBytes(value: unknown, name: string): Uint8Array {
+  if (!(value instanceof Uint8Array)) throw new InvalidContextError(`${name} must be a Uint8Array`);
+  return Uint8Array.from(value);
+}
+
+/**
+ * Validates the input parameters (RFC 8613 §3.3) and derives a security context (§3.2.1).
+ * Derivation costs three HKDF calls: do it once per peer and keep the context.
+ *
+ * @throws {InvalidContextError} if a parameter breaks §3.3 (ID too long for the nonce, equal IDs, empty secret).
+ * @throws {UnsupportedAlgorithmError} if the algorithm is unknown or the backend lacks it.
+ *
+ * @example
+ * ```ts
+ * const client = createSecurityContext({
+ *   masterSecret: secret, masterSalt: salt,
+ *   senderId: new Uint8Array([]), recipientId: new Uint8Array([0x01]),
+ * });
+ * ```
+ */
+export function createSecurityContext(params: SecurityContextParams): SecurityContext {
+  const aead = params.aeadAlgorithm === undefined ? DEFAULT_AEAD : aeadAlgorithm(params.aeadAlgorithm);
+  const hkdf = params.hkdfAlgorithm === undefined ? DEFAULT_HKDF : hkdfAlgorithm(params.hkdfAlgorithm);
+  const masterSecret = copyBytes(params.masterSecret, 'masterSecret');
+  const masterSalt = params.masterSalt === undefined ? EMPTY : copyBytes(params.masterSalt, 'masterSalt');
+  const senderId = copyBytes(params.senderId, 'senderId');
+  const recipientId = copyBytes(params.recipientId, 'recipientId');
+  const idContext = params.idContext === undefined ? undefined : copyBytes(params.idContext, 'idContext');
+  const sendKidContext = params.sendKidContext ?? idContext !== undefined;
+  const backend = params.backend ?? defaultBackend();
+
+  if (masterSecret.length === 0) throw new InvalidContextError('the Master Secret is empty; use at least 16 random bytes (RFC 8613 Section 12.3)');
+  // §3.3: "The maximum length of Sender ID in bytes equals the length of the AEAD nonce minus 6."
+  const maxId = aead.nonceLength - 6;
+  if (senderId.length > maxId) throw new InvalidContextError(`the Sender ID is ${senderId.length} bytes but ${aead.name} allows at most ${maxId}`);
+  if (recipientId.length > maxId) throw new InvalidContextError(`the Recipient ID is ${recipientId.length} bytes but ${aead.name} allows at most ${maxId}`);
+  // Equal IDs would give both directions the same key and nonce space (§3.3, Appendix D.4).
+  if (bytesEqual(senderId, recipientId)) throw new InvalidContextError('the Sender ID and Recipient ID are equal; give each endpoint a distinct ID');
+  if (sendKidContext && idContext === undefined) throw new InvalidContextError('sendKidContext is set but there is no ID Context');
+  // The 'kid context' length is one byte in the OSCORE option (§6.1).
+  if (sendKidContext && idContext !== undefined && idContext.length > 255) {
+    throw new InvalidContextError(`the ID Context is ${idContext.length} bytes but 'kid context' carries at most 255`);
+  }
+  if (!backend.supports(aead)) throw new UnsupportedAlgorithmError(aead.name, backend.name);
+
+  const derived = deriveParameters({ masterSecret, masterSalt, senderId, recipientId, idContext, aead, hkdf }, backend);
+  masterSecret.fill(0);
+  const internals: ContextInternals = Object.freeze({
+    senderId,
+    recipientId,
+    idContext,
+    senderKey: backend.importKey(aead, derived.senderKey),
+    recipientKey: backend.importKey(aead, derived.recipientKey),
+    commonIV: derived.commonIV,
+    backend,
+  });
+  derived.senderKey.fill(0);
+  derived.recipientKey.fill(0);
+
+  return new SecurityContext({
+    aead,
+    hkdf,
+    sendKidContext,
+    senderSequence: params.senderSequence ?? new MemorySequenceNumberSource(0),
+    replayProtection: params.replayProtection ?? new ReplayWindow(),
+    internals,
+  });
+}

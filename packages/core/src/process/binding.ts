@@ -1,0 +1,79 @@
+/**
+ * The association between a request and its response (RFC 8613 §7.1, §8): the
+ * security context, the request 'kid' and the request Partial IV. Both go into the
+ * response AAD, and a response without its own Partial IV reuses the request nonce.
+ *
+ * A binding is single-use in the way the RFC requires: the server may protect only
+ * one response with the request nonce (a second would reuse a nonce, §5.2), and the
+ * client accepts only one response (§7.4).
+ */
+
+import { toHex } from '../bytes.js';
+import type { SecurityContext } from '../context/security-context.js';
+import { partialIVToSequenceNumber } from '../cose/partial-iv.js';
+import type { PartialIV, SequenceNumber } from '../types.js';
+
+interface BindingState {
+  readonly kid: Uint8Array;
+  readonly partialIV: PartialIV;
+  /** Server: the request nonce has protected a response. Client: a response was verified. */
+  used: boolean;
+}
+
+let readState: (binding: RequestBinding) => BindingState;
+
+/** For the processing modules of this package only. */
+export function bindingState(binding: RequestBinding): BindingState {
+  return readState(binding);
+}
+
+/** Which side of the exchange holds the binding. */
+export type BindingRole = 'client' | 'server';
+
+/** The request a response must be bound to. Obtained from `protectRequest` (client) or `verifyRequest` (server). */
+export class RequestBinding {
+  /** `client` on the side that protected the request, `server` on the side that verified it. */
+  readonly role: BindingRole;
+  /** The security context of the exchange. */
+  readonly context: SecurityContext;
+  readonly #state: BindingState;
+
+  static {
+    readState = (binding) => binding.#state;
+  }
+
+  /** @internal Bindings come from `protectRequest` and `verifyRequest`. */
+  constructor(role: BindingRole, context: SecurityContext, kid: Uint8Array, partialIV: PartialIV) {
+    this.role = role;
+    this.context = context;
+    this.#state = { kid: kid.slice(), partialIV: partialIV.slice() as PartialIV, used: false };
+    Object.freeze(this);
+  }
+
+  /** The request 'kid' (the client's Sender ID), a copy. */
+  get kid(): Uint8Array {
+    return this.#state.kid.slice();
+  }
+
+  /** The request Partial IV, a copy. */
+  get partialIV(): PartialIV {
+    return this.#state.partialIV.slice() as PartialIV;
+  }
+
+  /** The request's Sender Sequence Number. */
+  get sequenceNumber(): SequenceNumber {
+    return partialIVToSequenceNumber(this.#state.partialIV);
+  }
+
+  toString(): string {
+    return `RequestBinding(${this.role}, kid=${toHex(this.#state.kid)}, piv=${toHex(this.#state.partialIV)})`;
+  }
+
+  toJSON(): { role: BindingRole; kid: string; partialIV: string } {
+    return { role: this.role, kid: toHex(this.#state.kid), partialIV: toHex(this.#state.partialIV) };
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return this.toString();
+  }
+}

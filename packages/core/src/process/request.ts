@@ -1,0 +1,119 @@
+/**
+ * Protecting and verifying requests (RFC 8613 §8.1, §8.2).
+ */
+
+import { internalsOf, type SecurityContext } from '../context/security-context.js';
+import { resolveRecipientContexts, type RecipientContextLookup } from '../context/lookup.js';
+import { encodeAad } from '../cose/aad.js';
+import { computeNonce } from '../cose/nonce.js';
+import { decodeOscoreOption, encodeOscoreOption } from '../cose/oscore-option.js';
+import { encodePartialIV, partialIVToSequenceNumber } from '../cose/partial-iv.js';
+import { ContextNotFoundError, DecryptionFailedError, MalformedCoseError, ReplayDetectedError } from '../errors.js';
+import type { InnerMessage } from '../message/inner-message.js';
+import type { SequenceNumber } from '../types.js';
+import { RequestBinding } from './binding.js';
+import { innerMessageOf, plaintextOf } from './plaintext.js';
+
+/** The two parts of a compressed COSE object as they travel: OSCORE option value and payload (§6). */
+export interface ProtectedMessage {
+  /** The OSCORE option value (§6.1); may be empty for responses. */
+  readonly option: Uint8Array;
+  /** The COSE ciphertext, carried as the message payload (§6.2). */
+  readonly payload: Uint8Array;
+}
+
+/** A protected request and the binding its response will be verified against. */
+export interface ProtectedRequest extends ProtectedMessage {
+  readonly binding: RequestBinding;
+}
+
+/** A verified request: the inner message, its context and the binding for the response. */
+export interface VerifiedRequest {
+  readonly context: SecurityContext;
+  readonly message: InnerMessage;
+  readonly binding: RequestBinding;
+  readonly sequenceNumber: SequenceNumber;
+}
+
+/**
+ * Protects a request (§8.1): takes the next Sender Sequence Number, builds nonce and AAD,
+ * encrypts the inner message with the Sender Key and compresses the COSE object.
+ *
+ * @throws {InvalidMessageError} if `message` is not a request or nests OSCORE.
+ * @throws {MessageTooLargeError} if the plaintext exceeds the AEAD bound.
+ * @throws {SequenceNumbersExhaustedError} once 2^40 − 1 is reached (§7.2.1).
+ *
+ * @example
+ * ```ts
+ * const { option, payload, binding } = await protectRequest(client, {
+ *   code: coapCode(0, 1), // GET
+ *   options: [{ number: CoapOptionNumber.UriPath, value: utf8('orders') }],
+ *   payload: new Uint8Array(),
+ * });
+ * ```
+ */
+export async function protectRequest(context: SecurityContext, message: InnerMessage): Promise<ProtectedRequest> {
+  const { senderId, idContext, commonIV, senderKey, backend } = internalsOf(context);
+  // Step 2: the plaintext (validated before a sequence number is spent).
+  const plaintext = plaintextOf(message, 'request', context.aead);
+  // Step 3: "Encode the Partial IV ... and increment the Sender Sequence Number by one."
+  const partialIV = encodePartialIV(await context.senderSequence.next());
+  const nonce = computeNonce(commonIV, senderId, partialIV);
+  // §5.4: in a request, request_kid is our Sender ID and request_piv our Partial IV.
+  const aad = encodeAad(context.aead, senderId, partialIV);
+  // Step 4: encrypt with the Sender Key, then compress (§6).
+  const payload = backend.encrypt(senderKey, nonce, aad, plaintext);
+  const option = encodeOscoreOption({
+    partialIV,
+    kid: senderId,
+    kidContext: context.sendKidContext ? idContext : undefined,
+  });
+  return { option, payload, binding: new RequestBinding('client', context, senderId, partialIV) };
+}
+
+/**
+ * Verifies a request (§8.2): decompresses the COSE object, finds the Recipient Context
+ * by kid (and kid context), checks the replay window, decrypts, then updates the
+ * window in the same step as the check.
+ *
+ * @param source the server's contexts, or a single context.
+ * @param option the OSCORE option value as received.
+ * @param payload the message payload (the ciphertext) as received.
+ * @throws {MalformedOptionError} / {MalformedCoseError} (4.02), {ContextNotFoundError} (4.01),
+ *   {ReplayDetectedError} (4.01), {DecryptionFailedError} (4.00), {MalformedPlaintextError} (4.00);
+ *   nothing else for any input bytes.
+ */
+export async function verifyRequest(
+  source: SecurityContext | RecipientContextLookup,
+  option: Uint8Array,
+  payload: Uint8Array,
+): Promise<VerifiedRequest> {
+  // Step 2: decompress (§6.1).
+  const { partialIV, kid, kidContext } = decodeOscoreOption(option);
+  // §5: 'Partial IV' and 'kid' "SHALL be present in requests".
+  if (partialIV === undefined) throw new MalformedCoseError('a request must carry a Partial IV');
+  if (kid === undefined) throw new MalformedCoseError("a request must carry a 'kid'");
+  // §2: "An endpoint receiving a CoAP message without payload that also contains an OSCORE option SHALL treat it as malformed".
+  if (payload.length === 0) throw new MalformedCoseError('the message has no payload');
+  const candidates = await resolveRecipientContexts(source, kid, kidContext);
+  if (candidates.length === 0) throw new ContextNotFoundError();
+
+  const seq = partialIVToSequenceNumber(partialIV);
+  for (const context of candidates) {
+    const replay = context.replayProtection as { isFresh?: (seq: SequenceNumber) => boolean };
+    // Step 3: an early look at the window saves decrypting a replay; the decisive check is below.
+    if (candidates.length === 1 && replay.isFresh !== undefined && !replay.isFresh(seq)) throw new ReplayDetectedError();
+    const { recipientId, commonIV, recipientKey, backend } = internalsOf(context);
+    // Steps 4–6: the kid is the Recipient ID, which is ID_PIV of the request nonce.
+    const aad = encodeAad(context.aead, recipientId, partialIV);
+    const nonce = computeNonce(commonIV, recipientId, partialIV);
+    const plaintext = backend.decrypt(recipientKey, nonce, aad, payload);
+    if (plaintext === undefined) continue;
+    // Step 6: "If decryption succeeds, update the Replay Window" — check and update are one step (§7.4).
+    if ((await context.replayProtection.checkAndUpdate(seq)) !== 'accepted') throw new ReplayDetectedError();
+    // Step 7.
+    const message = innerMessageOf(plaintext, 'request');
+    return { context, message, binding: new RequestBinding('server', context, recipientId, partialIV), sequenceNumber: seq };
+  }
+  throw new DecryptionFailedError();
+}

@@ -1,0 +1,99 @@
+/**
+ * Protecting and verifying responses (RFC 8613 §8.3, §8.4). A response is bound to its
+ * request through the request kid and Partial IV in the AAD (§5.4, §7.1) and, when it
+ * carries no Partial IV of its own, through the request nonce (§5.2).
+ */
+
+import { internalsOf } from '../context/security-context.js';
+import { encodeAad } from '../cose/aad.js';
+import { computeNonce } from '../cose/nonce.js';
+import { decodeOscoreOption, encodeOscoreOption } from '../cose/oscore-option.js';
+import { encodePartialIV } from '../cose/partial-iv.js';
+import { DecryptionFailedError, MalformedCoseError, ResponseBindingError } from '../errors.js';
+import type { InnerMessage } from '../message/inner-message.js';
+import type { PartialIV } from '../types.js';
+import { bindingState, type RequestBinding } from './binding.js';
+import { innerMessageOf, plaintextOf } from './plaintext.js';
+import type { ProtectedMessage } from './request.js';
+
+/** Options of {@link protectResponse}. */
+export interface ProtectResponseOptions {
+  /**
+   * Use a fresh Sender Sequence Number as Partial IV instead of the request nonce (§8.3
+   * step 3). Needed for a second response to one request (e.g. an Echo challenge after
+   * a restart, Appendix B.1.2). Default `false`.
+   */
+  readonly partialIV?: boolean;
+}
+
+/** A verified response: the inner message and, if the response carried one, its Partial IV. */
+export interface VerifiedResponse {
+  readonly message: InnerMessage;
+  readonly partialIV: PartialIV | undefined;
+}
+
+/**
+ * Protects a response to a verified request (§8.3).
+ *
+ * @param binding the binding returned by `verifyRequest` for the request being answered.
+ * @throws {ResponseBindingError} if the binding is a client's, or if the request nonce was already used for a response.
+ * @throws {InvalidMessageError} if `message` is not a response or nests OSCORE.
+ * @throws {MessageTooLargeError} if the plaintext exceeds the AEAD bound.
+ */
+export async function protectResponse(
+  binding: RequestBinding,
+  message: InnerMessage,
+  options: ProtectResponseOptions = {},
+): Promise<ProtectedMessage> {
+  if (binding.role !== 'server') throw new ResponseBindingError('it belongs to a request this endpoint sent, not one it received');
+  const state = bindingState(binding);
+  const context = binding.context;
+  const { senderId, commonIV, senderKey, backend } = internalsOf(context);
+  const plaintext = plaintextOf(message, 'response', context.aead);
+  let nonce: Uint8Array;
+  let option: Uint8Array;
+  if (options.partialIV === true) {
+    // Step 3, second alternative: a new Partial IV from our Sender Sequence Number, which the message MUST carry (step 4).
+    const partialIV = encodePartialIV(await context.senderSequence.next());
+    nonce = computeNonce(commonIV, senderId, partialIV);
+    option = encodeOscoreOption({ partialIV });
+  } else {
+    // Step 3, first alternative: the request nonce; the Partial IV MUST NOT be included (step 4).
+    // Using it twice would reuse a nonce under our Sender Key (§5.2, §7.2).
+    if (state.used) throw new ResponseBindingError('the request nonce already protected a response; pass { partialIV: true } for further responses');
+    state.used = true;
+    nonce = computeNonce(commonIV, state.kid, state.partialIV);
+    option = encodeOscoreOption({});
+  }
+  const aad = encodeAad(context.aead, state.kid, state.partialIV);
+  return { option, payload: backend.encrypt(senderKey, nonce, aad, plaintext) };
+}
+
+/**
+ * Verifies a response against the request it answers (§8.4). Only one response is
+ * accepted per request (§7.4): after success the binding is spent.
+ *
+ * @param binding the binding returned by `protectRequest` for the request sent.
+ * @throws {MalformedOptionError} / {MalformedCoseError}, {DecryptionFailedError}, {MalformedPlaintextError},
+ *   {ResponseBindingError} if the binding is a server's or already received its response.
+ */
+export async function verifyResponse(binding: RequestBinding, option: Uint8Array, payload: Uint8Array): Promise<VerifiedResponse> {
+  if (binding.role !== 'client') throw new ResponseBindingError('it belongs to a request this endpoint received, not one it sent');
+  const state = bindingState(binding);
+  if (state.used) throw new ResponseBindingError('a response to this request was already accepted (RFC 8613 Section 7.4)');
+  // Step 2: decompress.
+  const { partialIV } = decodeOscoreOption(option);
+  if (payload.length === 0) throw new MalformedCoseError('the message has no payload');
+  const context = binding.context;
+  const { recipientId, commonIV, recipientKey, backend } = internalsOf(context);
+  // Step 3: the AAD carries the request's kid and Partial IV.
+  const aad = encodeAad(context.aead, state.kid, state.partialIV);
+  // Step 4: the server's Partial IV with its Sender ID (our Recipient ID), else the request nonce.
+  const nonce = partialIV !== undefined ? computeNonce(commonIV, recipientId, partialIV) : computeNonce(commonIV, state.kid, state.partialIV);
+  // Step 5.
+  const plaintext = backend.decrypt(recipientKey, nonce, aad, payload);
+  if (plaintext === undefined) throw new DecryptionFailedError();
+  state.used = true;
+  // Step 6.
+  return { message: innerMessageOf(plaintext, 'response'), partialIV: partialIV?.slice() as PartialIV | undefined };
+}
