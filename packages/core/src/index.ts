@@ -64,6 +64,7 @@ export {
   encodeInnerMessage,
   MAX_OPTION_LENGTH,
   MAX_OPTION_NUMBER,
+  MAX_OPTIONS,
   type CoapOption,
   type InnerMessage,
 } from './message/inner-message.js';

@@ -44,7 +44,8 @@ export const nobleBackend: CryptoBackend = {
     return (key as NobleKey).cipher(nonce, aad).encrypt(plaintext);
   },
   decrypt(key: AeadKey, nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array) {
-    if (ciphertext.length < key.algorithm.tagLength) return undefined;
+    const bodyLength = ciphertext.length - key.algorithm.tagLength;
+    if (bodyLength < 0 || bodyLength > key.algorithm.maxPlaintextLength) return undefined;
     try {
       return (key as NobleKey).cipher(nonce, aad).decrypt(ciphertext);
     } catch {

@@ -70,12 +70,13 @@ export function createNodeBackend(crypto: typeof NodeCrypto): CryptoBackend {
     decrypt(key, nonce, aad, ciphertext) {
       const k = key as NodeKey;
       const bodyLength = ciphertext.length - k.algorithm.tagLength;
-      if (bodyLength < 0) return undefined;
-      const decipher = crypto.createDecipheriv(k.cipher as NodeCrypto.CipherCCMTypes, k.object, nonce, k.options);
-      decipher.setAuthTag(ciphertext.subarray(bodyLength));
-      if (k.ccm) decipher.setAAD(aad, { plaintextLength: bodyLength });
-      else (decipher as unknown as NodeCrypto.DecipherGCM).setAAD(aad);
+      // Nothing longer than the algorithm's bound can be authentic (and OpenSSL's CCM throws on it).
+      if (bodyLength < 0 || bodyLength > k.algorithm.maxPlaintextLength) return undefined;
       try {
+        const decipher = crypto.createDecipheriv(k.cipher as NodeCrypto.CipherCCMTypes, k.object, nonce, k.options);
+        decipher.setAuthTag(ciphertext.subarray(bodyLength));
+        if (k.ccm) decipher.setAAD(aad, { plaintextLength: bodyLength });
+        else (decipher as unknown as NodeCrypto.DecipherGCM).setAAD(aad);
         const plaintext = decipher.update(ciphertext.subarray(0, bodyLength));
         decipher.final();
         return plaintext;

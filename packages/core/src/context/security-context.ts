@@ -17,9 +17,12 @@ import { InvalidContextError, UnsupportedAlgorithmError } from '../errors.js';
 import { ReplayWindow, type ReplayProtection } from '../replay/replay-window.js';
 import { MemorySequenceNumberSource, type SequenceNumberSource } from '../sequence/sender-sequence.js';
 import { deriveParameters } from './derive.js';
+import { MAX_OSCORE_OPTION_LENGTH } from '../cose/oscore-option.js';
 
 /** Input parameters of a security context (RFC 8613 §3.2). */
 export interface SecurityContextParams {
+  /** A label for logs and diagnostics, e.g. the peer service's name. Not part of the derivation. */
+  readonly name?: string;
   /** Master Secret, a random byte string shared by both endpoints (§3.1, §12.3). */
   readonly masterSecret: Uint8Array;
   /** Master Salt; default the empty byte string (§3.2). */
@@ -74,6 +77,8 @@ export function internalsOf(ctx: SecurityContext): ContextInternals {
  * The ID getters return copies, so the context cannot be altered through them.
  */
 export class SecurityContext {
+  /** Label given at creation, if any (not secret, not part of the derivation). */
+  readonly name: string | undefined;
   /** AEAD algorithm of the Common Context. */
   readonly aead: AeadAlgorithm;
   /** HKDF algorithm used for the derivation. */
@@ -93,6 +98,7 @@ export class SecurityContext {
   /** @internal Use {@link createSecurityContext}. */
   constructor(
     params: Readonly<{
+      name: string | undefined;
       aead: AeadAlgorithm;
       hkdf: HkdfAlgorithm;
       sendKidContext: boolean;
@@ -101,6 +107,7 @@ export class SecurityContext {
       internals: ContextInternals;
     }>,
   ) {
+    this.name = params.name;
     this.aead = params.aead;
     this.hkdf = params.hkdf;
     this.sendKidContext = params.sendKidContext;
@@ -134,13 +141,15 @@ export class SecurityContext {
   toString(): string {
     const { senderId, recipientId, idContext } = this.#internals;
     const ctx = idContext === undefined ? '' : `, idctx=${toHex(idContext)}`;
-    return `SecurityContext(${this.aead.name}, sid=${toHex(senderId)}, rid=${toHex(recipientId)}${ctx})`;
+    const name = this.name === undefined ? '' : `${this.name}, `;
+    return `SecurityContext(${name}${this.aead.name}, sid=${toHex(senderId)}, rid=${toHex(recipientId)}${ctx})`;
   }
 
   /** Public identifiers only; keys and Common IV are never serialised. */
-  toJSON(): { aead: string; senderId: string; recipientId: string; idContext: string | null } {
+  toJSON(): { name?: string; aead: string; senderId: string; recipientId: string; idContext: string | null } {
     const { senderId, recipientId, idContext } = this.#internals;
     return {
+      ...(this.name === undefined ? {} : { name: this.name }),
       aead: this.aead.name,
       senderId: toHex(senderId),
       recipientId: toHex(recipientId),
@@ -192,9 +201,12 @@ export function createSecurityContext(params: SecurityContextParams): SecurityCo
   // Equal IDs would give both directions the same key and nonce space (§3.3, Appendix D.4).
   if (bytesEqual(senderId, recipientId)) throw new InvalidContextError('the Sender ID and Recipient ID are equal; give each endpoint a distinct ID');
   if (sendKidContext && idContext === undefined) throw new InvalidContextError('sendKidContext is set but there is no ID Context');
-  // The 'kid context' length is one byte in the OSCORE option (§6.1).
-  if (sendKidContext && idContext !== undefined && idContext.length > 255) {
-    throw new InvalidContextError(`the ID Context is ${idContext.length} bytes but 'kid context' carries at most 255`);
+  // A request's OSCORE option (flags, Partial IV of up to 5 bytes, s, kid context, kid) must fit
+  // the option's 255 bytes (§2, §6.1) for every sequence number, not only the small ones.
+  if (sendKidContext && idContext !== undefined && 1 + 5 + 1 + idContext.length + senderId.length > MAX_OSCORE_OPTION_LENGTH) {
+    throw new InvalidContextError(
+      `the ID Context (${idContext.length} bytes) and Sender ID (${senderId.length} bytes) do not fit the 255-byte OSCORE option as 'kid context' and 'kid'; use at most ${MAX_OSCORE_OPTION_LENGTH - 7 - senderId.length} bytes of ID Context, or set sendKidContext: false`,
+    );
   }
   if (!backend.supports(aead)) throw new UnsupportedAlgorithmError(aead.name, backend.name);
 
@@ -213,6 +225,7 @@ export function createSecurityContext(params: SecurityContextParams): SecurityCo
   derived.recipientKey.fill(0);
 
   return new SecurityContext({
+    name: params.name,
     aead,
     hkdf,
     sendKidContext,

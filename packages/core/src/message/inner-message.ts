@@ -33,6 +33,12 @@ export interface InnerMessage {
 export const MAX_OPTION_NUMBER = 0xffff;
 /** Largest option value: 14-nibble extension, 65,535 + 269 bytes (RFC 7252 §3.1). */
 export const MAX_OPTION_LENGTH = 0xffff + 269;
+/**
+ * Most options one message may carry. Not a CoAP limit: it bounds what a decoder holds
+ * per message (one small object per option), where a plaintext of zero bytes would
+ * otherwise decode to one empty option per byte.
+ */
+export const MAX_OPTIONS = 1024;
 const PAYLOAD_MARKER = 0xff;
 
 function nibble(value: number): number {
@@ -74,6 +80,7 @@ export function encodeInnerMessage(message: InnerMessage): Uint8Array {
   const { code, payload } = message;
   if (!Number.isInteger(code) || code < 0 || code > 0xff) throw new RangeError('a CoAP code is one byte');
   const options = sortedOptions(message.options);
+  if (options.length > MAX_OPTIONS) throw new RangeError(`a message carries at most ${MAX_OPTIONS} options`);
   for (const option of options) {
     if (!Number.isInteger(option.number) || option.number < 0 || option.number > MAX_OPTION_NUMBER) {
       throw new RangeError(`option number ${option.number} is outside 0-65535`);
@@ -137,6 +144,7 @@ export function decodeInnerMessage(plaintext: Uint8Array): InnerMessage {
     [delta, offset] = readExtension(plaintext, offset, delta);
     [length, offset] = readExtension(plaintext, offset, length);
     number += delta;
+    if (options.length === MAX_OPTIONS) throw new MalformedPlaintextError(`it has more than ${MAX_OPTIONS} options`);
     if (number > MAX_OPTION_NUMBER) throw new MalformedPlaintextError('an option number exceeds 65535');
     if (offset + length > plaintext.length) throw new MalformedPlaintextError('an option value is truncated');
     options.push({ number, value: plaintext.subarray(offset, offset + length) });
