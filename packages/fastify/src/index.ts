@@ -1,0 +1,117 @@
+/**
+ * @oscore-http/fastify — a fastify plugin that makes every request and response of the
+ * service travel as an OSCORE message (RFC 8613 §11).
+ *
+ * OSCORE hides the method and path, and fastify routes before it reads a body, so the
+ * plugin sits in front of fastify's router: it takes the server's `request` listener
+ * (`fastify.routing`), verifies each OSCORE request, and hands the inner request to the
+ * router. Routes, hooks, schemas, body parsers and the reply API work unchanged; the
+ * reply is protected on the way out. `request.oscore` says which peer sent the request.
+ *
+ * `fastify.inject()` does not pass through the network listener, so injected requests
+ * are not OSCORE requests (`request.oscore === null`).
+ *
+ * @example
+ * ```ts
+ * import Fastify from 'fastify';
+ * import oscore from '@oscore-http/fastify';
+ * const app = Fastify({ logger: true });
+ * await app.register(oscore, { contexts: 'contexts.json', allowUnprotected: ['GET /health'] });
+ * app.get('/orders/:id', async (request) => ({ id: request.params.id, from: request.oscore?.peer }));
+ * ```
+ *
+ * @packageDocumentation
+ */
+
+import type { FastifyInstance, FastifyPluginCallback } from 'fastify';
+import fp from 'fastify-plugin';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  ContextSet,
+  createContextSet,
+  createOscoreHandler,
+  loadContextFile,
+  oscoreInfoOf,
+  type ContextConfig,
+  type OscoreRequestInfo,
+  type OscoreServerEvent,
+  type OscoreServerOptions,
+} from '@oscore-http/http';
+
+/** Options of the plugin. */
+export interface FastifyOscoreOptions extends Omit<OscoreServerOptions, 'contexts' | 'onEvent'> {
+  /**
+   * The server's security contexts: a path to a context file, context configurations,
+   * a `ContextSet`, or a lookup (see `OscoreServerOptions.contexts`).
+   */
+  readonly contexts: OscoreServerOptions['contexts'] | string | readonly ContextConfig[];
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The verified OSCORE request's peer and sequence number; `null` for an allow-listed unprotected request. */
+    oscore: OscoreRequestInfo | null;
+  }
+}
+
+const INSTALLED = Symbol.for('oscore-http.fastify.installed');
+
+function isConfigList(value: unknown): value is readonly ContextConfig[] {
+  return Array.isArray(value) && value.every((v) => typeof v === 'object' && v !== null && 'masterSecret' in v);
+}
+
+function contextsOf(option: FastifyOscoreOptions['contexts']): OscoreServerOptions['contexts'] {
+  if (typeof option === 'string') return loadContextFile(option);
+  if (isConfigList(option)) return createContextSet(option);
+  return option as OscoreServerOptions['contexts'];
+}
+
+function logEvent(fastify: FastifyInstance, event: OscoreServerEvent): void {
+  // Once per rejection, with its code and the peer's kid; never plaintext or keys.
+  const fields = { oscore: { code: event.error.code, status: event.status, protected: event.protected, kid: event.kid, peer: event.peer } };
+  if (event.type === 'response-failed') fastify.log.error(fields, 'OSCORE response could not be protected');
+  else fastify.log.warn(fields, 'OSCORE request rejected');
+}
+
+const plugin: FastifyPluginCallback<FastifyOscoreOptions> = (fastify, options, done) => {
+  if (fastify.initialConfig.http2 === true) {
+    done(new Error('@oscore-http/fastify supports HTTP/1.1 servers; OSCORE does not need HTTP/2 between the peers (a mesh may still use it on each hop).'));
+    return;
+  }
+  const server = fastify.server as typeof fastify.server & { [INSTALLED]?: true };
+  if (server[INSTALLED]) {
+    done(new Error('@oscore-http/fastify is already registered on this server; register it once, at the root.'));
+    return;
+  }
+  let contexts: OscoreServerOptions['contexts'];
+  try {
+    contexts = contextsOf(options.contexts);
+  } catch (err) {
+    done(err as Error);
+    return;
+  }
+  // The listeners fastify (or a serverFactory) attached: fastify.routing, normally.
+  const listeners = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
+  const route = (req: IncomingMessage, res: ServerResponse) => {
+    for (const listener of listeners) listener.call(server, req, res);
+  };
+  const { contexts: _ignored, ...serverOptions } = options;
+  const handler = createOscoreHandler({ ...serverOptions, contexts, onEvent: (event) => logEvent(fastify, event) }, route);
+  server.removeAllListeners('request');
+  server.on('request', handler);
+  server[INSTALLED] = true;
+
+  fastify.decorateRequest('oscore', null);
+  fastify.addHook('onRequest', (request, _reply, next) => {
+    request.oscore = oscoreInfoOf(request.raw) ?? null;
+    next();
+  });
+  done();
+};
+
+/** The plugin. Register it once, at the root of the application. */
+const oscore = fp(plugin, { fastify: '5.x', name: '@oscore-http/fastify' });
+
+export default oscore;
+export { oscore };
+export type { ContextConfig, ContextSet, OscoreRequestInfo };

@@ -1,0 +1,170 @@
+/**
+ * Typed errors of the HTTP layer. They extend the engine's `OscoreError`, so callers
+ * branch on one family; each carries the HTTP status a server answers with.
+ */
+
+import { OscoreError, type OscoreOutcome } from '@oscore-http/core';
+
+/** The HTTP status for an OSCORE error (RFC 8613 §8 outcome through RFC 8075 §7, with the deviations documented in docs/wire-format.md). */
+export function httpStatusOf(err: OscoreError): number {
+  if (err instanceof OscoreHttpError) return err.httpStatus;
+  switch (err.outcome) {
+    case '4.00':
+    case '4.02': // RFC 8075 §7 note 6: a Bad Option due to the client's request is 400.
+      return 400;
+    case '4.01': // 401, not RFC 8075's 403: the response carries `WWW-Authenticate: OSCORE`.
+      return 401;
+    case '4.13':
+      return 413;
+    case '5.03':
+      return 503;
+    default:
+      return 500;
+  }
+}
+
+/** Base of the HTTP-layer errors. */
+export abstract class OscoreHttpError extends OscoreError {
+  /** Status a server answers with when this error stops a request. */
+  abstract readonly httpStatus: number;
+}
+
+/** The `OSCORE` header field is missing or not base64url (RFC 8613 §11.1). */
+export class MalformedOscoreHeaderError extends OscoreHttpError {
+  readonly code = 'ERR_OSCORE_HTTP_MALFORMED_HEADER';
+  readonly outcome: OscoreOutcome = '4.02';
+  readonly httpStatus = 400;
+  constructor(detail: string) {
+    super(`The OSCORE header field is malformed (${detail}); it must carry the OSCORE option value in base64url without padding (RFC 8613 Section 11.1).`);
+  }
+}
+
+/** An OSCORE message whose Content-Type is not `application/oscore` (RFC 8613 §11.1). */
+export class UnsupportedMediaTypeError extends OscoreHttpError {
+  readonly code = 'ERR_OSCORE_HTTP_CONTENT_TYPE';
+  readonly outcome = undefined;
+  readonly httpStatus = 415;
+  constructor() {
+    super('An OSCORE message must have Content-Type: application/oscore (RFC 8613 Section 11.1); send the ciphertext with that media type.');
+  }
+}
+
+/** An OSCORE request that is not a POST (RFC 8613 §11.1: "only used in POST requests"). */
+export class OuterMethodError extends OscoreHttpError {
+  readonly code = 'ERR_OSCORE_HTTP_OUTER_METHOD';
+  readonly outcome = undefined;
+  readonly httpStatus = 405;
+  constructor() {
+    super('OSCORE requests travel as POST (RFC 8613 Section 11.1); the client must send the protected request with the POST method.');
+  }
+}
+
+/** A request without OSCORE protection to a route that requires it. */
+export class OscoreRequiredError extends OscoreHttpError {
+  readonly code = 'ERR_OSCORE_HTTP_UNPROTECTED_REQUEST';
+  readonly outcome: OscoreOutcome = '4.01';
+  readonly httpStatus = 401;
+  constructor() {
+    super('This route accepts only OSCORE-protected requests; send the request through the oscore-http client interceptor, or allow-list the route on the server.');
+  }
+}
+
+/** A body larger than the configured limit. */
+export class BodyTooLargeError extends OscoreHttpError {
+  readonly code = 'ERR_OSCORE_HTTP_BODY_TOO_LARGE';
+  readonly outcome: OscoreOutcome = '4.13';
+  readonly httpStatus = 413;
+  /** The limit in bytes. */
+  readonly limit: number;
+  constructor(limit: number, what = 'body') {
+    super(`The ${what} exceeds the configured limit of ${limit} bytes; send less, or raise maxBodySize on both peers (and use A128GCM/A256GCM/ChaCha20-Poly1305 beyond 64 KiB).`);
+    this.limit = limit;
+  }
+}
+
+/** The protected header fields exceed the configured limit. */
+export class HeadersTooLargeError extends OscoreHttpError {
+  readonly code = 'ERR_OSCORE_HTTP_HEADERS_TOO_LARGE';
+  readonly outcome: OscoreOutcome = '4.13';
+  readonly httpStatus = 431;
+  readonly limit: number;
+  constructor(limit: number) {
+    super(`The protected header fields exceed the configured limit of ${limit} bytes; send fewer or shorter headers, or raise maxHeaderSize on both peers.`);
+    this.limit = limit;
+  }
+}
+
+/** A verified inner message that cannot be expressed as HTTP (bad method token, header name or value, unknown critical option). */
+export class InvalidInnerMessageError extends OscoreHttpError {
+  readonly code = 'ERR_OSCORE_HTTP_INVALID_INNER_MESSAGE';
+  readonly outcome: OscoreOutcome;
+  readonly httpStatus: number;
+  constructor(detail: string, outcome: '4.00' | '4.02' = '4.00') {
+    super(`The protected message cannot be mapped to HTTP: ${detail}.`);
+    this.outcome = outcome;
+    this.httpStatus = 400;
+  }
+}
+
+/** An HTTP message the sender cannot map into an inner message (e.g. a header value too long for one CoAP option). */
+export class UnmappableMessageError extends OscoreHttpError {
+  readonly code = 'ERR_OSCORE_HTTP_UNMAPPABLE';
+  readonly outcome = undefined;
+  readonly httpStatus = 500;
+  constructor(detail: string) {
+    super(`The HTTP message cannot be protected: ${detail}.`);
+  }
+}
+
+/** The server answered an OSCORE request without OSCORE protection, so the answer cannot be trusted. */
+export class UnprotectedResponseError extends OscoreHttpError {
+  readonly code = 'ERR_OSCORE_HTTP_UNPROTECTED_RESPONSE';
+  readonly outcome = undefined;
+  readonly httpStatus = 502;
+  /** Outer status of the unprotected response. */
+  readonly status: number;
+  /** The server's diagnostic text, if any: unauthenticated, printable ASCII, at most 120 characters. */
+  readonly diagnostic: string | undefined;
+  constructor(status: number, diagnostic: string | undefined) {
+    super(
+      `The server answered with an unprotected ${status} response${diagnostic ? ` ("${diagnostic}")` : ''}, which cannot be verified; check that both sides share the security context and that nothing between them answers for the server.`,
+    );
+    this.status = status;
+    this.diagnostic = diagnostic;
+  }
+}
+
+/** The application's response exceeds what can be protected. */
+export class ResponseTooLargeError extends OscoreHttpError {
+  readonly code = 'ERR_OSCORE_HTTP_RESPONSE_TOO_LARGE';
+  readonly outcome = undefined;
+  readonly httpStatus = 500;
+  readonly limit: number;
+  constructor(limit: number) {
+    super(`The response body exceeds ${limit} bytes, the most this server protects per response; raise maxResponseSize or use an AEAD without the 64 KiB AES-CCM bound.`);
+    this.limit = limit;
+  }
+}
+
+/** A request to an origin that has no security context, while the client requires one. */
+export class NoContextForOriginError extends OscoreHttpError {
+  readonly code = 'ERR_OSCORE_HTTP_NO_CONTEXT';
+  readonly outcome = undefined;
+  readonly httpStatus = 500;
+  constructor(origin: string) {
+    super(`No OSCORE security context is configured for ${origin}; add one with "peer": "${origin}" to the context file, or allow unprotected origins.`);
+  }
+}
+
+/** A context file or context object that cannot be used. */
+export class ContextConfigError extends OscoreHttpError {
+  readonly code = 'ERR_OSCORE_HTTP_CONTEXT_CONFIG';
+  readonly outcome = undefined;
+  readonly httpStatus = 500;
+  /** Where in the configuration, e.g. `contexts[1].masterSecret`. */
+  readonly path: string;
+  constructor(path: string, detail: string, source?: string) {
+    super(`${source ? `${source}: ` : ''}${path}: ${detail}.`);
+    this.path = path;
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * HTTP header lists and the HTTP-Field option value: `name ":" value`, the name in
+ * lower case, the value as its octets (ISO-8859-1, as HTTP/1.1 carries them;
+ * RFC 9110 §5.5). Pseudo-fields start with a colon: `:path` (the exact request target)
+ * and `:reason` (a non-standard reason phrase).
+ */
+
+import { MAX_OPTION_LENGTH } from '@oscore-http/core';
+import { InvalidInnerMessageError, UnmappableMessageError } from '../errors.js';
+import { isToken } from './method.js';
+
+/** Header fields in order; names in lower case. Repeated names are repeated entries. */
+export type HeaderList = Array<[name: string, value: string]>;
+
+/** Pseudo-fields the mapping defines. */
+export const PSEUDO_PATH = ':path';
+export const PSEUDO_REASON = ':reason';
+const PSEUDO = new Set([PSEUDO_PATH, PSEUDO_REASON]);
+
+// RFC 9110 §5.5: field-value = *field-content; no CR, LF or NUL.
+const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+
+/** Encodes one field line as an HTTP-Field option value. */
+export function encodeField(name: string, value: string): Uint8Array {
+  if (INVALID_VALUE.test(value)) throw new UnmappableMessageError(`the value of header "${name}" has characters HTTP does not allow`);
+  const line = Buffer.from(`${name}:${value}`, 'latin1');
+  if (line.length > MAX_OPTION_LENGTH) throw new UnmappableMessageError(`header "${name}" is longer than one CoAP option can carry (${MAX_OPTION_LENGTH} bytes)`);
+  return line;
+}
+
+/**
+ * Decodes an HTTP-Field option value.
+ * @throws {InvalidInnerMessageError} for a name that is not a token or a value HTTP forbids.
+ */
+export function decodeField(bytes: Uint8Array): [string, string] {
+  const line = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
+  const colon = line.indexOf(':', 1);
+  if (colon === -1) throw new InvalidInnerMessageError('an HTTP-Field option has no ":" after the name');
+  const name = line.slice(0, colon);
+  const value = line.slice(colon + 1);
+  const validName = name.startsWith(':') ? PSEUDO.has(name) : isToken(name) && name === name.toLowerCase();
+  if (!validName) throw new InvalidInnerMessageError(`"${name.slice(0, 40)}" is not a valid header name`);
+  if (INVALID_VALUE.test(value)) throw new InvalidInnerMessageError(`the value of header "${name}" has characters HTTP does not allow`);
+  return [name, value];
+}
+
+/** Normalises Node/undici header shapes (object with string, number or array values; flat array; iterable of pairs) to a list. */
+export function toHeaderList(headers: unknown): HeaderList {
+  const out: HeaderList = [];
+  const push = (name: unknown, value: unknown) => {
+    if (value === undefined || value === null) return;
+    const n = String(name).toLowerCase();
+    if (Array.isArray(value)) for (const v of value) out.push([n, String(v)]);
+    else out.push([n, String(value)]);
+  };
+  if (headers === undefined || headers === null) return out;
+  if (Array.isArray(headers)) {
+    if (headers.length > 0 && Array.isArray(headers[0])) for (const [n, v] of headers as [unknown, unknown][]) push(n, v);
+    else for (let i = 0; i + 1 < headers.length; i += 2) push(headers[i], headers[i + 1]);
+    return out;
+  }
+  if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function' && typeof headers !== 'string') {
+    for (const pair of headers as Iterable<[unknown, unknown]>) push(pair[0], pair[1]);
+    return out;
+  }
+  for (const [n, v] of Object.entries(headers as Record<string, unknown>)) push(n, v);
+  return out;
+}
+
+// Node's rules for folding repeated request headers (IncomingMessage#headers).
+const FIRST_WINS = new Set(['age', 'authorization', 'content-length', 'content-type', 'etag', 'expires', 'from', 'host', 'if-modified-since', 'if-unmodified-since', 'last-modified', 'location', 'max-forwards', 'proxy-authorization', 'referer', 'retry-after', 'server', 'user-agent']);
+
+/** Folds a header list into the object shape of Node's `IncomingMessage#headers`. */
+export function toHeaderObject(list: HeaderList): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = Object.create(null);
+  for (const [name, value] of list) {
+    const prev = out[name];
+    if (prev === undefined) out[name] = name === 'set-cookie' ? [value] : value;
+    else if (name === 'set-cookie') (prev as string[]).push(value);
+    else if (FIRST_WINS.has(name)) continue;
+    else out[name] = `${prev as string}${name === 'cookie' ? '; ' : ', '}${value}`;
+  }
+  return out;
+}
+
+/** The value of the first field named `name`, or `undefined`. */
+export function firstValue(list: HeaderList, name: string): string | undefined {
+  for (const [n, v] of list) if (n === name) return v;
+  return undefined;
+}

@@ -1,0 +1,105 @@
+/**
+ * Which header fields are protected (docs/wire-format.md, "Header policy").
+ *
+ * Default: every end-to-end field is protected (Class E); fields that belong to the
+ * hop or the transport are never carried inside, because a peer rebuilds them:
+ * the hop-by-hop fields of RFC 9110 §7.6.1 and those named in `Connection`, framing
+ * (Content-Length, Transfer-Encoding), Host, proxy authentication, and OSCORE itself.
+ * Each end-to-end field can be set to `outer` (sent unprotected, e.g. `traceparent` for
+ * a mesh) or `drop` (never sent).
+ *
+ * On the receiving side the application sees the protected fields, the transport
+ * fields the server rebuilds (Host, Content-Length), and — only when configured as
+ * `outer` — that unprotected field from the outer message. No other outer field
+ * reaches application code: an intermediary cannot inject one.
+ */
+
+import { ContextConfigError } from '../errors.js';
+import type { HeaderList } from './fields.js';
+
+/** What happens to a header field. */
+export type HeaderDisposition = 'protect' | 'outer' | 'drop';
+
+/** Per-field overrides, keyed by field name (any case). */
+export type HeaderPolicyOptions = Readonly<Record<string, HeaderDisposition>>;
+
+// RFC 9110 §7.6.1 hop-by-hop fields, framing, and what the transport or proxies own.
+const TRANSPORT = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'content-length',
+  'expect',
+  'host',
+  'proxy-authorization',
+  'proxy-authenticate',
+  'http2-settings',
+  'oscore',
+]);
+// Host may be protected on request; the others never: the receiver rebuilds them.
+const NEVER_INSIDE = new Set([...TRANSPORT].filter((n) => n !== 'host'));
+
+/** A compiled header policy. */
+export interface HeaderPolicy {
+  /** Splits outgoing fields into those to protect and those to send outside. */
+  split(headers: HeaderList): { inner: HeaderList; outer: HeaderList };
+  /** Outer fields the application may see, unprotected, on the receiving side. */
+  passThrough(outer: HeaderList): HeaderList;
+  /** Whether a protected field may be handed to the application (framing fields are rebuilt, not trusted). */
+  acceptsInner(name: string): boolean;
+}
+
+/**
+ * Builds a policy from per-field overrides.
+ * @throws {ContextConfigError} for an unknown disposition or a framing field set to `protect`.
+ */
+export function createHeaderPolicy(overrides: HeaderPolicyOptions = {}): HeaderPolicy {
+  const table = new Map<string, HeaderDisposition>();
+  for (const [raw, disposition] of Object.entries(overrides)) {
+    const name = raw.toLowerCase();
+    if (disposition !== 'protect' && disposition !== 'outer' && disposition !== 'drop') {
+      throw new ContextConfigError(`headers.${raw}`, `"${String(disposition)}" is not one of protect, outer, drop`);
+    }
+    if (disposition === 'protect' && NEVER_INSIDE.has(name)) {
+      throw new ContextConfigError(`headers.${raw}`, 'this field belongs to the transport and cannot be protected');
+    }
+    table.set(name, disposition);
+  }
+  const passThroughNames = new Set([...table].filter(([, d]) => d === 'outer').map(([n]) => n));
+
+  return {
+    split(headers) {
+      const inner: HeaderList = [];
+      const outer: HeaderList = [];
+      let connectionListed: Set<string> | undefined;
+      for (const [name, value] of headers) {
+        if (name === 'connection') {
+          // Fields named in Connection are hop-by-hop too (RFC 9110 §7.6.1).
+          connectionListed ??= new Set();
+          for (const token of value.split(',')) connectionListed.add(token.trim().toLowerCase());
+        }
+      }
+      for (const entry of headers) {
+        const name = entry[0];
+        const disposition = table.get(name);
+        if (disposition === 'drop') continue;
+        if (disposition === 'protect') inner.push(entry);
+        else if (disposition === 'outer' || name === 'host') outer.push(entry);
+        else if (TRANSPORT.has(name) || connectionListed?.has(name)) continue;
+        else inner.push(entry);
+      }
+      return { inner, outer };
+    },
+    passThrough(outer) {
+      if (passThroughNames.size === 0) return [];
+      return outer.filter(([name]) => passThroughNames.has(name));
+    },
+    acceptsInner(name) {
+      return !NEVER_INSIDE.has(name) && table.get(name) !== 'drop';
+    },
+  };
+}

@@ -1,0 +1,260 @@
+/**
+ * HTTP request/response ⇄ inner CoAP message (RFC 8613 §11.4, RFC 8075), with the
+ * HTTP-Field and HTTP-Code extension options for what CoAP cannot express.
+ *
+ * Rule for every mapped field: write the standard CoAP option when a mapping exists, so
+ * an RFC 8613 peer reads it; if the far side would rebuild a different spelling from
+ * that option, also send the exact field as an HTTP-Field, which takes precedence.
+ */
+
+import { CoapOptionNumber, type CoapOption, type InnerMessage } from '@oscore-http/core';
+import { STATUS_CODES } from 'node:http';
+import { HeadersTooLargeError, InvalidInnerMessageError, UnmappableMessageError } from '../errors.js';
+import { coapEtagOf, decodeUint, encodeUint, httpEtagOf, parseEntityTags } from './coap-values.js';
+import { contentFormatToMediaType, mediaTypeToContentFormat } from './content-format.js';
+import { HTTP_CODE_OPTION, HTTP_FIELD_OPTION } from './extension-options.js';
+import { decodeField, encodeField, PSEUDO_PATH, PSEUDO_REASON, type HeaderList } from './fields.js';
+import { codeToMethod, FALLBACK_REQUEST_CODE, isToken, methodToCode } from './method.js';
+import { codeToStatus, statusToCode } from './status.js';
+import { checkExactTarget, composeTarget, decomposeTarget } from './target.js';
+
+/** An HTTP request as the mapping sees it. `headers` are the fields to protect. */
+export interface HttpRequestParts {
+  readonly method: string;
+  /** Origin-form target: path and query. */
+  readonly target: string;
+  readonly headers: HeaderList;
+  readonly body: Uint8Array;
+}
+
+/** An HTTP response as the mapping sees it. */
+export interface HttpResponseParts {
+  readonly status: number;
+  readonly statusMessage?: string | undefined;
+  readonly headers: HeaderList;
+  readonly body: Uint8Array;
+}
+
+/** Limits of the mapping. */
+export interface MappingLimits {
+  /** Largest total size of protected header fields, in bytes (default 16 KiB, like Node's header limit). */
+  readonly maxHeaderSize?: number;
+}
+
+export const DEFAULT_MAX_HEADER_SIZE = 16 * 1024;
+
+const O = CoapOptionNumber;
+const latin1 = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
+
+class OptionWriter {
+  readonly options: CoapOption[] = [];
+  #fieldBytes = 0;
+  constructor(readonly maxHeaderSize: number) {}
+  add(number: number, value: Uint8Array): void {
+    this.options.push({ number, value });
+  }
+  field(name: string, value: string): void {
+    const encoded = encodeField(name, value);
+    this.#fieldBytes += encoded.length;
+    if (this.#fieldBytes > this.maxHeaderSize) throw new HeadersTooLargeError(this.maxHeaderSize);
+    this.options.push({ number: HTTP_FIELD_OPTION, value: encoded });
+  }
+}
+
+/** Content-Type / Accept → Content-Format / Accept option, plus the exact spelling when it differs. */
+function mapMediaType(w: OptionWriter, name: string, value: string, option: number): void {
+  const format = value.includes(',') ? undefined : mediaTypeToContentFormat(value);
+  if (format !== undefined) w.add(option, encodeUint(format));
+  if (format === undefined || contentFormatToMediaType(format) !== value) w.field(name, value);
+}
+
+/** If-Match / ETag → ETag-shaped options when every tag fits, plus the exact spelling when it differs. */
+function mapEntityTags(w: OptionWriter, name: string, value: string, option: number, allowStar: boolean): void {
+  const tags = parseEntityTags(value);
+  const values = tags?.map((t) => (t === '*' ? (allowStar ? new Uint8Array(0) : undefined) : coapEtagOf(t)));
+  if (values === undefined || values.some((v) => v === undefined)) {
+    w.field(name, value);
+    return;
+  }
+  for (const v of values) w.add(option, v!);
+  const rebuilt = values.map((v) => (v!.length === 0 ? '*' : httpEtagOf(v!))).join(', ');
+  if (rebuilt !== value) w.field(name, value);
+}
+
+/**
+ * Maps an HTTP request to the inner message (RFC 8613 §11.4, RFC 8075).
+ * @throws {UnmappableMessageError} for an invalid method or target, {HeadersTooLargeError}.
+ */
+export function encodeRequest(request: HttpRequestParts, limits: MappingLimits = {}): InnerMessage {
+  const w = new OptionWriter(limits.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE);
+  let code = methodToCode(request.method);
+  if (code === undefined) {
+    if (!isToken(request.method)) throw new UnmappableMessageError(`"${request.method}" is not a valid HTTP method`);
+    code = FALLBACK_REQUEST_CODE;
+    w.add(HTTP_CODE_OPTION, Buffer.from(request.method, 'latin1'));
+  }
+  const target = request.target.split('#', 1)[0]!;
+  const { path, query } = decomposeTarget(target);
+  for (const segment of path) w.add(O.UriPath, segment);
+  for (const arg of query) w.add(O.UriQuery, arg);
+  if (composeTarget(path, query) !== target) w.field(PSEUDO_PATH, target);
+  let contentType = false;
+  for (const [name, value] of request.headers) {
+    if (name === 'content-type' && !contentType) {
+      contentType = true;
+      mapMediaType(w, name, value, O.ContentFormat);
+    } else if (name === 'accept' && value.trim() !== '*/*') {
+      // "an HTTP Accept */* MUST be mapped to a CoAP request without an Accept option" (RFC 8075 §6.1)
+      mapMediaType(w, name, value, O.Accept);
+    } else if (name === 'if-match') {
+      mapEntityTags(w, name, value, O.IfMatch, true);
+    } else if (name === 'if-none-match' && value.trim() === '*') {
+      // CoAP If-None-Match (empty) is HTTP's `If-None-Match: *` (RFC 7252 §5.10.8.2).
+      w.add(O.IfNoneMatch, new Uint8Array(0));
+      if (value !== '*') w.field(name, value);
+    } else {
+      w.field(name, value);
+    }
+  }
+  return { code, options: w.options, payload: request.body };
+}
+
+/**
+ * Maps an HTTP response to the inner message.
+ * @throws {UnmappableMessageError}, {HeadersTooLargeError}.
+ */
+export function encodeResponse(response: HttpResponseParts, limits: MappingLimits = {}): InnerMessage {
+  const w = new OptionWriter(limits.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE);
+  const { status } = response;
+  if (!Number.isInteger(status) || status < 200 || status > 599) throw new UnmappableMessageError(`status ${status} cannot be sent as a final response`);
+  const code = statusToCode(status);
+  if (codeToStatus(code, response.body.length > 0) !== status) w.add(HTTP_CODE_OPTION, encodeUint(status));
+  if (response.statusMessage !== undefined && response.statusMessage !== '' && response.statusMessage !== STATUS_CODES[status]) {
+    w.field(PSEUDO_REASON, response.statusMessage);
+  }
+  let contentType = false;
+  let etag = false;
+  for (const [name, value] of response.headers) {
+    if (name === 'content-type' && !contentType) {
+      contentType = true;
+      mapMediaType(w, name, value, O.ContentFormat);
+    } else if (name === 'etag' && !etag) {
+      etag = true;
+      mapEntityTags(w, name, value, O.ETag, false);
+    } else {
+      w.field(name, value);
+    }
+  }
+  return { code, options: w.options, payload: response.body };
+}
+
+// Critical options (odd numbers) this mapping understands; any other critical option
+// makes the message unprocessable (RFC 7252 §5.4.1). 3 and 7 are Uri-Host/Uri-Port,
+// which belong outside (RFC 8613 §4.1.3.2) and are ignored if found inside.
+const KNOWN_CRITICAL_REQUEST = new Set<number>([O.IfMatch, O.UriHost, O.IfNoneMatch, O.UriPort, O.UriPath, O.UriQuery, O.Accept, HTTP_CODE_OPTION]);
+const KNOWN_CRITICAL_RESPONSE = new Set<number>([HTTP_CODE_OPTION]);
+
+function mediaTypeOf(option: CoapOption): string {
+  const format = decodeUint(option.value);
+  if (format === undefined) throw new InvalidInnerMessageError('a Content-Format or Accept option is longer than 4 bytes');
+  // RFC 8075 §6.2: an unknown Content-Format becomes application/coap-payload with its number.
+  return contentFormatToMediaType(format) ?? `application/coap-payload;cf=${format}`;
+}
+
+interface Collected {
+  fields: HeaderList;
+  exact: Map<string, string>;
+  byNumber: Map<number, CoapOption[]>;
+}
+
+function collect(message: InnerMessage, knownCritical: Set<number>): Collected {
+  const fields: HeaderList = [];
+  const exact = new Map<string, string>();
+  const byNumber = new Map<number, CoapOption[]>();
+  for (const option of message.options) {
+    if (option.number === HTTP_FIELD_OPTION) {
+      const [name, value] = decodeField(option.value);
+      if (name.startsWith(':')) exact.set(name, value);
+      else fields.push([name, value]);
+      continue;
+    }
+    if ((option.number & 1) === 1 && !knownCritical.has(option.number)) {
+      throw new InvalidInnerMessageError(`it carries critical option ${option.number}, which this endpoint does not support`, '4.02');
+    }
+    const list = byNumber.get(option.number);
+    if (list === undefined) byNumber.set(option.number, [option]);
+    else list.push(option);
+  }
+  return { fields, exact, byNumber };
+}
+
+function hasField(fields: HeaderList, name: string): boolean {
+  return fields.some(([n]) => n === name);
+}
+
+/**
+ * Maps a verified inner message to an HTTP request. `headers` are the protected fields.
+ * @throws {InvalidInnerMessageError} for anything HTTP cannot carry.
+ */
+export function decodeRequest(message: InnerMessage): HttpRequestParts {
+  const { fields, exact, byNumber } = collect(message, KNOWN_CRITICAL_REQUEST);
+  let method: string;
+  const httpCode = byNumber.get(HTTP_CODE_OPTION);
+  if (httpCode !== undefined) {
+    method = latin1(httpCode[0]!.value);
+    if (httpCode.length > 1 || !isToken(method)) throw new InvalidInnerMessageError('the HTTP-Code option does not hold one method token');
+  } else {
+    const known = codeToMethod(message.code);
+    if (known === undefined) throw new InvalidInnerMessageError(`request code ${message.code >>> 5}.${String(message.code & 31).padStart(2, '0')} has no HTTP method`, '4.02');
+    method = known;
+  }
+  const exactTarget = exact.get(PSEUDO_PATH);
+  const target =
+    exactTarget !== undefined
+      ? checkExactTarget(exactTarget)
+      : composeTarget(
+          (byNumber.get(O.UriPath) ?? []).map((o) => o.value),
+          (byNumber.get(O.UriQuery) ?? []).map((o) => o.value),
+        );
+  const headers = fields;
+  const format = byNumber.get(O.ContentFormat);
+  if (format !== undefined && !hasField(headers, 'content-type')) headers.push(['content-type', mediaTypeOf(format[0]!)]);
+  const accept = byNumber.get(O.Accept);
+  if (accept !== undefined && !hasField(headers, 'accept')) headers.push(['accept', mediaTypeOf(accept[0]!)]);
+  const ifMatch = byNumber.get(O.IfMatch);
+  if (ifMatch !== undefined && !hasField(headers, 'if-match')) {
+    const tags = ifMatch.map((o) => (o.value.length === 0 ? '*' : httpEtagOf(o.value)));
+    if (tags.some((t) => t === undefined)) throw new InvalidInnerMessageError('an If-Match value is not a valid entity tag');
+    headers.push(['if-match', tags.join(', ')]);
+  }
+  if (byNumber.has(O.IfNoneMatch) && !hasField(headers, 'if-none-match')) headers.push(['if-none-match', '*']);
+  return { method, target, headers, body: message.payload };
+}
+
+/**
+ * Maps a verified inner message to an HTTP response.
+ * @throws {InvalidInnerMessageError} for anything HTTP cannot carry.
+ */
+export function decodeResponse(message: InnerMessage): HttpResponseParts {
+  const { fields, exact, byNumber } = collect(message, KNOWN_CRITICAL_RESPONSE);
+  const httpCode = byNumber.get(HTTP_CODE_OPTION);
+  let status: number;
+  if (httpCode !== undefined) {
+    const value = decodeUint(httpCode[0]!.value);
+    if (httpCode.length > 1 || value === undefined || value < 200 || value > 599) throw new InvalidInnerMessageError('the HTTP-Code option does not hold a final status (200-599)');
+    status = value;
+  } else {
+    status = codeToStatus(message.code, message.payload.length > 0);
+  }
+  const headers = fields;
+  const format = byNumber.get(O.ContentFormat);
+  if (format !== undefined && !hasField(headers, 'content-type')) headers.push(['content-type', mediaTypeOf(format[0]!)]);
+  const etag = byNumber.get(O.ETag);
+  if (etag !== undefined && !hasField(headers, 'etag')) {
+    const tag = httpEtagOf(etag[0]!.value);
+    if (tag === undefined) throw new InvalidInnerMessageError('the ETag value is not a valid entity tag');
+    headers.push(['etag', tag]);
+  }
+  return { status, statusMessage: exact.get(PSEUDO_REASON) ?? STATUS_CODES[status], headers, body: message.payload };
+}
+

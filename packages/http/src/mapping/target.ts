@@ -1,0 +1,89 @@
+/**
+ * Request target ⇄ Uri-Path and Uri-Query options (RFC 7252 §6.4 steps 8–9 and §6.5
+ * steps 6–8): segments and arguments travel percent-decoded, and are percent-encoded
+ * again with upper-case hex on the far side. A target whose spelling differs from that
+ * normal form also travels exactly as the `:path` HTTP-Field.
+ */
+
+import { InvalidInnerMessageError, UnmappableMessageError } from '../errors.js';
+
+const UNRESERVED = /[A-Za-z0-9\-._~]/;
+const SUB_DELIMS = "!$&'()*+,;=";
+
+function allowedTable(extra: string, except = ''): boolean[] {
+  const table: boolean[] = new Array(256).fill(false);
+  for (let b = 0; b < 128; b++) {
+    const ch = String.fromCharCode(b);
+    table[b] = UNRESERVED.test(ch) || ((SUB_DELIMS + extra).includes(ch) && !except.includes(ch));
+  }
+  return table;
+}
+
+// §6.5 step 6: unreserved, sub-delims, ":" and "@" stay as they are in a path segment.
+const PATH_SAFE = allowedTable(':@');
+// §6.5 step 8: in a query argument also "/" and "?", but "&" is encoded.
+const QUERY_SAFE = allowedTable(':@/?', '&');
+const HEX = '0123456789ABCDEF';
+
+function percentEncode(bytes: Uint8Array, safe: boolean[]): string {
+  let out = '';
+  for (const b of bytes) out += safe[b] ? String.fromCharCode(b) : `%${HEX[b >> 4]}${HEX[b & 15]}`;
+  return out;
+}
+
+function percentDecode(text: string): Uint8Array {
+  const out: number[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x25) {
+      const hex = text.slice(i + 1, i + 3);
+      if (!/^[0-9A-Fa-f]{2}$/.test(hex)) throw new UnmappableMessageError(`the request target has an invalid percent-encoding near "${text.slice(i, i + 3)}"`);
+      out.push(parseInt(hex, 16));
+      i += 2;
+    } else if (c > 0x7e || c < 0x21) {
+      throw new UnmappableMessageError('the request target contains a character that must be percent-encoded');
+    } else {
+      out.push(c);
+    }
+  }
+  return Uint8Array.from(out);
+}
+
+/** Uri-Path segments and Uri-Query arguments of an origin-form target (`/path?query`). */
+export interface DecomposedTarget {
+  readonly path: Uint8Array[];
+  readonly query: Uint8Array[];
+}
+
+/**
+ * Splits an origin-form target into decoded segments and arguments (§6.4 steps 8–9).
+ * @throws {UnmappableMessageError} for a target that is not origin-form or has invalid percent-encoding.
+ */
+export function decomposeTarget(target: string): DecomposedTarget {
+  if (!target.startsWith('/')) throw new UnmappableMessageError('the request target must be in origin form ("/path?query")');
+  const hash = target.indexOf('#');
+  if (hash !== -1) target = target.slice(0, hash); // fragments are not sent (§6.4 step 4)
+  const q = target.indexOf('?');
+  const path = q === -1 ? target : target.slice(0, q);
+  const query = q === -1 ? undefined : target.slice(q + 1);
+  // Step 8: nothing for "" or "/"; otherwise every segment, empty ones included.
+  const segments = path === '/' ? [] : path.slice(1).split('/').map(percentDecode);
+  // Step 9: every argument of a query component.
+  const args = query === undefined || query === '' ? [] : query.split('&').map(percentDecode);
+  return { path: segments, query: args };
+}
+
+/** Composes the target in normal form from decoded segments and arguments (§6.5 steps 6–8). */
+export function composeTarget(path: readonly Uint8Array[], query: readonly Uint8Array[]): string {
+  let target = '';
+  for (const segment of path) target += '/' + percentEncode(segment, PATH_SAFE);
+  if (target === '') target = '/';
+  for (let i = 0; i < query.length; i++) target += (i === 0 ? '?' : '&') + percentEncode(query[i]!, QUERY_SAFE);
+  return target;
+}
+
+/** Validates a target received in the `:path` HTTP-Field. */
+export function checkExactTarget(target: string): string {
+  if (!target.startsWith('/') || /[^\x21-\x7e]/.test(target)) throw new InvalidInnerMessageError('the :path field is not an origin-form request target');
+  return target;
+}

@@ -1,0 +1,30 @@
+/**
+ * The short, fixed reasons sent with unprotected error responses. They are the
+ * diagnostic payloads RFC 8613 suggests (§7.4, §8.2) where it has one, and never
+ * contain plaintext, key material or the peer's input.
+ */
+
+import type { OscoreError } from '@oscore-http/core';
+
+const REASONS: Readonly<Record<string, string>> = {
+  ERR_OSCORE_MALFORMED_OPTION: 'Failed to decode COSE',
+  ERR_OSCORE_MALFORMED_COSE: 'Failed to decode COSE',
+  ERR_OSCORE_HTTP_MALFORMED_HEADER: 'Failed to decode COSE',
+  ERR_OSCORE_CONTEXT_NOT_FOUND: 'Security context not found',
+  ERR_OSCORE_DECRYPTION_FAILED: 'Decryption failed',
+  ERR_OSCORE_REPLAY: 'Replay detected',
+  ERR_OSCORE_MALFORMED_PLAINTEXT: 'Malformed inner message',
+  ERR_OSCORE_HTTP_INVALID_INNER_MESSAGE: 'Malformed inner message',
+  ERR_OSCORE_HTTP_UNPROTECTED_REQUEST: 'OSCORE required',
+  ERR_OSCORE_HTTP_CONTENT_TYPE: 'Content-Type must be application/oscore',
+  ERR_OSCORE_HTTP_OUTER_METHOD: 'OSCORE requests use POST',
+  ERR_OSCORE_HTTP_BODY_TOO_LARGE: 'Payload too large',
+  ERR_OSCORE_HTTP_HEADERS_TOO_LARGE: 'Header fields too large',
+  ERR_OSCORE_HTTP_RESPONSE_TOO_LARGE: 'Response too large',
+  ERR_OSCORE_SEQUENCE_EXHAUSTED: 'Security context exhausted',
+};
+
+/** The reason phrase for `err`. */
+export function diagnosticOf(err: OscoreError): string {
+  return REASONS[err.code] ?? 'OSCORE processing failed';
+}

@@ -1,0 +1,330 @@
+/**
+ * The server side of OSCORE over HTTP (RFC 8613 §11.1, §11.4, §8.2–8.3) as a plain
+ * `node:http` request listener wrapper. Frameworks plug in behind it: the fastify
+ * plugin passes `fastify.routing`; Express and Connect pass their app.
+ *
+ * For each request:
+ *  - not OSCORE: handed to `next` only if allow-listed, else refused (401, "OSCORE required");
+ *  - OSCORE: checked (POST, the outer path, `application/oscore`, the `OSCORE` header),
+ *    its body read within the limit, verified (context, decryption, replay window), mapped
+ *    to an inner HTTP request and handed to `next` — whose response is captured,
+ *    mapped, protected and sent as `200 OK`.
+ * No application code runs before verification succeeded (ARCHITECTURE.md, invariant 1).
+ * A request that fails verification gets the §8 outcome as an unprotected response with
+ * a fixed reason; a failure after verification gets a protected response (§8.3).
+ */
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  ContextRegistry,
+  decodeOscoreOption,
+  protectResponse,
+  toHex,
+  verifyRequest,
+  OscoreError,
+  SecurityContext,
+  type RecipientContextLookup,
+  type RequestBinding,
+} from '@oscore-http/core';
+import { ContextSet } from '../config/context-file.js';
+import { BodyTooLargeError, httpStatusOf, OscoreHttpError, OscoreRequiredError, OuterMethodError, ResponseTooLargeError, UnsupportedMediaTypeError } from '../errors.js';
+import { toHeaderList, type HeaderList } from '../mapping/fields.js';
+import { createHeaderPolicy, type HeaderPolicyOptions } from '../mapping/header-policy.js';
+import { DEFAULT_MAX_HEADER_SIZE, decodeRequest, encodeResponse } from '../mapping/messages.js';
+import { APPLICATION_OSCORE, decodeOscoreHeader, encodeOscoreHeader, isOscoreContentType } from '../wire/oscore-header.js';
+import { diagnosticOf } from './diagnostics.js';
+import { createInnerRequest } from './inner-request.js';
+import type { OscoreRequestInfo } from './request-info.js';
+import { captureResponse, type CapturedResponse } from './response-capture.js';
+
+/** The outer request target when none is configured. */
+export const DEFAULT_OUTER_PATH = '/oscore';
+/** Default limit of a request or response body, in bytes. */
+export const DEFAULT_MAX_BODY_SIZE = 1024 * 1024;
+
+/** Something the server did that operators want to see: a rejection or a response it could not protect. */
+export interface OscoreServerEvent {
+  readonly type: 'rejected' | 'response-failed';
+  readonly error: OscoreError;
+  /** HTTP status sent. */
+  readonly status: number;
+  /** Whether the response to the client was OSCORE-protected. */
+  readonly protected: boolean;
+  /** The request kid (hex) when it was readable. */
+  readonly kid: string | undefined;
+  /** The peer's configured name when the request was verified. */
+  readonly peer: string | undefined;
+}
+
+/** Options of {@link createOscoreHandler}. */
+export interface OscoreServerOptions {
+  /** The server's security contexts: a context set (from a context file), a lookup, or contexts. */
+  readonly contexts: ContextSet | RecipientContextLookup | Iterable<SecurityContext>;
+  /** Outer request target of OSCORE requests. Default `/oscore`. */
+  readonly outerPath?: string;
+  /** Routes served without OSCORE: `"/health"` (any method) or `"GET /health"`. Exact paths. Default none. */
+  readonly allowUnprotected?: readonly string[];
+  /** Header policy overrides (see docs/wire-format.md). */
+  readonly headers?: HeaderPolicyOptions;
+  /** Largest request body, in bytes. Default 1 MiB. */
+  readonly maxBodySize?: number;
+  /** Largest total of protected header fields, in bytes. Default 16 KiB. */
+  readonly maxHeaderSize?: number;
+  /** Largest response body protected, in bytes; the application's larger responses become a protected 500. Default `maxBodySize`. */
+  readonly maxResponseSize?: number;
+  /** Called for every rejection and every response that could not be protected. Must not throw. */
+  readonly onEvent?: (event: OscoreServerEvent) => void;
+}
+
+type Next = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** An OSCORE message at a path that is not the configured outer path. */
+class OuterPathError extends OscoreHttpError {
+  readonly code = 'ERR_OSCORE_HTTP_OUTER_PATH';
+  readonly outcome = undefined;
+  readonly httpStatus = 404;
+  constructor() {
+    super('No OSCORE endpoint at this path; send OSCORE requests to the configured outer path.');
+  }
+}
+
+function toLookup(contexts: OscoreServerOptions['contexts']): RecipientContextLookup {
+  if (contexts instanceof ContextSet) return contexts.registry;
+  if (contexts instanceof SecurityContext) return new ContextRegistry([contexts]);
+  if (typeof (contexts as RecipientContextLookup).findRecipientContexts === 'function') return contexts as RecipientContextLookup;
+  return new ContextRegistry(contexts as Iterable<SecurityContext>);
+}
+
+function pathOf(url: string | undefined): string {
+  const u = url ?? '/';
+  const q = u.indexOf('?');
+  return q === -1 ? u : u.slice(0, q);
+}
+
+function compileAllowList(entries: readonly string[] = []): (req: IncomingMessage) => boolean {
+  const rules = entries.map((entry) => {
+    const [a, b] = entry.trim().split(/\s+/, 2);
+    return b === undefined ? { method: undefined, path: a! } : { method: a!.toUpperCase(), path: b };
+  });
+  return (req) => {
+    const path = pathOf(req.url);
+    return rules.some((r) => r.path === path && (r.method === undefined || r.method === req.method));
+  };
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) return Promise.reject(new BodyTooLargeError(limit, 'request'));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(new BodyTooLargeError(limit, 'request'));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.once('end', () => resolve(Buffer.concat(chunks, size)));
+    req.once('error', reject);
+  });
+}
+
+function sendUnprotected(res: ServerResponse, err: OscoreError): number {
+  const status = httpStatusOf(err);
+  if (res.headersSent || res.writableEnded || res.destroyed) return status;
+  const body = diagnosticOf(err);
+  const headers: HeaderList = [
+    ['content-type', 'text/plain; charset=utf-8'],
+    ['content-length', String(Buffer.byteLength(body))],
+    // RFC 8613 §8.2: such errors MAY carry an Outer Max-Age of zero; in HTTP, do not store them.
+    ['cache-control', 'no-store'],
+  ];
+  // HTTP requires a challenge with 401 (RFC 9110 §15.5.2) and Allow with 405 (§15.5.6).
+  if (status === 401) headers.push(['www-authenticate', 'OSCORE']);
+  if (status === 405) headers.push(['allow', 'POST']);
+  if (status === 413) headers.push(['connection', 'close']);
+  res.writeHead(status, headers.flat());
+  res.end(body);
+  return status;
+}
+
+function writeProtected(res: ServerResponse, option: Uint8Array, payload: Uint8Array, outer: HeaderList): void {
+  if (res.destroyed) return;
+  const headers: string[] = [
+    'content-type',
+    APPLICATION_OSCORE,
+    'oscore',
+    encodeOscoreHeader(option),
+    'content-length',
+    String(payload.length),
+    // RFC 8613 §11.1: OSCORE messages are not useful from a cache.
+    'cache-control',
+    'no-store',
+  ];
+  for (const [name, value] of outer) headers.push(name, value);
+  res.writeHead(200, headers);
+  res.end(payload);
+}
+
+/**
+ * Wraps a request listener so that every request must be OSCORE-protected.
+ *
+ * @example
+ * ```ts
+ * import { createServer } from 'node:http';
+ * import { createOscoreHandler, loadContextFile } from '@oscore-http/http';
+ * const contexts = loadContextFile('contexts.json');
+ * createServer(createOscoreHandler({ contexts, allowUnprotected: ['GET /health'] }, app)).listen(8080);
+ * ```
+ */
+export function createOscoreHandler(options: OscoreServerOptions, next: Next): (req: IncomingMessage, res: ServerResponse) => void {
+  const lookup = toLookup(options.contexts);
+  const policy = createHeaderPolicy(options.headers);
+  const outerPath = options.outerPath ?? DEFAULT_OUTER_PATH;
+  const maxBodySize = options.maxBodySize ?? DEFAULT_MAX_BODY_SIZE;
+  const maxHeaderSize = options.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE;
+  const maxResponseSize = options.maxResponseSize ?? maxBodySize;
+  const limits = { maxHeaderSize };
+  // The ciphertext carries the body, the protected fields, the path and query, a code, markers and a tag.
+  const maxOuterBody = maxBodySize + maxHeaderSize + 64 * 1024;
+  const allowed = compileAllowList(options.allowUnprotected);
+  const onEvent = options.onEvent;
+
+  function report(type: OscoreServerEvent['type'], error: OscoreError, status: number, isProtected: boolean, kid: string | undefined, peer: string | undefined): void {
+    if (onEvent === undefined) return;
+    try {
+      onEvent({ type, error, status, protected: isProtected, kid, peer });
+    } catch {
+      // A failing observer must not change how the request is answered.
+    }
+  }
+
+  function reject(res: ServerResponse, err: OscoreError, kid?: string): void {
+    report('rejected', err, sendUnprotected(res, err), false, kid, undefined);
+  }
+
+  async function sendProtectedResponse(res: ServerResponse, binding: RequestBinding, captured: CapturedResponse, info: OscoreRequestInfo, release: () => void): Promise<void> {
+    let outer: HeaderList = [];
+    let sent: { option: Uint8Array; payload: Uint8Array };
+    try {
+      if (captured.overflow) throw new ResponseTooLargeError(maxResponseSize);
+      const split = policy.split(captured.headers);
+      outer = split.outer.filter(([name]) => name !== 'host');
+      const message = encodeResponse({ status: captured.status, statusMessage: captured.statusMessage, headers: split.inner, body: captured.body }, limits);
+      sent = await protectResponse(binding, message);
+    } catch (err) {
+      const error = err instanceof OscoreError ? err : new ResponseTooLargeError(maxResponseSize);
+      // The application's response cannot be protected: answer with a protected 500 instead (§8.3).
+      try {
+        const reason = Buffer.from(diagnosticOf(error));
+        const message = encodeResponse({ status: 500, headers: [['content-type', 'text/plain; charset=utf-8']], body: reason }, limits);
+        sent = await protectResponse(binding, message);
+        outer = [];
+        report('response-failed', error, 500, true, info.kid, info.peer);
+      } catch (again) {
+        release();
+        const final = again instanceof OscoreError ? again : error;
+        report('response-failed', final, sendUnprotected(res, final), false, info.kid, info.peer);
+        return;
+      }
+    }
+    release();
+    writeProtected(res, sent.option, sent.payload, outer);
+  }
+
+  async function sendProtectedError(res: ServerResponse, binding: RequestBinding, err: OscoreError, info: OscoreRequestInfo): Promise<void> {
+    const status = httpStatusOf(err);
+    const message = encodeResponse({ status, headers: [['content-type', 'text/plain; charset=utf-8']], body: Buffer.from(diagnosticOf(err)) }, limits);
+    const sent = await protectResponse(binding, message);
+    writeProtected(res, sent.option, sent.payload, []);
+    report('rejected', err, status, true, info.kid, info.peer);
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // RFC 8613 §11.1: the OSCORE header field "is only used in POST requests", with
+    // Content-Type application/oscore, at the outer request target this server exposes.
+    if (pathOf(req.url) !== outerPath) return reject(res, new OuterPathError());
+    if (req.method !== 'POST') return reject(res, new OuterMethodError());
+    if (!isOscoreContentType(req.headers['content-type'])) return reject(res, new UnsupportedMediaTypeError());
+    let option: Uint8Array;
+    let body: Uint8Array;
+    try {
+      option = decodeOscoreHeader(req.headers.oscore);
+      body = await readBody(req, maxOuterBody);
+    } catch (err) {
+      if (err instanceof OscoreError) return reject(res, err);
+      return; // the client went away while sending
+    }
+    let verified;
+    try {
+      verified = await verifyRequest(lookup, option, body);
+    } catch (err) {
+      if (!(err instanceof OscoreError)) throw err;
+      return reject(res, err, kidOf(option));
+    }
+    const { context, binding, sequenceNumber } = verified;
+    const info: OscoreRequestInfo = Object.freeze({
+      context,
+      peer: context.name,
+      kid: toHex(binding.kid),
+      kidContext: kidContextOf(option),
+      sequenceNumber,
+    });
+    let parts;
+    try {
+      parts = decodeRequest(verified.message);
+      if (parts.body.length > maxBodySize) throw new BodyTooLargeError(maxBodySize, 'request');
+    } catch (err) {
+      if (!(err instanceof OscoreError)) throw err;
+      return sendProtectedError(res, binding, err, info);
+    }
+    const inner = createInnerRequest(req, parts, parts.headers.filter(([name]) => policy.acceptsInner(name)), policy.passThrough(toHeaderList(req.rawHeaders)), info);
+    const release = captureResponse(res, maxResponseSize, parts.method === 'HEAD', (captured) => {
+      sendProtectedResponse(res, binding, captured, info, release).catch((err: unknown) => fail(res, err));
+    });
+    next(inner, res);
+  }
+
+  function fail(res: ServerResponse, err: unknown): void {
+    // A defect, not a protocol outcome: answer without detail and keep serving.
+    const error = err instanceof OscoreError ? err : new InternalError();
+    report('response-failed', error, sendUnprotected(res, error), false, undefined, undefined);
+  }
+
+  return function oscoreRequestListener(req: IncomingMessage, res: ServerResponse): void {
+    const isOscore = req.headers.oscore !== undefined || isOscoreContentType(req.headers['content-type']);
+    if (!isOscore) {
+      if (allowed(req)) return next(req, res);
+      return reject(res, new OscoreRequiredError());
+    }
+    handle(req, res).catch((err: unknown) => fail(res, err));
+  };
+}
+
+class InternalError extends OscoreHttpError {
+  readonly code = 'ERR_OSCORE_HTTP_INTERNAL';
+  readonly outcome = undefined;
+  readonly httpStatus = 500;
+  constructor() {
+    super('The OSCORE layer failed unexpectedly; the request was not processed. Report this with the server log.');
+  }
+}
+
+function kidOf(option: Uint8Array): string | undefined {
+  try {
+    const kid = decodeOscoreOption(option).kid;
+    return kid === undefined ? undefined : toHex(kid);
+  } catch {
+    return undefined;
+  }
+}
+
+function kidContextOf(option: Uint8Array): string | undefined {
+  const kidContext = decodeOscoreOption(option).kidContext;
+  return kidContext === undefined ? undefined : toHex(kidContext);
+}
+

@@ -1,0 +1,78 @@
+/**
+ * Reads a request body of any shape undici accepts into one buffer, within a limit:
+ * OSCORE protects the body as a whole, so it must be complete before encryption.
+ */
+
+import { Response } from 'undici';
+import { BodyTooLargeError } from '@oscore-http/http';
+
+/** The bytes of a body and, for FormData/Blob, the media type the body implies. */
+export interface CollectedBody {
+  readonly bytes: Uint8Array;
+  readonly contentType: string | undefined;
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return typeof (value as AsyncIterable<unknown>)?.[Symbol.asyncIterator] === 'function';
+}
+
+function isIterable(value: unknown): value is Iterable<unknown> {
+  return typeof (value as Iterable<unknown>)?.[Symbol.iterator] === 'function';
+}
+
+function isFormDataLike(value: unknown): boolean {
+  return (value as { [Symbol.toStringTag]?: string })?.[Symbol.toStringTag] === 'FormData';
+}
+
+function isBlobLike(value: unknown): value is Blob {
+  const tag = (value as { [Symbol.toStringTag]?: string })?.[Symbol.toStringTag];
+  return (tag === 'Blob' || tag === 'File') && typeof (value as Blob).arrayBuffer === 'function';
+}
+
+function toBytes(chunk: unknown): Uint8Array {
+  if (typeof chunk === 'string') return Buffer.from(chunk);
+  if (chunk instanceof Uint8Array) return chunk;
+  if (ArrayBuffer.isView(chunk)) return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  if (chunk instanceof ArrayBuffer) return new Uint8Array(chunk);
+  throw new TypeError('request body chunks must be strings or bytes');
+}
+
+function checked(bytes: Uint8Array, limit: number): Uint8Array {
+  if (bytes.length > limit) throw new BodyTooLargeError(limit, 'request body');
+  return bytes;
+}
+
+/**
+ * Collects `body` (string, bytes, ArrayBuffer, Blob, FormData, stream, or (async) iterable).
+ * @throws {BodyTooLargeError} as soon as more than `limit` bytes arrive.
+ */
+export async function collectBody(body: unknown, limit: number): Promise<CollectedBody> {
+  if (body === undefined || body === null) return { bytes: new Uint8Array(0), contentType: undefined };
+  if (typeof body === 'string' || body instanceof Uint8Array || ArrayBuffer.isView(body) || body instanceof ArrayBuffer) {
+    return { bytes: checked(toBytes(body), limit), contentType: undefined };
+  }
+  if (isFormDataLike(body)) {
+    // Serialise as fetch would: multipart/form-data with its boundary.
+    const response = new Response(body as ConstructorParameters<typeof Response>[0]);
+    return { bytes: checked(new Uint8Array(await response.arrayBuffer()), limit), contentType: response.headers.get('content-type') ?? undefined };
+  }
+  if (isBlobLike(body)) {
+    if (body.size > limit) throw new BodyTooLargeError(limit, 'request body');
+    return { bytes: new Uint8Array(await body.arrayBuffer()), contentType: body.type === '' ? undefined : body.type };
+  }
+  if (isAsyncIterable(body) || isIterable(body)) {
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    for await (const chunk of body as AsyncIterable<unknown>) {
+      const bytes = toBytes(chunk);
+      size += bytes.length;
+      if (size > limit) {
+        (body as { destroy?: () => void }).destroy?.();
+        throw new BodyTooLargeError(limit, 'request body');
+      }
+      chunks.push(bytes);
+    }
+    return { bytes: Buffer.concat(chunks, size), contentType: undefined };
+  }
+  throw new TypeError('the request body must be a string, bytes, a Blob, FormData, a stream, or an iterable');
+}

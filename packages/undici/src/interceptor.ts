@@ -1,0 +1,145 @@
+/**
+ * The undici interceptor: `(dispatch) => (opts, handler) => …`, usable with
+ * `Agent.compose`, so `undici.request`, `undici.fetch` and global `fetch` with that
+ * dispatcher protect every request to a configured origin (RFC 8613 §8.1, §11.1) and
+ * verify every response against its request (§8.4) before the caller sees it.
+ */
+
+import type { Dispatcher } from 'undici';
+import { protectRequest, type SecurityContext } from '@oscore-http/core';
+import {
+  ContextSet,
+  createHeaderPolicy,
+  DEFAULT_MAX_BODY_SIZE,
+  DEFAULT_MAX_HEADER_SIZE,
+  DEFAULT_OUTER_PATH,
+  encodeOscoreHeader,
+  encodeRequest,
+  loadContextFile,
+  NoContextForOriginError,
+  normalizeOrigin,
+  toHeaderList,
+  APPLICATION_OSCORE,
+  UnmappableMessageError,
+  type HeaderPolicyOptions,
+} from '@oscore-http/http';
+import { collectBody } from './body.js';
+import { OscoreResponseHandler } from './response-handler.js';
+
+/** Where the client's contexts come from. */
+export type ClientContexts = ContextSet | string | ((origin: string) => SecurityContext | undefined) | Readonly<Record<string, SecurityContext>>;
+
+/** Options of {@link oscore}. */
+export interface OscoreInterceptorOptions {
+  /**
+   * The contexts, chosen by the request's origin: a context set, a context file path,
+   * a function of the origin, or an object keyed by origin (`http://billing:8080`).
+   */
+  readonly contexts: ClientContexts;
+  /** What to do with a request to an origin without a context: send it as is (`pass`, default) or fail it (`refuse`). */
+  readonly unprotectedOrigins?: 'pass' | 'refuse';
+  /** Outer request target, per origin or for all. Default `/oscore`. */
+  readonly outerPath?: string | ((origin: string) => string);
+  /** Header policy overrides (docs/wire-format.md). */
+  readonly headers?: HeaderPolicyOptions;
+  /** Largest request body, in bytes; larger ones fail with BodyTooLargeError before anything is sent. Default 1 MiB. */
+  readonly maxBodySize?: number;
+  /** Largest total of protected header fields, in bytes. Default 16 KiB. */
+  readonly maxHeaderSize?: number;
+  /** Largest response accepted, in bytes. Default `maxBodySize`. */
+  readonly maxResponseSize?: number;
+}
+
+type DispatchOptions = Dispatcher.DispatchOptions;
+type Handler = Dispatcher.DispatchHandler;
+
+function contextResolver(contexts: ClientContexts): (origin: string) => SecurityContext | undefined {
+  if (typeof contexts === 'string') return resolverOf(loadContextFile(contexts));
+  if (contexts instanceof ContextSet) return resolverOf(contexts);
+  if (typeof contexts === 'function') return contexts;
+  const table = new Map(Object.entries(contexts).map(([origin, ctx]) => [normalizeOrigin(origin), ctx]));
+  return (origin) => table.get(origin);
+}
+
+function resolverOf(set: ContextSet): (origin: string) => SecurityContext | undefined {
+  return (origin) => set.forOrigin(origin);
+}
+
+function serializeQuery(query: Record<string, unknown>): string {
+  // As undici does: keys and values with encodeURIComponent, arrays as repeated keys.
+  const parts: string[] = [];
+  for (const [key, value] of Object.entries(query)) {
+    for (const v of Array.isArray(value) ? value : [value]) {
+      if (v !== undefined && v !== null) parts.push(`${encodeURIComponent(key)}=${encodeURIComponent(String(v))}`);
+    }
+  }
+  return parts.join('&');
+}
+
+function targetOf(opts: DispatchOptions): string {
+  let target = opts.path;
+  if (opts.query && Object.keys(opts.query).length > 0) target += (target.includes('?') ? '&' : '?') + serializeQuery(opts.query);
+  return target;
+}
+
+/**
+ * Creates the interceptor.
+ *
+ * @example
+ * ```ts
+ * import { Agent, request } from 'undici';
+ * import { oscore } from '@oscore-http/undici';
+ * const dispatcher = new Agent().compose(oscore({ contexts: 'contexts.json' }));
+ * const { statusCode, body } = await request('http://orders.internal:8080/orders/42', { dispatcher });
+ * ```
+ */
+export function oscore(options: OscoreInterceptorOptions): Dispatcher.DispatcherComposeInterceptor {
+  const resolve = contextResolver(options.contexts);
+  const policy = createHeaderPolicy(options.headers);
+  const maxBodySize = options.maxBodySize ?? DEFAULT_MAX_BODY_SIZE;
+  const maxHeaderSize = options.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE;
+  const maxResponseSize = (options.maxResponseSize ?? maxBodySize) + maxHeaderSize + 64 * 1024;
+  const outerPathOf = typeof options.outerPath === 'function' ? options.outerPath : () => (options.outerPath as string | undefined) ?? DEFAULT_OUTER_PATH;
+  const refuse = options.unprotectedOrigins === 'refuse';
+
+  return (dispatch) =>
+    function oscoreInterceptor(opts: DispatchOptions, handler: Handler): boolean {
+      const origin = normalizeOrigin(String(opts.origin));
+      const context = resolve(origin);
+      if (context === undefined) {
+        if (!refuse) return dispatch(opts, handler);
+        handler.onResponseError?.(null as unknown as Dispatcher.DispatchController, new NoContextForOriginError(origin));
+        return true;
+      }
+      protectAndDispatch(context, origin, opts, handler).catch((err: unknown) => {
+        handler.onResponseError?.(null as unknown as Dispatcher.DispatchController, err as Error);
+      });
+      return true;
+    async function protectAndDispatch(context: SecurityContext, origin: string, opts: DispatchOptions, handler: Handler): Promise<void> {
+        if (opts.upgrade || opts.method === 'CONNECT') throw new UnmappableMessageError('upgrades and CONNECT cannot travel inside OSCORE');
+        const { bytes, contentType } = await collectBody(opts.body, maxBodySize);
+        const headers = toHeaderList(opts.headers);
+        if (contentType !== undefined && !headers.some(([n]) => n === 'content-type')) headers.push(['content-type', contentType]);
+        const { inner, outer } = policy.split(headers);
+        const message = encodeRequest({ method: opts.method, target: targetOf(opts), headers: inner, body: bytes }, { maxHeaderSize });
+        const { option, payload, binding } = await protectRequest(context, message);
+        const outerHeaders: string[] = ['content-type', APPLICATION_OSCORE, 'oscore', encodeOscoreHeader(option)];
+        for (const [name, value] of outer) outerHeaders.push(name, value);
+        dispatch(
+          {
+            ...opts,
+            method: 'POST',
+            path: outerPathOf(origin),
+            query: undefined,
+            headers: outerHeaders,
+            body: Buffer.from(payload.buffer, payload.byteOffset, payload.length),
+            // A resent ciphertext is a replay: never let the transport retry it. Retry
+            // interceptors composed outside this one re-protect instead.
+            idempotent: false,
+          },
+          new OscoreResponseHandler(handler, binding, policy, maxResponseSize),
+        );
+      }
+    };
+}
+

@@ -1,0 +1,112 @@
+/**
+ * The handler that stands between the network and the caller's handler: it buffers the
+ * outer response, verifies it against the request it answers (RFC 8613 §8.4) and only
+ * then plays the inner response to the caller. Nothing unverified reaches the caller.
+ */
+
+import type { Dispatcher } from 'undici';
+import { verifyResponse, type RequestBinding } from '@oscore-http/core';
+import {
+  BodyTooLargeError,
+  decodeOscoreHeader,
+  decodeResponse,
+  isOscoreContentType,
+  toHeaderList,
+  UnprotectedResponseError,
+  type HeaderList,
+  type HeaderPolicy,
+} from '@oscore-http/http';
+
+type Controller = Dispatcher.DispatchController;
+type Handler = Dispatcher.DispatchHandler;
+type Headers = Record<string, string | string[]>;
+
+/** A short, printable excerpt of an unprotected diagnostic body (it is not authenticated). */
+function diagnosticExcerpt(headers: Headers, body: Buffer): string | undefined {
+  const type = headers['content-type'];
+  if (typeof type !== 'string' || !type.startsWith('text/plain') || body.length === 0 || body.length > 256) return undefined;
+  const text = body.toString('latin1').replace(/[^\x20-\x7e]/g, '').trim();
+  return text === '' ? undefined : text.slice(0, 120);
+}
+
+function headerObject(list: HeaderList): Headers {
+  const out: Headers = {};
+  for (const [name, value] of list) {
+    const prev = out[name];
+    if (prev === undefined) out[name] = value;
+    else if (Array.isArray(prev)) prev.push(value);
+    else out[name] = [prev, value];
+  }
+  return out;
+}
+
+export class OscoreResponseHandler implements Handler {
+  readonly #handler: Handler;
+  readonly #binding: RequestBinding;
+  readonly #policy: HeaderPolicy;
+  readonly #limit: number;
+  #status = 0;
+  #headers: Headers = {};
+  #chunks: Buffer[] = [];
+  #size = 0;
+  #failed = false;
+
+  constructor(handler: Handler, binding: RequestBinding, policy: HeaderPolicy, limit: number) {
+    this.#handler = handler;
+    this.#binding = binding;
+    this.#policy = policy;
+    this.#limit = limit;
+  }
+
+  onRequestStart(controller: Controller, context: unknown): void {
+    this.#handler.onRequestStart?.(controller, context);
+  }
+
+  onResponseStart(controller: Controller, statusCode: number, headers: Headers): void {
+    if (statusCode < 200) return; // interim responses carry nothing for the caller
+    this.#status = statusCode;
+    this.#headers = headers;
+  }
+
+  onResponseData(controller: Controller, chunk: Buffer): void {
+    if (this.#failed) return;
+    this.#size += chunk.length;
+    if (this.#size > this.#limit) {
+      this.#failed = true;
+      this.#chunks = [];
+      controller.abort(new BodyTooLargeError(this.#limit, 'response'));
+      return;
+    }
+    this.#chunks.push(chunk);
+  }
+
+  onResponseEnd(controller: Controller): void {
+    if (this.#failed) return;
+    this.#verify(controller).catch((err: unknown) => this.#handler.onResponseError?.(controller, err as Error));
+  }
+
+  onResponseError(controller: Controller, err: Error): void {
+    this.#handler.onResponseError?.(controller, err);
+  }
+
+  async #verify(controller: Controller): Promise<void> {
+    const body = Buffer.concat(this.#chunks, this.#size);
+    this.#chunks = [];
+    const headers = this.#headers;
+    // RFC 8613 §11.1: a protected response is 200 with application/oscore and the OSCORE field.
+    if (this.#status !== 200 || !isOscoreContentType(headers['content-type'] as string | undefined) || headers.oscore === undefined) {
+      throw new UnprotectedResponseError(this.#status, diagnosticExcerpt(headers, body));
+    }
+    const option = decodeOscoreHeader(headers.oscore);
+    const { message } = await verifyResponse(this.#binding, option, body);
+    const response = decodeResponse(message);
+    const list = response.headers.filter(([name]) => this.#policy.acceptsInner(name));
+    list.push(['content-length', String(response.body.length)]);
+    const present = new Set(list.map(([n]) => n));
+    for (const entry of this.#policy.passThrough(toHeaderList(headers))) if (!present.has(entry[0])) list.push(entry);
+    this.#handler.onResponseStart?.(controller, response.status, headerObject(list), response.statusMessage ?? '');
+    if (response.body.length > 0) this.#handler.onResponseData?.(controller, Buffer.from(response.body.buffer, response.body.byteOffset, response.body.length));
+    this.#handler.onResponseEnd?.(controller, {});
+  }
+}
+
