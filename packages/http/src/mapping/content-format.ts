@@ -50,11 +50,18 @@ export function normalizeMediaType(value: string): string {
 }
 
 const BY_TYPE = new Map(REGISTRY.map(([cf, type]) => [normalizeMediaType(type), cf]));
+
+// JSON is UTF-8 by definition; "adding [a charset] really has no effect on compliant recipients" (RFC 8259 §11).
+function withoutJsonCharset(normalized: string): string {
+  const [type = '', ...params] = normalized.split(';');
+  if (type !== 'application/json' && !type.endsWith('+json')) return normalized;
+  return [type, ...params.filter((p) => p !== 'charset=utf-8')].join(';');
+}
 const BY_FORMAT = new Map(REGISTRY.map(([cf, type]) => [cf, type]));
 
 /** The Content-Format of a media type, or `undefined`. */
 export function mediaTypeToContentFormat(value: string): number | undefined {
-  return BY_TYPE.get(normalizeMediaType(value));
+  return BY_TYPE.get(withoutJsonCharset(normalizeMediaType(value)));
 }
 
 /** The registered media type of a Content-Format, or `undefined` for one this table lacks. */

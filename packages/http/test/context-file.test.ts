@@ -1,0 +1,110 @@
+/** Context files (docs/context-file.md): secret references, validation with located errors, per-origin lookup. */
+
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inspect } from 'node:util';
+import { coapCode, protectRequest, verifyRequest } from '@oscore-http/core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ContextConfigError, createContextSet, loadContextFile, type ContextConfig } from '../src/index.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'oscore-ctx-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const SECRET_HEX = '0102030405060708090a0b0c0d0e0f10';
+const base: ContextConfig = { name: 'billing', peer: 'http://Billing.Internal:80', masterSecret: { hex: SECRET_HEX }, senderId: '01', recipientId: '02' };
+
+function problem(fn: () => unknown): ContextConfigError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ContextConfigError);
+    return err as ContextConfigError;
+  }
+  throw new Error('expected a ContextConfigError');
+}
+
+describe('secret references', () => {
+  it('reads env (hex or base64), file (hex or raw, relative to the file) and inline values to the same key', async () => {
+    writeFileSync(join(dir, 'secret.hex'), `${SECRET_HEX}\n`);
+    writeFileSync(join(dir, 'secret.bin'), Buffer.from(SECRET_HEX, 'hex'));
+    const env = { S_HEX: SECRET_HEX, S_B64: Buffer.from(SECRET_HEX, 'hex').toString('base64') };
+    const sources = [
+      { env: 'S_HEX' },
+      { env: 'S_B64', encoding: 'base64' as const },
+      { file: 'secret.hex' },
+      { file: 'secret.bin', encoding: 'raw' as const },
+      { base64: env.S_B64 },
+    ];
+    for (const masterSecret of sources) {
+      const server = createContextSet([{ ...base, senderId: '02', recipientId: '01' }]).contexts[0]!;
+      const file = join(dir, 'contexts.json');
+      writeFileSync(file, JSON.stringify({ format: 'oscore-http-contexts/1', contexts: [{ ...base, masterSecret }] }));
+      const client = loadContextFile(file, { env }).contexts[0]!;
+      const r = await protectRequest(client, { code: coapCode(0, 1), options: [], payload: new Uint8Array() });
+      // The same Master Secret on both sides: the server verifies what the client protected.
+      await expect(verifyRequest(server, r.option, r.payload), JSON.stringify(masterSecret)).resolves.toBeDefined();
+    }
+  });
+
+  it('says which variable is missing, never its value', () => {
+    const err = problem(() => createContextSet([{ ...base, masterSecret: { env: 'NOPE_NOT_SET' } }], { env: {} }));
+    expect(err.path).toBe('contexts[0].masterSecret');
+    expect(err.message).toMatch(/NOPE_NOT_SET is not set/);
+    const bad = problem(() => createContextSet([{ ...base, masterSecret: { env: 'S' } }], { env: { S: 'not-hex-but-secret-ish' } }));
+    expect(bad.message).not.toContain('not-hex-but-secret-ish');
+  });
+
+  it('reports an unreadable file with its path', () => {
+    const err = problem(() => createContextSet([{ ...base, masterSecret: { file: 'missing.key' } }], { baseDir: dir }));
+    expect(err.message).toMatch(/missing\.key.*ENOENT/);
+  });
+});
+
+describe('validation', () => {
+  it.each([
+    [{ senderId: 'zz' }, 'contexts[0].senderId'],
+    [{ recipientId: 7 }, 'contexts[0].recipientId'],
+    [{ senderId: '0102030405060708' }, 'contexts[0]'], // 8 bytes > 7 for AES-CCM
+    [{ recipientId: '01' }, 'contexts[0]'], // equal IDs
+    [{ aeadAlgorithm: 'AES-GCM-999' }, 'contexts[0]'],
+    [{ replayWindow: 0 }, 'contexts[0].replayWindow'],
+    [{ peer: 'not a url' }, 'contexts[0].peer'],
+    [{ masterSecret: 'inline-string' }, 'contexts[0].masterSecret'],
+    [{ sendKidContex: true }, 'contexts[0].sendKidContex'],
+  ] as [Record<string, unknown>, string][])('%j is refused at %s', (change, path) => {
+    expect(problem(() => createContextSet([{ ...base, ...change } as ContextConfig])).path).toBe(path);
+  });
+
+  it('refuses duplicate names, duplicate peers and duplicate Recipient IDs', () => {
+    expect(problem(() => createContextSet([base, { ...base, peer: 'http://other' }])).path).toBe('contexts[1].name');
+    expect(problem(() => createContextSet([base, { ...base, name: 'b', senderId: '03', recipientId: '04', peer: 'http://billing.internal' }])).path).toBe('contexts[1].peer');
+    expect(problem(() => createContextSet([base, { ...base, name: 'b', peer: 'http://other' }])).message).toMatch(/Recipient ID 02/);
+  });
+
+  it('names the file for unreadable or malformed files', () => {
+    const file = join(dir, 'broken.json');
+    writeFileSync(file, '{ "format": "oscore-http-contexts/1", "contexts": [ }');
+    expect(problem(() => loadContextFile(file)).message).toContain(file);
+    writeFileSync(file, JSON.stringify({ format: 'v0', contexts: [] }));
+    expect(problem(() => loadContextFile(file)).path).toBe('format');
+    expect(problem(() => loadContextFile(join(dir, 'absent.json'))).message).toMatch(/ENOENT/);
+  });
+});
+
+describe('lookup', () => {
+  it('finds the client context by normalised origin and the server context by kid', () => {
+    const set = createContextSet([base, { name: 'ledger', peer: 'https://ledger:8443/', masterSecret: { hex: SECRET_HEX }, senderId: '01', recipientId: '03', idContext: 'aa' }]);
+    expect(set.forOrigin('http://billing.internal')?.name).toBe('billing');
+    expect(set.forOrigin(new URL('https://LEDGER:8443/path'))?.name).toBe('ledger');
+    expect(set.forOrigin('http://billing.internal:8080')).toBeUndefined();
+    expect(set.forOrigin('::not a url::')).toBeUndefined();
+    expect(set.origins).toEqual(['http://billing.internal', 'https://ledger:8443']);
+    expect(set.registry.findRecipientContexts(Uint8Array.of(3), undefined)[0]?.name).toBe('ledger');
+  });
+
+  it('never prints secrets', () => {
+    const set = createContextSet([base]);
+    expect(inspect(set, { depth: 10 }) + JSON.stringify(set.contexts)).not.toMatch(/0102030405060708090a0b0c0d0e0f10|1, 2, 3, 4/);
+  });
+});

@@ -1,0 +1,266 @@
+/**
+ * The HTTP ⇄ inner-message mapping. Expected plaintexts below were derived by hand from
+ * RFC 7252 §3.1 (option delta/length nibbles) and docs/wire-format.md, not printed by the code.
+ */
+
+import { decodeInnerMessage, encodeInnerMessage, fromHex, toHex, type InnerMessage } from '@oscore-http/core';
+import { describe, expect, it } from 'vitest';
+import {
+  codeToStatus,
+  composeTarget,
+  decodeRequest,
+  decodeResponse,
+  decomposeTarget,
+  encodeRequest,
+  encodeResponse,
+  HeadersTooLargeError,
+  HTTP_CODE_OPTION,
+  HTTP_FIELD_OPTION,
+  InvalidInnerMessageError,
+  statusToCode,
+  UnmappableMessageError,
+  type HttpRequestParts,
+} from '../src/index.js';
+
+const utf8 = (s: string) => new TextEncoder().encode(s);
+const empty = new Uint8Array(0);
+const plaintextOf = (m: InnerMessage) => toHex(encodeInnerMessage(m));
+
+describe('worked examples (docs/wire-format.md)', () => {
+  it('GET /orders/42?verbose=1 with Accept and a custom header', () => {
+    const m = encodeRequest({ method: 'GET', target: '/orders/42?verbose=1', headers: [['accept', 'application/json'], ['x-request-id', 'r1']], body: empty });
+    expect(plaintextOf(m)).toBe(
+      '01' + 'b6' + '6f7264657273' + '02' + '3432' + '49' + '766572626f73653d31' + '21' + '32' + 'edfccc02' + toHex(utf8('x-request-id:r1')),
+    );
+  });
+
+  it('HEAD /health travels as POST with the critical HTTP-Code option', () => {
+    const m = encodeRequest({ method: 'HEAD', target: '/health', headers: [], body: empty });
+    expect(plaintextOf(m)).toBe('02' + 'b6' + '6865616c7468' + 'e4fcd3' + '48454144');
+  });
+
+  it('201 Created with a JSON body and Location', () => {
+    const m = encodeResponse({ status: 201, headers: [['content-type', 'application/json; charset=utf-8'], ['location', '/orders/43']], body: utf8('{"id":43}') });
+    expect(plaintextOf(m)).toBe(
+      '41' + 'c132' + 'edfcd11f' + toHex(utf8('content-type:application/json; charset=utf-8')) + '0d06' + toHex(utf8('location:/orders/43')) + 'ff' + toHex(utf8('{"id":43}')),
+    );
+  });
+
+  it("418 travels as 4.00 with HTTP-Code 418", () => {
+    const m = encodeResponse({ status: 418, headers: [['content-type', 'text/plain']], body: utf8('short and stout') });
+    expect(plaintextOf(m)).toBe('80' + 'edfcdd0a' + toHex(utf8('content-type:text/plain')) + '1201a2' + 'ff' + toHex(utf8('short and stout')));
+  });
+
+  it('an RFC 8613 peer reads the standard options of a mapped request', () => {
+    // What RFC 8613 §11.5 calls "GET coap://server.url/orders": code 0.01 and one Uri-Path, nothing else.
+    expect(plaintextOf(encodeRequest({ method: 'GET', target: '/orders', headers: [], body: empty }))).toBe('01b66f7264657273');
+    // And the RFC 8613 §11.5 response 2.05 Content-Format 0 "Exterminate! Exterminate!" reads as HTTP 200 text/plain.
+    const coap = { code: 0x45, options: [{ number: 12, value: empty }], payload: utf8('Exterminate! Exterminate!') };
+    const http = decodeResponse(coap);
+    expect(http.status).toBe(200);
+    expect(http.headers).toEqual([['content-type', 'text/plain;charset=utf-8']]);
+  });
+});
+
+describe('methods (RFC 7252 §12.1.1, RFC 8132)', () => {
+  it.each([
+    ['GET', 0x01],
+    ['POST', 0x02],
+    ['PUT', 0x03],
+    ['DELETE', 0x04],
+    ['FETCH', 0x05],
+    ['PATCH', 0x06],
+    ['iPATCH', 0x07],
+  ])('%s ⇄ code %i without extension', (method, code) => {
+    const m = encodeRequest({ method, target: '/', headers: [], body: empty });
+    expect(m.code).toBe(code);
+    expect(m.options).toEqual([]);
+    expect(decodeRequest(m).method).toBe(method);
+  });
+
+  it.each(['HEAD', 'OPTIONS', 'PURGE', 'PROPFIND', 'get'])('%s round-trips through HTTP-Code', (method) => {
+    const m = encodeRequest({ method, target: '/', headers: [], body: empty });
+    expect(m.code).toBe(0x02);
+    expect(m.options.map((o) => o.number)).toEqual([HTTP_CODE_OPTION]);
+    expect(decodeRequest(m).method).toBe(method);
+  });
+
+  it('refuses a method that is not a token, and an unassigned request code without HTTP-Code', () => {
+    expect(() => encodeRequest({ method: 'BAD METHOD', target: '/', headers: [], body: empty })).toThrow(UnmappableMessageError);
+    expect(() => decodeRequest({ code: 0x1f, options: [], payload: empty })).toThrow(InvalidInnerMessageError);
+  });
+});
+
+describe('status codes (RFC 8075 §7)', () => {
+  it.each([200, 201, 202, 203, 204, 206, 301, 302, 303, 304, 307, 308, 400, 401, 402, 403, 404, 405, 406, 409, 410, 412, 413, 415, 418, 422, 429, 451, 500, 501, 502, 503, 504, 505, 599])('%i round-trips', (status) => {
+    const body = status === 204 || status === 304 ? empty : utf8('x');
+    const back = decodeResponse(encodeResponse({ status, headers: [], body }));
+    expect(back.status).toBe(status);
+  });
+
+  it('uses the exact codes of Table 2 and no extension for them', () => {
+    expect(statusToCode(200)).toBe(0x45); // 2.05
+    expect(statusToCode(201)).toBe(0x41); // 2.01
+    expect(statusToCode(204)).toBe(0x44); // 2.04
+    expect(statusToCode(304)).toBe(0x43); // 2.03
+    expect(statusToCode(404)).toBe(0x84); // 4.04
+    expect(statusToCode(503)).toBe(0xa3); // 5.03
+    for (const status of [200, 201, 204, 304, 400, 401, 403, 404, 405, 406, 409, 412, 413, 415, 422, 429, 500, 501, 502, 503, 504]) {
+      const body = status === 204 || status === 304 ? empty : utf8('x');
+      expect(encodeResponse({ status, headers: [], body }).options, String(status)).toEqual([]);
+    }
+  });
+
+  it('reads 2.02 and 2.04 as 200 with a payload and 204 without (RFC 8075 §7 note 2), 5.05 as 502', () => {
+    expect(codeToStatus(0x42, true)).toBe(200);
+    expect(codeToStatus(0x42, false)).toBe(204);
+    expect(codeToStatus(0x44, true)).toBe(200);
+    expect(codeToStatus(0x44, false)).toBe(204);
+    expect(codeToStatus(0xa5, false)).toBe(502);
+  });
+
+  it('keeps a non-standard reason phrase', () => {
+    const back = decodeResponse(encodeResponse({ status: 200, statusMessage: 'Splendid', headers: [], body: empty }));
+    expect(back.statusMessage).toBe('Splendid');
+    expect(decodeResponse(encodeResponse({ status: 404, headers: [], body: empty })).statusMessage).toBe('Not Found');
+  });
+
+  it('refuses interim and out-of-range statuses', () => {
+    for (const status of [100, 103, 600, 0]) expect(() => encodeResponse({ status, headers: [], body: empty })).toThrow(UnmappableMessageError);
+  });
+});
+
+describe('request target (RFC 7252 §6.4, §6.5)', () => {
+  it.each([
+    ['/', [], []],
+    ['/orders', ['orders'], []],
+    ['/orders/', ['orders', ''], []],
+    ['//a', ['', 'a'], []],
+    ['/a%2Fb/c', ['a/b', 'c'], []],
+    ['/p?x=1&x=2', ['p'], ['x=1', 'x=2']],
+    ['/p?a%26b=c%3Dd', ['p'], ['a&b=c=d']],
+    ['/p?q=caf%C3%A9&s=a%20b', ['p'], ['q=café', 's=a b']],
+    ['/p?a&&b', ['p'], ['a', '', 'b']],
+  ])('%s', (target, path, query) => {
+    const d = decomposeTarget(target);
+    expect(d.path.map((b) => new TextDecoder().decode(b))).toEqual(path);
+    expect(d.query.map((b) => new TextDecoder().decode(b))).toEqual(query);
+  });
+
+  it('composes the normal form with upper-case hex and keeps sub-delims', () => {
+    expect(composeTarget([utf8('a b'), utf8("!$&'()*+,;=:@")], [utf8('x=/?'), utf8('a&b')])).toBe("/a%20b/!$&'()*+,;=:@?x=/?&a%26b");
+  });
+
+  it('sends the exact target as :path when it is not in normal form, and uses it on the far side', () => {
+    for (const target of ['/a%2fb', '/%7euser', '/p?x=%41', '/p?']) {
+      const m = encodeRequest({ method: 'GET', target, headers: [], body: empty });
+      expect(m.options.some((o) => o.number === HTTP_FIELD_OPTION), target).toBe(true);
+      expect(decodeRequest(m).target).toBe(target);
+    }
+    const normal = encodeRequest({ method: 'GET', target: '/a%2Fb?x=1', headers: [], body: empty });
+    expect(normal.options.some((o) => o.number === HTTP_FIELD_OPTION)).toBe(false);
+  });
+
+  it('refuses invalid percent-encodings and non-origin-form targets', () => {
+    expect(() => decomposeTarget('/a%zz')).toThrow(UnmappableMessageError);
+    expect(() => decomposeTarget('http://example.com/')).toThrow(UnmappableMessageError);
+  });
+});
+
+describe('header fields', () => {
+  const roundTrip = (headers: [string, string][]) => decodeRequest(encodeRequest({ method: 'POST', target: '/', headers, body: utf8('x') })).headers;
+
+  it('maps Content-Type to Content-Format and keeps the exact spelling', () => {
+    const exact = encodeRequest({ method: 'POST', target: '/', headers: [['content-type', 'application/cbor']], body: utf8('x') });
+    expect(exact.options).toEqual([{ number: 12, value: fromHex('3c') }]);
+    const spelled = encodeRequest({ method: 'POST', target: '/', headers: [['content-type', 'application/json; charset=utf-8']], body: utf8('x') });
+    expect(spelled.options.map((o) => o.number)).toEqual([12, HTTP_FIELD_OPTION]);
+    expect(roundTrip([['content-type', 'application/json; charset=utf-8']])).toEqual([['content-type', 'application/json; charset=utf-8']]);
+    expect(roundTrip([['content-type', 'multipart/form-data; boundary=xyz']])).toEqual([['content-type', 'multipart/form-data; boundary=xyz']]);
+  });
+
+  it('names an unknown Content-Format application/coap-payload;cf=N (RFC 8075 §6.2)', () => {
+    const req = decodeRequest({ code: 0x02, options: [{ number: 12, value: fromHex('2711') }], payload: utf8('x') });
+    expect(req.headers).toEqual([['content-type', 'application/coap-payload;cf=10001']]);
+  });
+
+  it('maps Accept, but never */* (RFC 8075 §6.1)', () => {
+    expect(encodeRequest({ method: 'GET', target: '/', headers: [['accept', 'application/json']], body: empty }).options).toEqual([{ number: 17, value: fromHex('32') }]);
+    const star = encodeRequest({ method: 'GET', target: '/', headers: [['accept', '*/*']], body: empty });
+    expect(star.options.map((o) => o.number)).toEqual([HTTP_FIELD_OPTION]);
+    expect(roundTrip([['accept', '*/*']])).toEqual([['accept', '*/*']]);
+  });
+
+  it('maps strong entity tags of up to 8 bytes to ETag / If-Match, and If-None-Match: *', () => {
+    const req = encodeRequest({ method: 'PUT', target: '/', headers: [['if-match', '"abc", "12345678"'], ['if-none-match', '*']], body: utf8('x') });
+    expect(req.options.map((o) => [o.number, toHex(o.value)])).toEqual([
+      [1, toHex(utf8('abc'))],
+      [1, toHex(utf8('12345678'))],
+      [5, ''],
+    ]);
+    expect(roundTrip([['if-match', '*']])).toEqual([['if-match', '*']]);
+    expect(roundTrip([['if-match', 'W/"weak"']])).toEqual([['if-match', 'W/"weak"']]);
+    expect(roundTrip([['if-match', '"toolongforcoap"']])).toEqual([['if-match', '"toolongforcoap"']]);
+    expect(roundTrip([['if-none-match', '"v1"']])).toEqual([['if-none-match', '"v1"']]);
+    const res = encodeResponse({ status: 200, headers: [['etag', '"v42"']], body: utf8('x') });
+    expect(res.options).toEqual([{ number: 4, value: utf8('v42') }]);
+    expect(decodeResponse(res).headers).toEqual([['etag', '"v42"']]);
+  });
+
+  it('keeps repeated and custom fields in order, byte for byte (ISO-8859-1)', () => {
+    const headers: [string, string][] = [
+      ['set-cookie', 'a=1; Path=/'],
+      ['x-custom', 'one'],
+      ['set-cookie', 'b=2'],
+      ['x-custom', 'two'],
+      ['x-latin1', 'caf\u00e9'],
+      ['authorization', 'Bearer t0ken'],
+    ];
+    expect(decodeResponse(encodeResponse({ status: 200, headers, body: empty })).headers).toEqual(headers);
+  });
+
+  it('limits the protected fields (default 16 KiB)', () => {
+    const big: [string, string][] = [['x-big', 'a'.repeat(17 * 1024)]];
+    expect(() => encodeRequest({ method: 'GET', target: '/', headers: big, body: empty })).toThrow(HeadersTooLargeError);
+    expect(() => encodeRequest({ method: 'GET', target: '/', headers: big, body: empty }, { maxHeaderSize: 32 * 1024 })).not.toThrow();
+  });
+
+  it('refuses field values with CR or LF on both sides', () => {
+    expect(() => encodeRequest({ method: 'GET', target: '/', headers: [['x-a', 'a\r\nb']], body: empty })).toThrow(UnmappableMessageError);
+    const injected = { code: 0x01, options: [{ number: HTTP_FIELD_OPTION, value: utf8('x-a:a\r\nb') }], payload: empty };
+    expect(() => decodeRequest(injected)).toThrow(InvalidInnerMessageError);
+    const badName = { code: 0x01, options: [{ number: HTTP_FIELD_OPTION, value: utf8('X-Upper:v') }], payload: empty };
+    expect(() => decodeRequest(badName)).toThrow(InvalidInnerMessageError);
+    const noColon = { code: 0x01, options: [{ number: HTTP_FIELD_OPTION, value: utf8('novalue') }], payload: empty };
+    expect(() => decodeRequest(noColon)).toThrow(InvalidInnerMessageError);
+  });
+});
+
+describe('unknown options (RFC 7252 §5.4.1)', () => {
+  it('rejects an unknown critical option with outcome 4.02 and ignores an unknown elective one', () => {
+    const critical = { code: 0x01, options: [{ number: 2049, value: empty }], payload: empty };
+    expect(() => decodeRequest(critical)).toThrow(expect.objectContaining({ code: 'ERR_OSCORE_HTTP_INVALID_INNER_MESSAGE', outcome: '4.02' }));
+    const block2 = { code: 0x01, options: [{ number: 23, value: empty }], payload: empty };
+    expect(() => decodeRequest(block2)).toThrow(InvalidInnerMessageError);
+    const elective = { code: 0x01, options: [{ number: 2048, value: empty }, { number: 60, value: empty }], payload: empty };
+    expect(decodeRequest(elective).target).toBe('/');
+    const responseCritical = { code: 0x45, options: [{ number: 1, value: empty }], payload: empty };
+    expect(() => decodeResponse(responseCritical)).toThrow(InvalidInnerMessageError);
+  });
+});
+
+describe('whole messages', () => {
+  it('round-trip through the inner-message codec', () => {
+    const req: HttpRequestParts = {
+      method: 'PATCH',
+      target: '/orders/7?fields=a&fields=b',
+      headers: [['content-type', 'application/merge-patch+json'], ['x-trace', 'abc'], ['accept', 'application/json, text/plain;q=0.5']],
+      body: utf8('{"status":"paid"}'),
+    };
+    const back = decodeRequest(decodeInnerMessage(encodeInnerMessage(encodeRequest(req))));
+    expect(back.method).toBe('PATCH');
+    expect(back.target).toBe(req.target);
+    expect(new Map(back.headers)).toEqual(new Map(req.headers));
+    expect(new TextDecoder().decode(back.body)).toBe('{"status":"paid"}');
+  });
+});

@@ -1,0 +1,82 @@
+/** The OSCORE header field (RFC 8613 §11.1–11.3) and the header policy. */
+
+import { fromHex, toHex } from '@oscore-http/core';
+import { describe, expect, it } from 'vitest';
+import { ContextConfigError, createHeaderPolicy, decodeOscoreHeader, encodeOscoreHeader, isOscoreContentType, MalformedOscoreHeaderError } from '../src/index.js';
+
+describe('OSCORE header field', () => {
+  it('writes the empty option value as AA and reads AA back as empty (§11.2, §11.3)', () => {
+    expect(encodeOscoreHeader(new Uint8Array(0))).toBe('AA');
+    expect(decodeOscoreHeader('AA')).toEqual(new Uint8Array(0));
+  });
+
+  it('uses base64url without padding: 0x0925 is CSU as in §11.5', () => {
+    expect(encodeOscoreHeader(fromHex('0925'))).toBe('CSU');
+    expect(toHex(decodeOscoreHeader('CSU'))).toBe('0925');
+    expect(toHex(decodeOscoreHeader('GRQIN8vzIQAXotM'))).toBe('19140837cbf3210017a2d3');
+    expect(encodeOscoreHeader(fromHex('19140837cbf3210017a2d3'))).toBe('GRQIN8vzIQAXotM');
+  });
+
+  it.each([
+    ['missing', undefined],
+    ['one character', 'A'],
+    ['padding', 'CSU='],
+    ['standard base64 characters', 'CS+/'],
+    ['spaces inside', 'CS U'],
+    ['non-canonical trailing bits', 'CSV'],
+    ['impossible length', 'CSUAA'],
+    ['repeated field', ['CSU', 'CSU']],
+    ['longer than any option value', 'A'.repeat(400)],
+  ])('refuses %s', (_label, value) => {
+    expect(() => decodeOscoreHeader(value as string | string[] | undefined)).toThrow(MalformedOscoreHeaderError);
+  });
+
+  it('recognises application/oscore case-insensitively', () => {
+    expect(isOscoreContentType('application/oscore')).toBe(true);
+    expect(isOscoreContentType('Application/OSCORE')).toBe(true);
+    expect(isOscoreContentType('application/oscore-foo')).toBe(false);
+    expect(isOscoreContentType(undefined)).toBe(false);
+  });
+});
+
+describe('header policy', () => {
+  const fields: [string, string][] = [
+    ['host', 'a:1'],
+    ['connection', 'keep-alive, x-hop'],
+    ['x-hop', '1'],
+    ['content-length', '3'],
+    ['transfer-encoding', 'chunked'],
+    ['te', 'trailers'],
+    ['proxy-authorization', 'Basic x'],
+    ['authorization', 'Bearer t'],
+    ['cookie', 'a=1'],
+    ['traceparent', '00-abc'],
+    ['x-debug', 'on'],
+  ];
+
+  it('protects every end-to-end field by default and leaves the transport outside', () => {
+    const { inner, outer } = createHeaderPolicy().split(fields);
+    expect(inner.map(([n]) => n)).toEqual(['authorization', 'cookie', 'traceparent', 'x-debug']);
+    expect(outer.map(([n]) => n)).toEqual(['host']);
+  });
+
+  it('sends configured fields outside or drops them', () => {
+    const policy = createHeaderPolicy({ TraceParent: 'outer', 'x-debug': 'drop', host: 'protect' });
+    const { inner, outer } = policy.split(fields);
+    expect(inner.map(([n]) => n)).toEqual(['host', 'authorization', 'cookie']);
+    expect(outer.map(([n]) => n)).toEqual(['traceparent']);
+  });
+
+  it('passes only configured outer fields to the application, and never framing fields from inside', () => {
+    const policy = createHeaderPolicy({ traceparent: 'outer' });
+    expect(policy.passThrough([['traceparent', 'x'], ['x-injected', 'evil'], ['authorization', 'Bearer evil']])).toEqual([['traceparent', 'x']]);
+    expect(createHeaderPolicy().passThrough([['traceparent', 'x']])).toEqual([]);
+    for (const name of ['content-length', 'transfer-encoding', 'connection']) expect(policy.acceptsInner(name)).toBe(false);
+    expect(policy.acceptsInner('authorization')).toBe(true);
+  });
+
+  it('refuses to protect framing fields and unknown dispositions', () => {
+    expect(() => createHeaderPolicy({ 'content-length': 'protect' })).toThrow(ContextConfigError);
+    expect(() => createHeaderPolicy({ 'x-a': 'encrypt' as 'protect' })).toThrow(ContextConfigError);
+  });
+});
