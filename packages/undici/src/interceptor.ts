@@ -9,6 +9,7 @@ import type { Dispatcher } from 'undici';
 import { protectRequest, type SecurityContext } from '@oscore-http/core';
 import {
   ContextSet,
+  createContextSet,
   createHeaderPolicy,
   DEFAULT_MAX_BODY_SIZE,
   DEFAULT_MAX_HEADER_SIZE,
@@ -21,19 +22,26 @@ import {
   toHeaderList,
   APPLICATION_OSCORE,
   UnmappableMessageError,
+  type ContextConfig,
   type HeaderPolicyOptions,
 } from '@oscore-http/http';
 import { collectBody } from './body.js';
 import { OscoreResponseHandler } from './response-handler.js';
 
 /** Where the client's contexts come from. */
-export type ClientContexts = ContextSet | string | ((origin: string) => SecurityContext | undefined) | Readonly<Record<string, SecurityContext>>;
+export type ClientContexts =
+  | ContextSet
+  | string
+  | readonly ContextConfig[]
+  | ((origin: string) => SecurityContext | undefined)
+  | Readonly<Record<string, SecurityContext>>;
 
 /** Options of {@link oscore}. */
 export interface OscoreInterceptorOptions {
   /**
-   * The contexts, chosen by the request's origin: a context set, a context file path,
-   * a function of the origin, or an object keyed by origin (`http://billing:8080`).
+   * The contexts, chosen by the request's origin: context configurations with `peer`
+   * set, a context file path, a context set, a function of the origin, or an object
+   * keyed by origin (`http://billing:8080`).
    */
   readonly contexts: ClientContexts;
   /** What to do with a request to an origin without a context: send it as is (`pass`, default) or fail it (`refuse`). */
@@ -56,7 +64,8 @@ type Handler = Dispatcher.DispatchHandler;
 function contextResolver(contexts: ClientContexts): (origin: string) => SecurityContext | undefined {
   if (typeof contexts === 'string') return resolverOf(loadContextFile(contexts));
   if (contexts instanceof ContextSet) return resolverOf(contexts);
-  if (typeof contexts === 'function') return contexts;
+  if (Array.isArray(contexts)) return resolverOf(createContextSet(contexts as readonly ContextConfig[]));
+  if (typeof contexts === 'function') return contexts as (origin: string) => SecurityContext | undefined;
   const table = new Map(Object.entries(contexts).map(([origin, ctx]) => [normalizeOrigin(origin), ctx]));
   return (origin) => table.get(origin);
 }
@@ -90,6 +99,7 @@ function targetOf(opts: DispatchOptions): string {
  * import { Agent, request } from 'undici';
  * import { oscore } from '@oscore-http/undici';
  * const dispatcher = new Agent().compose(oscore({ contexts: 'contexts.json' }));
+ * // or: oscore({ contexts: [{ peer: 'http://orders.internal:8080', masterSecret: { env: 'ORDERS_SECRET' }, senderId: '01', recipientId: '02' }] })
  * const { statusCode, body } = await request('http://orders.internal:8080/orders/42', { dispatcher });
  * ```
  */
@@ -115,7 +125,8 @@ export function oscore(options: OscoreInterceptorOptions): Dispatcher.Dispatcher
         handler.onResponseError?.(null as unknown as Dispatcher.DispatchController, err as Error);
       });
       return true;
-    async function protectAndDispatch(context: SecurityContext, origin: string, opts: DispatchOptions, handler: Handler): Promise<void> {
+
+      async function protectAndDispatch(context: SecurityContext, origin: string, opts: DispatchOptions, handler: Handler): Promise<void> {
         if (opts.upgrade || opts.method === 'CONNECT') throw new UnmappableMessageError('upgrades and CONNECT cannot travel inside OSCORE');
         const { bytes, contentType } = await collectBody(opts.body, maxBodySize);
         const headers = toHeaderList(opts.headers);
