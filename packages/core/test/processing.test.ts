@@ -133,6 +133,21 @@ describe('request verification (§8.2)', () => {
   });
 });
 
+describe('byte arrays', () => {
+  it('are plain Uint8Arrays in every result, so slice() copies (Buffer#slice would alias)', async () => {
+    for (const aeadAlgorithm of [10, 1]) {
+      const { client, server } = pair({ aeadAlgorithm });
+      const r = await protectRequest(client, { ...get, payload: new Uint8Array([1, 2, 3]) });
+      const v = await verifyRequest(server, r.option, r.payload);
+      const a = await protectResponse(v.binding, ok('x'));
+      const back = await verifyResponse(r.binding, a.option, a.payload);
+      for (const bytes of [r.option, r.payload, v.message.payload, a.payload, back.message.payload]) {
+        expect(bytes.constructor).toBe(Uint8Array);
+      }
+    }
+  });
+});
+
 describe('what may be protected', () => {
   it('refuses nested OSCORE (§4.1.3.7), wrong code classes and non-messages', async () => {
     const { client, server } = pair();

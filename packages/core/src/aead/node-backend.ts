@@ -24,6 +24,21 @@ function cipherName(alg: AeadAlgorithm): CipherName {
   }
 }
 
+const NodeBuffer = (globalThis as { Buffer?: { allocUnsafeSlow(size: number): Uint8Array } }).Buffer;
+
+/**
+ * A plain `Uint8Array` over `bytes`' memory. node:crypto returns `Buffer`s with their own
+ * ArrayBuffer; the public API promises `Uint8Array`, whose `slice` copies (Buffer's aliases).
+ */
+function plain(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** Unpooled (so `.buffer` holds nothing else) and not zero-filled (every byte is written). */
+function allocate(size: number): Uint8Array {
+  return NodeBuffer === undefined ? new Uint8Array(size) : plain(NodeBuffer.allocUnsafeSlow(size));
+}
+
 class NodeKey extends OpaqueKey {
   readonly algorithm: AeadAlgorithm;
   readonly cipher: CipherName;
@@ -62,7 +77,7 @@ export function createNodeBackend(crypto: typeof NodeCrypto): CryptoBackend {
       const body = cipher.update(plaintext);
       cipher.final();
       const tag = cipher.getAuthTag();
-      const out = new Uint8Array(body.length + tag.length);
+      const out = allocate(body.length + tag.length);
       out.set(body, 0);
       out.set(tag, body.length);
       return out;
@@ -79,7 +94,7 @@ export function createNodeBackend(crypto: typeof NodeCrypto): CryptoBackend {
         else (decipher as unknown as NodeCrypto.DecipherGCM).setAAD(aad);
         const plaintext = decipher.update(ciphertext.subarray(0, bodyLength));
         decipher.final();
-        return plaintext;
+        return plain(plaintext);
       } catch {
         // OpenSSL reports a tag mismatch by throwing; the caller maps it to DecryptionFailedError.
         return undefined;

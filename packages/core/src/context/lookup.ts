@@ -77,12 +77,12 @@ function sameIdContext(a: Uint8Array | undefined, b: Uint8Array | undefined): bo
   return a === undefined || b === undefined ? a === b : bytesEqual(a, b);
 }
 
-/** Resolves the candidates for a request from a single context or a lookup. */
-export async function resolveRecipientContexts(
+/** Resolves the candidates for a request from a single context or a lookup (synchronously when the lookup is). */
+export function resolveRecipientContexts(
   source: SecurityContext | RecipientContextLookup,
   kid: Uint8Array,
   kidContext: Uint8Array | undefined,
-): Promise<readonly SecurityContext[]> {
+): readonly SecurityContext[] | Promise<readonly SecurityContext[]> {
   if (source instanceof SecurityContext) return matchesRecipient(source, kid, kidContext) ? [source] : [];
   return source.findRecipientContexts(kid, kidContext);
 }

@@ -30,11 +30,22 @@ export function encodeAadArray(alg: AeadAlgorithm, requestKid: Uint8Array, reque
 
 /** The AEAD associated data, `Enc_structure` with `aad_array` wrapped in a byte string. */
 export function encodeAad(alg: AeadAlgorithm, requestKid: Uint8Array, requestPiv: Uint8Array): Uint8Array {
-  const aadArray = encodeAadArray(alg, requestKid, requestPiv);
-  const out = new Uint8Array(1 + ENC_STRUCTURE_PREFIX.length + headLength(aadArray.length) + aadArray.length);
+  // aad_array = [1, [alg], request_kid, request_piv, h''] written in place (hot path):
+  // the same bytes encodeAadArray produces, without the general encoder's allocations.
+  const algLength = headLength(alg.id);
+  const arrayLength = 3 + algLength + headLength(requestKid.length) + requestKid.length + headLength(requestPiv.length) + requestPiv.length + 1;
+  const out = new Uint8Array(1 + ENC_STRUCTURE_PREFIX.length + headLength(arrayLength) + arrayLength);
   out[0] = 0x83; // array of 3 items
   out.set(ENC_STRUCTURE_PREFIX, 1);
-  const offset = writeHead(out, 1 + ENC_STRUCTURE_PREFIX.length, MAJOR_BSTR, aadArray.length);
-  out.set(aadArray, offset);
+  let offset = writeHead(out, 1 + ENC_STRUCTURE_PREFIX.length, MAJOR_BSTR, arrayLength);
+  out[offset++] = 0x85; // array of 5 items
+  out[offset++] = OSCORE_VERSION;
+  out[offset++] = 0x81; // array of 1 item
+  offset = writeHead(out, offset, 0, alg.id); // all supported ids are unsigned
+  offset = writeHead(out, offset, MAJOR_BSTR, requestKid.length);
+  out.set(requestKid, offset);
+  offset = writeHead(out, offset + requestKid.length, MAJOR_BSTR, requestPiv.length);
+  out.set(requestPiv, offset);
+  out[offset + requestPiv.length] = 0x40; // options: h''
   return out;
 }

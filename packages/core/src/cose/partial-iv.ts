@@ -8,15 +8,15 @@ import { MAX_SEQUENCE_NUMBER, type PartialIV, type SequenceNumber } from '../typ
 
 /** Encodes a sequence number as the shortest Partial IV (1 … 5 bytes). */
 export function encodePartialIV(seq: SequenceNumber): PartialIV {
-  let length = 1;
-  while (length < 5 && seq >= 2 ** (8 * length)) length++;
-  const out = new Uint8Array(length);
-  let rest = seq as number;
-  for (let i = length - 1; i >= 0; i--) {
-    out[i] = rest % 256;
-    rest = Math.floor(rest / 256);
-  }
-  return out as PartialIV;
+  const n = seq as number;
+  if (n < 0x100) return Uint8Array.of(n) as PartialIV;
+  if (n < 0x10000) return Uint8Array.of(n >>> 8, n & 0xff) as PartialIV;
+  if (n < 0x1000000) return Uint8Array.of(n >>> 16, (n >>> 8) & 0xff, n & 0xff) as PartialIV;
+  // Up to 2^40 − 1: beyond 32-bit integer arithmetic, so split off the top byte first.
+  const high = Math.floor(n / 0x100000000);
+  const low = n >>> 0;
+  const bytes = [low >>> 24, (low >>> 16) & 0xff, (low >>> 8) & 0xff, low & 0xff];
+  return Uint8Array.from(high > 0 ? [high, ...bytes] : bytes) as PartialIV;
 }
 
 /** Reads the sequence number of a 1 … 5 byte Partial IV (its bytes are checked by the option decoder). */

@@ -42,11 +42,14 @@ export class RequestBinding {
     readState = (binding) => binding.#state;
   }
 
-  /** @internal Bindings come from `protectRequest` and `verifyRequest`. */
+  /**
+   * @internal Bindings come from `protectRequest` and `verifyRequest`, which pass arrays
+   * nobody else holds (the context's own ID, a fresh or copied Partial IV).
+   */
   constructor(role: BindingRole, context: SecurityContext, kid: Uint8Array, partialIV: PartialIV) {
     this.role = role;
     this.context = context;
-    this.#state = { kid: kid.slice(), partialIV: partialIV.slice() as PartialIV, used: false };
+    this.#state = { kid, partialIV, used: false };
     Object.freeze(this);
   }
 

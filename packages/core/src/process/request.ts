@@ -57,7 +57,8 @@ export async function protectRequest(context: SecurityContext, message: InnerMes
   // Step 2: the plaintext (validated before a sequence number is spent).
   const plaintext = plaintextOf(message, 'request', context.aead);
   // Step 3: "Encode the Partial IV ... and increment the Sender Sequence Number by one."
-  const partialIV = encodePartialIV(await context.senderSequence.next());
+  const next = context.senderSequence.next();
+  const partialIV = encodePartialIV(typeof next === 'number' ? next : await next);
   const nonce = computeNonce(commonIV, senderId, partialIV);
   // §5.4: in a request, request_kid is our Sender ID and request_piv our Partial IV.
   const aad = encodeAad(context.aead, senderId, partialIV);
@@ -95,7 +96,8 @@ export async function verifyRequest(
   if (kid === undefined) throw new MalformedCoseError("a request must carry a 'kid'");
   // §2: "An endpoint receiving a CoAP message without payload that also contains an OSCORE option SHALL treat it as malformed".
   if (payload.length === 0) throw new MalformedCoseError('the message has no payload');
-  const candidates = await resolveRecipientContexts(source, kid, kidContext);
+  const found = resolveRecipientContexts(source, kid, kidContext);
+  const candidates = Array.isArray(found) ? (found as readonly SecurityContext[]) : await found;
   if (candidates.length === 0) throw new ContextNotFoundError();
 
   const seq = partialIVToSequenceNumber(partialIV);
@@ -110,10 +112,12 @@ export async function verifyRequest(
     const plaintext = backend.decrypt(recipientKey, nonce, aad, payload);
     if (plaintext === undefined) continue;
     // Step 6: "If decryption succeeds, update the Replay Window" — check and update are one step (§7.4).
-    if ((await context.replayProtection.checkAndUpdate(seq)) !== 'accepted') throw new ReplayDetectedError();
+    const verdict = context.replayProtection.checkAndUpdate(seq);
+    if ((typeof verdict === 'string' ? verdict : await verdict) !== 'accepted') throw new ReplayDetectedError();
     // Step 7.
     const message = innerMessageOf(plaintext, 'request');
-    return { context, message, binding: new RequestBinding('server', context, recipientId, partialIV), sequenceNumber: seq };
+    // The Partial IV is a view into the caller's buffer: the binding keeps its own copy.
+    return { context, message, binding: new RequestBinding('server', context, recipientId, new Uint8Array(partialIV) as typeof partialIV), sequenceNumber: seq };
   }
   throw new DecryptionFailedError();
 }

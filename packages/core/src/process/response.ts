@@ -54,7 +54,8 @@ export async function protectResponse(
   let option: Uint8Array;
   if (options.partialIV === true) {
     // Step 3, second alternative: a new Partial IV from our Sender Sequence Number, which the message MUST carry (step 4).
-    const partialIV = encodePartialIV(await context.senderSequence.next());
+    const next = context.senderSequence.next();
+    const partialIV = encodePartialIV(typeof next === 'number' ? next : await next);
     nonce = computeNonce(commonIV, senderId, partialIV);
     option = encodeOscoreOption({ partialIV });
   } else {
