@@ -16,6 +16,7 @@
 export {
   ContextSet,
   createContextSet,
+  DEFAULT_HTTP_REPLAY_WINDOW,
   loadContextFile,
   normalizeOrigin,
   resolveSecret,

@@ -219,6 +219,13 @@ describe('header fields', () => {
     expect(decodeResponse(encodeResponse({ status: 200, headers, body: empty })).headers).toEqual(headers);
   });
 
+  it('keeps every line of a mapped field sent more than once', () => {
+    expect(roundTrip([['accept', 'application/json'], ['accept', 'application/cbor']])).toEqual([['accept', 'application/json'], ['accept', 'application/cbor']]);
+    expect(roundTrip([['if-match', '"a"'], ['x-b', '1'], ['if-match', '"0123456789abcdef"']])).toEqual([['if-match', '"a"'], ['if-match', '"0123456789abcdef"'], ['x-b', '1']]);
+    const res = decodeResponse(encodeResponse({ status: 200, headers: [['etag', '"a"'], ['etag', 'W/"b"']], body: empty }));
+    expect(res.headers).toEqual([['etag', '"a"'], ['etag', 'W/"b"']]);
+  });
+
   it('limits the protected fields (default 16 KiB)', () => {
     const big: [string, string][] = [['x-big', 'a'.repeat(17 * 1024)]];
     expect(() => encodeRequest({ method: 'GET', target: '/', headers: big, body: empty })).toThrow(HeadersTooLargeError);

@@ -3,7 +3,7 @@
  * OSCORE protects the body as a whole, so it must be complete before encryption.
  */
 
-import { Response } from 'undici';
+import { FormData as UndiciFormData, Response } from 'undici';
 import { BodyTooLargeError } from '@oscore-http/http';
 
 /** The bytes of a body and, for FormData/Blob, the media type the body implies. */
@@ -52,8 +52,17 @@ export async function collectBody(body: unknown, limit: number): Promise<Collect
     return { bytes: checked(toBytes(body), limit), contentType: undefined };
   }
   if (isFormDataLike(body)) {
-    // Serialise as fetch would: multipart/form-data with its boundary.
-    const response = new Response(body as ConstructorParameters<typeof Response>[0]);
+    // Serialise as fetch would: multipart/form-data with its boundary. undici's Response knows
+    // only its own FormData class, so a FormData from elsewhere (Node's global) is copied first.
+    let form = body as UndiciFormData;
+    if (!(body instanceof UndiciFormData)) {
+      form = new UndiciFormData();
+      for (const [name, value] of body as Iterable<[string, string | Blob]>) {
+        if (typeof value === 'string') form.append(name, value);
+        else form.append(name, value, (value as { name?: string }).name);
+      }
+    }
+    const response = new Response(form);
     return { bytes: checked(new Uint8Array(await response.arrayBuffer()), limit), contentType: response.headers.get('content-type') ?? undefined };
   }
   if (isBlobLike(body)) {

@@ -12,6 +12,7 @@ import {
   createContextSet,
   createHeaderPolicy,
   DEFAULT_MAX_BODY_SIZE,
+  DEFAULT_HTTP_REPLAY_WINDOW,
   DEFAULT_MAX_HEADER_SIZE,
   DEFAULT_OUTER_PATH,
   encodeOscoreHeader,
@@ -26,6 +27,7 @@ import {
   type HeaderPolicyOptions,
 } from '@oscore-http/http';
 import { collectBody } from './body.js';
+import { SequenceGate } from './sequence-gate.js';
 import { OscoreResponseHandler } from './response-handler.js';
 
 /** Where the client's contexts come from. */
@@ -56,6 +58,13 @@ export interface OscoreInterceptorOptions {
   readonly maxHeaderSize?: number;
   /** Largest response accepted, in bytes. Default `maxBodySize`. */
   readonly maxResponseSize?: number;
+  /**
+   * The replay window of the servers this client talks to. Concurrent requests are
+   * dispatched so that none arrives further behind the newest than this (see
+   * sequence-gate.ts). Default 1024, the default of this project's servers; set it to
+   * the peer's window when that is smaller (RFC 8613's default is 32).
+   */
+  readonly peerReplayWindow?: number;
 }
 
 type DispatchOptions = Dispatcher.DispatchOptions;
@@ -111,6 +120,13 @@ export function oscore(options: OscoreInterceptorOptions): Dispatcher.Dispatcher
   const maxResponseSize = (options.maxResponseSize ?? maxBodySize) + maxHeaderSize + 64 * 1024;
   const outerPathOf = typeof options.outerPath === 'function' ? options.outerPath : () => (options.outerPath as string | undefined) ?? DEFAULT_OUTER_PATH;
   const refuse = options.unprotectedOrigins === 'refuse';
+  const peerWindow = options.peerReplayWindow ?? DEFAULT_HTTP_REPLAY_WINDOW;
+  const gates = new WeakMap<SecurityContext, SequenceGate>();
+  const gateOf = (context: SecurityContext) => {
+    let gate = gates.get(context);
+    if (gate === undefined) gates.set(context, (gate = new SequenceGate(peerWindow)));
+    return gate;
+  };
 
   return (dispatch) =>
     function oscoreInterceptor(opts: DispatchOptions, handler: Handler): boolean {
@@ -134,22 +150,33 @@ export function oscore(options: OscoreInterceptorOptions): Dispatcher.Dispatcher
         const { inner, outer } = policy.split(headers);
         const message = encodeRequest({ method: opts.method, target: targetOf(opts), headers: inner, body: bytes }, { maxHeaderSize });
         const { option, payload, binding } = await protectRequest(context, message);
+        const gate = gateOf(context);
+        const seq = binding.sequenceNumber;
+        const release = () => gate.done(seq);
+        // Held while dispatching now could overtake an unanswered request by a whole window.
+        const wait = gate.admit(seq);
+        if (wait !== undefined) await wait;
         const outerHeaders: string[] = ['content-type', APPLICATION_OSCORE, 'oscore', encodeOscoreHeader(option)];
         for (const [name, value] of outer) outerHeaders.push(name, value);
-        dispatch(
-          {
-            ...opts,
-            method: 'POST',
-            path: outerPathOf(origin),
-            query: undefined,
-            headers: outerHeaders,
-            body: Buffer.from(payload.buffer, payload.byteOffset, payload.length),
-            // A resent ciphertext is a replay: never let the transport retry it. Retry
-            // interceptors composed outside this one re-protect instead.
-            idempotent: false,
-          },
-          new OscoreResponseHandler(handler, binding, policy, maxResponseSize),
-        );
+        try {
+          dispatch(
+            {
+              ...opts,
+              method: 'POST',
+              path: outerPathOf(origin),
+              query: undefined,
+              headers: outerHeaders,
+              body: Buffer.from(payload.buffer, payload.byteOffset, payload.length),
+              // A resent ciphertext is a replay: never let the transport retry it. Retry
+              // interceptors composed outside this one re-protect instead.
+              idempotent: false,
+            },
+            new OscoreResponseHandler(handler, binding, policy, maxResponseSize, release),
+          );
+        } catch (err) {
+          release();
+          throw err;
+        }
       }
     };
 }

@@ -50,12 +50,15 @@ export class OscoreResponseHandler implements Handler {
   #chunks: Buffer[] = [];
   #size = 0;
   #failed = false;
+  readonly #done: () => void;
 
-  constructor(handler: Handler, binding: RequestBinding, policy: HeaderPolicy, limit: number) {
+  /** @param done called once when the exchange is over (answered or failed): frees the in-flight slot. */
+  constructor(handler: Handler, binding: RequestBinding, policy: HeaderPolicy, limit: number, done: () => void) {
     this.#handler = handler;
     this.#binding = binding;
     this.#policy = policy;
     this.#limit = limit;
+    this.#done = done;
   }
 
   onRequestStart(controller: Controller, context: unknown): void {
@@ -81,11 +84,13 @@ export class OscoreResponseHandler implements Handler {
   }
 
   onResponseEnd(controller: Controller): void {
+    this.#done();
     if (this.#failed) return;
     this.#verify(controller).catch((err: unknown) => this.#handler.onResponseError?.(controller, err as Error));
   }
 
   onResponseError(controller: Controller, err: Error): void {
+    this.#done();
     this.#handler.onResponseError?.(controller, err);
   }
 

@@ -31,21 +31,23 @@ export interface ReplayWindowState {
   readonly size: number;
   /** Highest sequence number accepted, or −1 when none was. */
   readonly highest: number;
-  /** Bit i of the bitmap (little-endian words) is set when `highest − i` was received. */
+  /** Bit (seq mod size) of this bitmap (32-bit little-endian words) is set when seq, within the window, was received. */
   readonly bitmap: readonly number[];
 }
 
-/** Default window size. RFC 8613 §3.2.2 names 32 as the default; we keep 64 for reordering across connections. */
+/** Default window size. RFC 8613 §3.2.2 names 32 as the default; 64 is RFC 6347's recommendation. */
 export const DEFAULT_REPLAY_WINDOW_SIZE = 64;
 /** Largest window size accepted. */
 export const MAX_REPLAY_WINDOW_SIZE = 65_536;
 
-/** In-memory sliding replay window. */
+/**
+ * In-memory sliding replay window. The bits form a ring indexed by `seq mod size`, so
+ * sliding by d clears d bits: O(1) per accepted request whatever the size.
+ */
 export class ReplayWindow implements ReplayProtection {
   /** Number of sequence numbers the window remembers below and including the highest. */
   readonly size: number;
   #highest = -1;
-  // Bit (highest - seq) of this bitmap, stored as 32-bit little-endian words, marks seq as received.
   readonly #bits: Uint32Array;
 
   /**
@@ -72,48 +74,41 @@ export class ReplayWindow implements ReplayProtection {
     return this.#highest;
   }
 
+  #marked(seq: number): boolean {
+    const i = seq % this.size;
+    return (this.#bits[i >>> 5]! & (1 << (i & 31))) !== 0;
+  }
+
+  #mark(seq: number, on: boolean): void {
+    const i = seq % this.size;
+    if (on) this.#bits[i >>> 5]! |= 1 << (i & 31);
+    else this.#bits[i >>> 5]! &= ~(1 << (i & 31));
+  }
+
   /** Whether `seq` would be accepted now. Does not change the window. */
   isFresh(seq: SequenceNumber): boolean {
     if (seq > this.#highest) return true;
-    const offset = this.#highest - seq;
-    if (offset >= this.size) return false; // older than the window: cannot tell, so reject
-    return (this.#bits[offset >>> 5]! & (1 << (offset & 31))) === 0;
+    // At or below highest − size: older than the window, cannot tell, so reject (§7.4).
+    if (this.#highest - seq >= this.size) return false;
+    return !this.#marked(seq);
   }
 
   /** {@inheritDoc ReplayProtection.checkAndUpdate} */
   checkAndUpdate(seq: SequenceNumber): ReplayVerdict {
     if (!this.isFresh(seq)) return 'replayed';
     if (seq > this.#highest) {
-      this.#shift(seq - this.#highest);
+      // Slide: the numbers between the old highest and seq were never received.
+      const distance = seq - this.#highest;
+      if (distance >= this.size) this.#bits.fill(0);
+      else for (let n = this.#highest + 1; n < seq; n++) this.#mark(n, false);
       this.#highest = seq;
     }
-    const offset = this.#highest - seq;
-    this.#bits[offset >>> 5]! |= 1 << (offset & 31);
+    this.#mark(seq, true);
     return 'accepted';
   }
 
   /** A copy of the state, for persistence. */
   snapshot(): ReplayWindowState {
     return { size: this.size, highest: this.#highest, bitmap: Array.from(this.#bits) };
-  }
-
-  /** Shifts the bitmap towards higher offsets by `distance` bits (older numbers move out). */
-  #shift(distance: number): void {
-    const bits = this.#bits;
-    if (distance >= this.size) {
-      bits.fill(0);
-      return;
-    }
-    const words = distance >>> 5;
-    const rest = distance & 31;
-    for (let i = bits.length - 1; i >= 0; i--) {
-      const from = i - words;
-      const lo = from >= 0 ? bits[from]! : 0;
-      const carry = rest !== 0 && from - 1 >= 0 ? bits[from - 1]! >>> (32 - rest) : 0;
-      bits[i] = ((rest === 0 ? lo : lo << rest) | carry) >>> 0;
-    }
-    // Bits beyond `size` in the last word are never read, but keep them clear for snapshots.
-    const spare = bits.length * 32 - this.size;
-    if (spare > 0) bits[bits.length - 1]! &= 0xffffffff >>> spare;
   }
 }

@@ -51,7 +51,7 @@ export interface ContextConfig {
   readonly idContext?: string | Uint8Array;
   /** Whether requests carry the ID Context as 'kid context'; default true when idContext is set. */
   readonly sendKidContext?: boolean;
-  /** Replay window size; default 64. */
+  /** Replay window size; default 1024 ({@link DEFAULT_HTTP_REPLAY_WINDOW}). */
   readonly replayWindow?: number;
 }
 
@@ -72,6 +72,14 @@ export interface ContextSetOptions {
   /** State for each context (sequence numbers, replay window); default in memory. */
   readonly state?: (config: ContextConfig, index: number) => { senderSequence?: SequenceNumberSource; replayProtection?: ReplayProtection } | undefined;
 }
+
+/**
+ * Default replay window of contexts configured for HTTP: 1024 sequence numbers (128 bytes
+ * per context). Larger than RFC 8613's default of 32 because requests spread over a pool
+ * of HTTP connections arrive reordered by up to the number in flight; the replay check
+ * stays exact within the window (§7.4).
+ */
+export const DEFAULT_HTTP_REPLAY_WINDOW = 1024;
 
 /** Normalises an origin the way URL does: lower-case scheme and host, default port omitted. */
 export function normalizeOrigin(origin: string | URL): string {
@@ -184,7 +192,7 @@ export function createContextSet(configs: readonly ContextConfig[], options: Con
       if (names.has(config.name)) fail(`${at}.name`, `"${config.name}" is used twice`, options);
       names.add(config.name);
     }
-    const replayWindow = config.replayWindow ?? 64;
+    const replayWindow = config.replayWindow ?? DEFAULT_HTTP_REPLAY_WINDOW;
     if (!Number.isInteger(replayWindow) || replayWindow < 1 || replayWindow > 65_536) fail(`${at}.replayWindow`, 'must be an integer between 1 and 65536', options);
     const state = options.state?.(config, i) ?? {};
     let ctx: SecurityContext;

@@ -61,6 +61,30 @@ class OptionWriter {
   }
 }
 
+// Fields with a CoAP option of their own; all others travel as HTTP-Fields.
+const MAPPED_IN_REQUESTS = new Set(['content-type', 'accept', 'if-match', 'if-none-match']);
+const MAPPED_IN_RESPONSES = new Set(['content-type', 'etag']);
+
+/**
+ * Yields every field with, for mapped names, how many lines the name has at its first
+ * line (0 at the others); unmapped fields have count 1. Keeps the fields' order.
+ */
+function* groupMapped(headers: HeaderList, mapped: ReadonlySet<string>): Generator<[string, string, number]> {
+  let counts: Map<string, number> | undefined;
+  for (const [name] of headers) {
+    if (mapped.has(name)) (counts ??= new Map()).set(name, (counts.get(name) ?? 0) + 1);
+  }
+  const seen = new Set<string>();
+  for (const [name, value] of headers) {
+    if (counts === undefined || !mapped.has(name)) yield [name, value, 1];
+    else if (seen.has(name)) yield [name, value, 0];
+    else {
+      seen.add(name);
+      yield [name, value, counts.get(name)!];
+    }
+  }
+}
+
 /** Content-Type / Accept → Content-Format / Accept option, plus the exact spelling when it differs. */
 function mapMediaType(w: OptionWriter, name: string, value: string, option: number): void {
   const format = value.includes(',') ? undefined : mediaTypeToContentFormat(value);
@@ -98,10 +122,13 @@ export function encodeRequest(request: HttpRequestParts, limits: MappingLimits =
   for (const segment of path) w.add(O.UriPath, segment);
   for (const arg of query) w.add(O.UriQuery, arg);
   if (composeTarget(path, query) !== target) w.field(PSEUDO_PATH, target);
-  let contentType = false;
-  for (const [name, value] of request.headers) {
-    if (name === 'content-type' && !contentType) {
-      contentType = true;
+  for (const [name, value, count] of groupMapped(request.headers, MAPPED_IN_REQUESTS)) {
+    if (count === 0) continue; // a further line of a field already written
+    if (count > 1) {
+      // Several lines of a mapped field: CoAP has one option per value and no line
+      // structure, so every line travels exactly and the far side reads the fields only.
+      for (const [n, v] of request.headers) if (n === name) w.field(n, v);
+    } else if (name === 'content-type') {
       mapMediaType(w, name, value, O.ContentFormat);
     } else if (name === 'accept' && value.trim() !== '*/*') {
       // "an HTTP Accept */* MUST be mapped to a CoAP request without an Accept option" (RFC 8075 §6.1)
@@ -132,14 +159,13 @@ export function encodeResponse(response: HttpResponseParts, limits: MappingLimit
   if (response.statusMessage !== undefined && response.statusMessage !== '' && response.statusMessage !== STATUS_CODES[status]) {
     w.field(PSEUDO_REASON, response.statusMessage);
   }
-  let contentType = false;
-  let etag = false;
-  for (const [name, value] of response.headers) {
-    if (name === 'content-type' && !contentType) {
-      contentType = true;
+  for (const [name, value, count] of groupMapped(response.headers, MAPPED_IN_RESPONSES)) {
+    if (count === 0) continue;
+    if (count > 1) {
+      for (const [n, v] of response.headers) if (n === name) w.field(n, v);
+    } else if (name === 'content-type') {
       mapMediaType(w, name, value, O.ContentFormat);
-    } else if (name === 'etag' && !etag) {
-      etag = true;
+    } else if (name === 'etag') {
       mapEntityTags(w, name, value, O.ETag, false);
     } else {
       w.field(name, value);

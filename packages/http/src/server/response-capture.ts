@@ -22,7 +22,20 @@ export interface CapturedResponse {
   readonly overflow: boolean;
 }
 
-const OVERRIDDEN = ['writeHead', 'write', 'end', 'flushHeaders', 'writeContinue', 'writeProcessing', 'writeEarlyHints', 'addTrailers', 'writableEnded', 'finished'] as const;
+const OVERRIDDEN = ['writeHead', 'write', 'end', 'flushHeaders', 'writeContinue', 'writeProcessing', 'writeEarlyHints', 'addTrailers', 'writableEnded', 'finished', 'headersSent'] as const;
+
+// Node writes a Date field into every response it sends (`res.sendDate`); the inner
+// response carries it as plain HTTP would, at one-second resolution, cached like Node's.
+let dateSecond = -1;
+let dateValue = '';
+function httpDate(): string {
+  const second = Math.floor(Date.now() / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateValue = new Date(second * 1000).toUTCString();
+  }
+  return dateValue;
+}
 
 function noop(): void {}
 
@@ -53,6 +66,7 @@ export function captureResponse(res: ServerResponse, limit: number, bodyless: bo
   };
   const callbackOf = (...args: unknown[]) => args.find((a): a is () => void => typeof a === 'function');
 
+  let headSent = false;
   r.writeHead = function writeHead(status: number, reason?: unknown, headers?: unknown) {
     if (typeof reason !== 'string') {
       headers = reason;
@@ -60,19 +74,25 @@ export function captureResponse(res: ServerResponse, limit: number, bodyless: bo
     }
     res.statusCode = status;
     if (typeof reason === 'string') res.statusMessage = reason;
+    // Node's writeHead: after setHeader, the given fields are set one by one (last wins);
+    // otherwise a raw list is sent as it is, repeated names included.
+    const merge = res.getHeaderNames().length > 0;
     if (Array.isArray(headers)) {
-      // A raw list repeats names as separate fields, as Node sends them.
-      for (const [name, value] of toHeaderList(headers)) {
-        const prev = res.getHeader(name);
-        res.setHeader(name, prev === undefined ? value : ([] as string[]).concat(prev as string | string[], value));
+      const list = toHeaderList(headers);
+      if (merge) for (const [name, value] of list) res.setHeader(name, value);
+      else {
+        const grouped = new Map<string, string[]>();
+        for (const [name, value] of list) grouped.set(name, [...(grouped.get(name) ?? []), value]);
+        for (const [name, values] of grouped) res.setHeader(name, values.length === 1 ? values[0]! : values);
       }
     } else if (headers !== null && typeof headers === 'object') {
-      // An object takes precedence over fields set before (Node's writeHead semantics).
       for (const [name, value] of Object.entries(headers)) if (value !== undefined) res.setHeader(name, value as string | string[]);
     }
+    headSent = true;
     return res;
   };
   r.write = function write(chunk: unknown, encoding?: unknown, cb?: unknown) {
+    headSent = true;
     if (!ended) append(chunk, encoding);
     const done = callbackOf(encoding, cb);
     if (done) process.nextTick(done);
@@ -82,11 +102,13 @@ export function captureResponse(res: ServerResponse, limit: number, bodyless: bo
     if (ended) return res;
     append(chunk, encoding);
     ended = true;
+    headSent = true;
     const done = callbackOf(chunk, encoding, cb);
     if (done) res.once('finish', done);
     const status = res.statusCode;
     const noBody = bodyless || status === 204 || status === 304;
     const headers = toHeaderList(res.getHeaders());
+    if (res.sendDate && !res.hasHeader('date')) headers.push(['date', httpDate()]);
     for (const name of res.getHeaderNames()) res.removeHeader(name);
     onEnd({
       status,
@@ -104,6 +126,8 @@ export function captureResponse(res: ServerResponse, limit: number, bodyless: bo
   r.addTrailers = noop;
   Object.defineProperty(res, 'writableEnded', { configurable: true, get: () => ended });
   Object.defineProperty(res, 'finished', { configurable: true, get: () => ended });
+  // Frameworks decide between answering an error and aborting by headersSent.
+  Object.defineProperty(res, 'headersSent', { configurable: true, get: () => headSent });
   return () => {
     for (const name of OVERRIDDEN) delete r[name];
   };

@@ -1,0 +1,687 @@
+/**
+ * createOscoreHandler on a bare node:http server, with the undici interceptor as client,
+ * over loopback. The application behind it is a plain `(req, res)` listener that writes
+ * with res.setHeader / res.writeHead / res.write / res.end, and a Connect-style
+ * `(req, res, next)` middleware chain written here (no framework dependency).
+ *
+ * Most checks are differential: the same listener also runs on a plain server without
+ * OSCORE, and what the caller receives (status, reason, end-to-end fields, body) and
+ * what the listener sees (method, target, fields, body) must be the same both ways.
+ */
+
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { Agent, fetch as undiciFetch, type Dispatcher } from 'undici';
+import { BodyTooLargeError, createContextSet, createOscoreHandler, oscoreInfoOf, type ContextSet, type OscoreRequestInfo, type OscoreServerEvent } from '@oscore-http/http';
+import {
+  allByteValues,
+  clientContextA,
+  closeServer,
+  countTraffic,
+  listen,
+  oscoreAgent,
+  patternBytes,
+  Resources,
+  serverContextA,
+  type OscoreClient,
+  type TrafficCounter,
+} from '../../fastify/test/support/oscore-peers.js';
+
+// ---------------------------------------------------------------------------------
+// The application: a tiny node:http listener
+// ---------------------------------------------------------------------------------
+
+interface Seen {
+  method: string;
+  url: string;
+  headers: Record<string, string | string[] | undefined>;
+  rawHeaders: string[];
+  body: Buffer;
+  oscore: OscoreRequestInfo | undefined;
+}
+
+interface AppState {
+  seen: Seen[];
+  finished: string[];
+  callbacks: string[];
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function pathnameOf(url: string | undefined): string {
+  const u = url ?? '/';
+  const q = u.indexOf('?');
+  return q === -1 ? u : u.slice(0, q);
+}
+
+function makeApp(state: AppState): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    void (async () => {
+      const body = await readBody(req);
+      state.seen.push({ method: req.method ?? '', url: req.url ?? '', headers: { ...req.headers }, rawHeaders: [...req.rawHeaders], body, oscore: oscoreInfoOf(req) });
+      const path = pathnameOf(req.url);
+      res.on('finish', () => state.finished.push(path));
+
+      switch (path) {
+        case '/echo':
+        case '/echo/more': {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ method: req.method, url: req.url, body: body.toString('base64') }));
+          return;
+        }
+        case '/merge': {
+          // setHeader before writeHead: writeHead's object wins for the same name, the rest merge.
+          res.setHeader('x-set', 'from-setHeader');
+          res.setHeader('x-over', 'old');
+          res.setHeader('set-cookie', ['a=1; Path=/', 'b=2']);
+          res.writeHead(201, 'Created Right Here', { 'x-over': 'new', 'x-head': 'from-writeHead', 'content-type': 'text/plain; charset=utf-8' });
+          res.write('one,');
+          res.write(Buffer.from('two,'));
+          res.write('74687265652c', 'hex');
+          res.end('four');
+          return;
+        }
+        case '/raw-array': {
+          // A raw header list after setHeader, with a repeated name.
+          res.setHeader('x-r', '0');
+          res.setHeader('x-keep', 'k');
+          res.writeHead(200, ['x-r', '1', 'x-r', '2', 'content-type', 'text/plain']);
+          res.end('raw');
+          return;
+        }
+        case '/raw-array-only': {
+          res.writeHead(200, ['x-dup', 'a', 'x-dup', 'b', 'content-type', 'text/plain']);
+          res.end('raw only');
+          return;
+        }
+        case '/implicit': {
+          // No writeHead at all: status and headers from the progressive API.
+          res.statusCode = 202;
+          res.setHeader('content-type', 'text/plain');
+          res.appendHeader('x-app', 'a');
+          res.appendHeader('x-app', 'b');
+          res.write('a');
+          res.write('b');
+          res.end('c');
+          return;
+        }
+        case '/encodings': {
+          res.setHeader('content-type', 'text/plain; charset=latin1');
+          res.write('68656c6c6f', 'hex');
+          res.write(' ');
+          res.write(Buffer.from('w\u00f6rld', 'latin1'));
+          res.end('IQ==', 'base64');
+          return;
+        }
+        case '/async-writes': {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.write('[');
+          for (let i = 0; i < 5; i++) {
+            await new Promise((r) => setTimeout(r, 2));
+            res.write(`${i === 0 ? '' : ','}${i}`);
+          }
+          res.end(']');
+          return;
+        }
+        case '/headers-sent': {
+          // Frameworks read res.headersSent to decide whether an error can still be answered.
+          const before = res.headersSent;
+          res.writeHead(200, { 'content-type': 'application/json' });
+          const afterWriteHead = res.headersSent;
+          res.write('');
+          res.end(JSON.stringify({ before, afterWriteHead, afterWrite: res.headersSent }));
+          return;
+        }
+        case '/callbacks': {
+          res.writeHead(200, { 'content-type': 'text/plain' });
+          res.write('x', () => state.callbacks.push('write'));
+          res.end('y', () => state.callbacks.push('end'));
+          return;
+        }
+        case '/status-only': {
+          res.statusCode = 418;
+          res.end();
+          return;
+        }
+        case '/no-content': {
+          res.writeHead(204, { 'x-nc': '1' });
+          res.end();
+          return;
+        }
+        case '/not-modified': {
+          res.writeHead(304, { etag: '"abc"' });
+          res.end();
+          return;
+        }
+        case '/head-body': {
+          res.writeHead(200, { 'content-type': 'text/plain', 'x-kind': 'head-body' });
+          res.end(req.method === 'HEAD' ? undefined : 'hello');
+          return;
+        }
+        case '/bytes': {
+          res.writeHead(200, { 'content-type': 'application/octet-stream' });
+          res.end(allByteValues(2));
+          return;
+        }
+        case '/big': {
+          res.writeHead(200, { 'content-type': 'application/octet-stream' });
+          const big = patternBytes(24 * 1024, 3);
+          for (let i = 0; i < big.length; i += 4096) res.write(big.subarray(i, i + 4096));
+          res.end();
+          return;
+        }
+        case '/reason': {
+          res.writeHead(299, 'Quite Unusual', { 'content-type': 'text/plain' });
+          res.end('odd');
+          return;
+        }
+        case '/status-message': {
+          res.statusCode = 200;
+          res.statusMessage = 'Fine By Me';
+          res.end('ok');
+          return;
+        }
+        case '/public': {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ public: true, protected: oscoreInfoOf(req) !== undefined }));
+          return;
+        }
+        case '/whoami': {
+          const info = oscoreInfoOf(req);
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify(info === undefined ? null : { peer: info.peer, kid: info.kid, kidContext: info.kidContext ?? null, seq: info.sequenceNumber }));
+          return;
+        }
+        default: {
+          res.writeHead(404, { 'content-type': 'text/plain' });
+          res.end(`no route for ${req.method} ${path}`);
+        }
+      }
+    })();
+  };
+}
+
+// ---------------------------------------------------------------------------------
+// A Connect-style middleware chain, written here
+// ---------------------------------------------------------------------------------
+
+type Next = (err?: unknown) => void;
+type Handle = (req: IncomingMessage, res: ServerResponse, next: Next) => void;
+type ErrorHandle = (err: unknown, req: IncomingMessage, res: ServerResponse, next: Next) => void;
+type Req = IncomingMessage & { body?: unknown; peer?: string; originalUrl?: string };
+
+interface ConnectLike {
+  (req: IncomingMessage, res: ServerResponse): void;
+  use(fn: Handle | ErrorHandle): ConnectLike;
+  use(prefix: string, fn: Handle | ErrorHandle): ConnectLike;
+}
+
+/** Connect's dispatch: layers in order, prefix mounting with req.url stripped, error handlers have four parameters. */
+function connectLike(): ConnectLike {
+  const stack: Array<{ prefix: string; fn: Handle | ErrorHandle }> = [];
+  const app = ((req: Req, res: ServerResponse) => {
+    let index = 0;
+    const originalUrl = req.url ?? '/';
+    req.originalUrl = originalUrl;
+    const next: Next = (err) => {
+      req.url = originalUrl;
+      const layer = stack[index++];
+      if (layer === undefined) {
+        res.statusCode = err === undefined ? 404 : 500;
+        res.setHeader('content-type', 'text/plain');
+        res.end(err === undefined ? `Cannot ${req.method} ${pathnameOf(originalUrl)}` : 'unhandled error');
+        return;
+      }
+      const path = pathnameOf(originalUrl);
+      const matches = layer.prefix === '/' || path === layer.prefix || path.startsWith(`${layer.prefix}/`);
+      if (!matches) return next(err);
+      if (layer.prefix !== '/') req.url = originalUrl.slice(layer.prefix.length) || '/';
+      const isErrorHandler = layer.fn.length === 4;
+      try {
+        if (err !== undefined && isErrorHandler) (layer.fn as ErrorHandle)(err, req, res, next);
+        else if (err === undefined && !isErrorHandler) (layer.fn as Handle)(req, res, next);
+        else next(err);
+      } catch (thrown) {
+        next(thrown);
+      }
+    };
+    next();
+  }) as ConnectLike;
+  app.use = (a: string | Handle | ErrorHandle, b?: Handle | ErrorHandle) => {
+    stack.push(typeof a === 'string' ? { prefix: a, fn: b! } : { prefix: '/', fn: a });
+    return app;
+  };
+  return app;
+}
+
+function buildConnectApp(): ConnectLike {
+  const app = connectLike();
+  app.use((req: IncomingMessage, res: ServerResponse, next: Next) => {
+    res.setHeader('x-request-id', (req.headers['x-request-id'] as string | undefined) ?? 'none');
+    next();
+  });
+  // Asynchronous middleware: the chain continues after verification, on a later tick.
+  app.use((_req: IncomingMessage, _res: ServerResponse, next: Next) => void setTimeout(next, 1));
+  // Body parser.
+  app.use((req: Req, _res: ServerResponse, next: Next) => {
+    readBody(req).then((raw) => {
+      if (raw.length === 0) return next();
+      if ((req.headers['content-type'] ?? '').startsWith('application/json')) {
+        try {
+          req.body = JSON.parse(raw.toString('utf8'));
+        } catch {
+          return next(Object.assign(new Error('invalid JSON body'), { status: 400 }));
+        }
+      } else {
+        req.body = raw.toString('utf8');
+      }
+      next();
+    }, next);
+  });
+  // Authorisation by OSCORE peer for everything under /api.
+  app.use('/api', (req: Req, res: ServerResponse, next: Next) => {
+    const info = oscoreInfoOf(req);
+    if (info?.peer !== 'client-a') {
+      res.statusCode = 403;
+      res.setHeader('content-type', 'text/plain');
+      res.end('forbidden: not an OSCORE peer');
+      return;
+    }
+    req.peer = info.peer;
+    next();
+  });
+  // Router mounted at /api (sees req.url without the prefix).
+  app.use('/api', (req: Req, res: ServerResponse, next: Next) => {
+    const path = pathnameOf(req.url);
+    if (req.method === 'POST' && path === '/items') {
+      res.writeHead(201, { 'content-type': 'application/json', location: '/api/items/7' });
+      res.end(JSON.stringify({ created: req.body, peer: req.peer, url: req.url, originalUrl: req.originalUrl }));
+      return;
+    }
+    if (req.method === 'GET' && path === '/items') {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ items: [1, 2, 3], url: req.url }));
+      return;
+    }
+    if (path === '/boom') throw new Error('sync boom');
+    if (path === '/async-boom') return void setTimeout(() => next(new Error('async boom')), 1);
+    next();
+  });
+  app.use((err: unknown, _req: IncomingMessage, res: ServerResponse, _next: Next) => {
+    const e = err as Error & { status?: number };
+    res.statusCode = e.status ?? 500;
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ error: e.message }));
+  });
+  return app;
+}
+
+// ---------------------------------------------------------------------------------
+// Servers and clients
+// ---------------------------------------------------------------------------------
+
+const resources = new Resources();
+const plainState: AppState = { seen: [], finished: [], callbacks: [] };
+const protectedState: AppState = { seen: [], finished: [], callbacks: [] };
+const events: OscoreServerEvent[] = [];
+let plainOrigin: string;
+let protectedOrigin: string;
+let connectOrigin: string;
+let protectedTraffic: TrafficCounter;
+let plainAgent: Agent;
+let clientSet: ContextSet;
+let client: OscoreClient;
+
+async function start(listener: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ server: Server; origin: string }> {
+  const server = resources.add(createServer(listener), closeServer);
+  return { server, origin: await listen(server) };
+}
+
+beforeAll(async () => {
+  plainOrigin = (await start(makeApp(plainState))).origin;
+  const prot = await start(
+    createOscoreHandler(
+      {
+        contexts: createContextSet([serverContextA()]),
+        allowUnprotected: ['/public', 'GET /api/items'],
+        maxBodySize: 32 * 1024,
+        onEvent: (e) => events.push(e),
+      },
+      makeApp(protectedState),
+    ),
+  );
+  protectedOrigin = prot.origin;
+  protectedTraffic = countTraffic(prot.server);
+  connectOrigin = (await start(createOscoreHandler({ contexts: createContextSet([serverContextA({ senderId: '31', recipientId: '32' })]), allowUnprotected: ['GET /api/items'] }, buildConnectApp()))).origin;
+
+  plainAgent = resources.add(new Agent(), (a) => a.close());
+  clientSet = createContextSet([clientContextA(protectedOrigin), clientContextA(connectOrigin, { senderId: '32', recipientId: '31' })]);
+  client = resources.add(oscoreAgent(protectedOrigin, { contexts: clientSet }), (c) => c.close());
+});
+
+afterAll(() => resources.closeAll());
+
+beforeEach(() => {
+  for (const s of [plainState, protectedState]) {
+    s.seen.length = 0;
+    s.finished.length = 0;
+    s.callbacks.length = 0;
+  }
+  events.length = 0;
+  protectedTraffic.reset();
+});
+
+interface Received {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+type Options = { method?: string; headers?: Dispatcher.RequestOptions['headers']; body?: Dispatcher.RequestOptions['body'] };
+
+async function send(dispatcher: Dispatcher, origin: string, path: string, options: Options = {}): Promise<Received> {
+  const res = await dispatcher.request({ origin, path, method: 'GET', ...options } as Dispatcher.RequestOptions);
+  return { status: res.statusCode, headers: res.headers as Received['headers'], body: Buffer.from(await res.body.arrayBuffer()) };
+}
+
+const viaOscore = (path: string, options?: Options) => send(client.dispatcher, protectedOrigin, path, options);
+const viaPlain = (path: string, options?: Options) => send(plainAgent, plainOrigin, path, options);
+
+const TRANSPORT = new Set(['date', 'connection', 'keep-alive', 'transfer-encoding', 'content-length', 'host']);
+function endToEnd(headers: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => !TRANSPORT.has(name)));
+}
+
+// ---------------------------------------------------------------------------------
+// Responses written with the node:http API
+// ---------------------------------------------------------------------------------
+
+describe('responses written with setHeader / writeHead / write / end', () => {
+  const cases: Array<[method: string, path: string]> = [
+    ['GET', '/merge'],
+    ['GET', '/raw-array'],
+    ['GET', '/raw-array-only'],
+    ['GET', '/implicit'],
+    ['GET', '/encodings'],
+    ['GET', '/async-writes'],
+    ['GET', '/headers-sent'],
+    ['GET', '/status-only'],
+    ['GET', '/no-content'],
+    ['GET', '/not-modified'],
+    ['GET', '/head-body'],
+    ['HEAD', '/head-body'],
+    ['GET', '/bytes'],
+    ['GET', '/big'],
+    ['GET', '/reason'],
+    ['GET', '/status-message'],
+    ['GET', '/no-such-path'],
+  ];
+
+  it.each(cases)('%s %s: the caller receives what the same listener sends without OSCORE', async (method, path) => {
+    const expected = await viaPlain(path, { method });
+    const actual = await viaOscore(path, { method });
+    expect(actual.status).toBe(expected.status);
+    expect(endToEnd(actual.headers)).toEqual(endToEnd(expected.headers));
+    expect(actual.body.toString('latin1')).toBe(expected.body.toString('latin1'));
+    expect(actual.headers['content-length']).toBe(String(actual.body.length));
+    expect(protectedTraffic.requests).toBe(1);
+    expect(protectedTraffic.seen[0]).toMatchObject({ method: 'POST', url: '/oscore', contentType: 'application/oscore' });
+  });
+
+  it('setHeader + writeHead merge and several writes (explicit expectations)', async () => {
+    const res = await viaOscore('/merge');
+    expect(res.status).toBe(201);
+    expect(res.headers['x-set']).toBe('from-setHeader');
+    expect(res.headers['x-over']).toBe('new');
+    expect(res.headers['x-head']).toBe('from-writeHead');
+    expect(res.headers['set-cookie']).toEqual(['a=1; Path=/', 'b=2']);
+    expect(res.body.toString()).toBe('one,two,three,four');
+  });
+
+  it('reason phrases from writeHead(status, reason) and res.statusMessage reach fetch’s statusText', async () => {
+    for (const [path, status, reason] of [
+      ['/reason', 299, 'Quite Unusual'],
+      ['/status-message', 200, 'Fine By Me'],
+      ['/merge', 201, 'Created Right Here'],
+    ] as const) {
+      const plain = await undiciFetch(`${plainOrigin}${path}`, { dispatcher: plainAgent });
+      const prot = await undiciFetch(`${protectedOrigin}${path}`, { dispatcher: client.dispatcher });
+      expect([prot.status, prot.statusText]).toEqual([status, reason]);
+      expect([prot.status, prot.statusText]).toEqual([plain.status, plain.statusText]);
+      await plain.arrayBuffer();
+      await prot.arrayBuffer();
+    }
+  });
+
+  it('write and end callbacks run, and the response emits finish, as without OSCORE', async () => {
+    await viaOscore('/callbacks');
+    await expect.poll(() => [...protectedState.callbacks].sort()).toEqual(['end', 'write']);
+    await expect.poll(() => protectedState.finished).toEqual(['/callbacks']);
+  });
+
+  it('a response body beyond maxResponseSize (default maxBodySize, 32 KiB here) becomes a protected 500', async () => {
+    // The echo answers with the body in base64 inside JSON: 30 KiB in, ~40 KiB out.
+    const res = await viaOscore('/echo', { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: patternBytes(30 * 1024) });
+    expect(res.status).toBe(500);
+    expect(res.body.toString()).toBe('Response too large');
+    expect(events).toEqual([expect.objectContaining({ type: 'response-failed', status: 500, protected: true, peer: 'client-a', kid: '02' })]);
+    expect(events[0]!.error.code).toBe('ERR_OSCORE_HTTP_RESPONSE_TOO_LARGE');
+  });
+});
+
+// ---------------------------------------------------------------------------------
+// Requests as the listener sees them
+// ---------------------------------------------------------------------------------
+
+describe('requests as the listener sees them', () => {
+  const cases: Array<[label: string, path: string, options: Options]> = [
+    [
+      'GET with query, repeated and custom fields',
+      '/echo?a=1&a=2&u=%C3%A9&sp=a%20b',
+      {
+        headers: {
+          'x-list': ['a', 'b'],
+          authorization: 'Bearer abc',
+          cookie: ['c1=1', 'c2=2'],
+          accept: 'application/json',
+          'if-none-match': '"etag-1"',
+          'user-agent': 'node-handler-test',
+          'x-empty': '',
+        },
+      },
+    ],
+    ['POST with JSON', '/echo', { method: 'POST', headers: { 'content-type': 'application/json; charset=utf-8' }, body: '{"x":[1,2,3]}' }],
+    ['PUT with all byte values', '/echo/more', { method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body: allByteValues() }],
+    ['PATCH with text', '/echo', { method: 'PATCH', headers: { 'content-type': 'text/plain' }, body: 'patch me' }],
+    ['POST without body', '/echo', { method: 'POST' }],
+    ['DELETE without body', '/echo?id=3', { method: 'DELETE' }],
+    ['DELETE with body', '/echo', { method: 'DELETE', headers: { 'content-type': 'text/plain' }, body: 'bye' }],
+    ['OPTIONS', '/echo', { method: 'OPTIONS', headers: { origin: 'http://example.test', 'access-control-request-method': 'PUT' } }],
+    ['HEAD', '/echo', { method: 'HEAD' }],
+    ['If-Match list', '/echo', { method: 'PUT', headers: { 'if-match': '"a", "b"', 'content-type': 'text/plain' }, body: 'v2' }],
+  ];
+
+  it.each(cases)('%s: same method, target, fields and body as without OSCORE', async (_label, path, options) => {
+    const plainRes = await viaPlain(path, options);
+    const protRes = await viaOscore(path, options);
+    expect(protRes.status).toBe(plainRes.status);
+    const [expected] = plainState.seen;
+    const [actual] = protectedState.seen;
+    expect(actual!.method).toBe(expected!.method);
+    expect(actual!.url).toBe(expected!.url);
+    expect(endToEnd(actual!.headers)).toEqual(endToEnd(expected!.headers));
+    expect(actual!.headers['content-length']).toBe(expected!.headers['content-length']);
+    expect(Buffer.compare(actual!.body, expected!.body)).toBe(0);
+    expect(actual!.oscore).toMatchObject({ peer: 'client-a', kid: '02' });
+    expect(expected!.oscore).toBeUndefined();
+  });
+
+  it('a method token node’s own parser would refuse still arrives through OSCORE', async () => {
+    const res = await viaOscore('/echo', { method: 'BREW', headers: { 'content-type': 'text/plain' }, body: 'coffee' });
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body.toString())).toEqual({ method: 'BREW', url: '/echo', body: Buffer.from('coffee').toString('base64') });
+    expect(protectedState.seen[0]!.method).toBe('BREW');
+  });
+
+  it('the inner request never carries the outer framing fields', async () => {
+    await viaOscore('/echo', { method: 'POST', headers: { 'content-type': 'text/plain', connection: 'x-hop', 'x-hop': '1', te: 'trailers', 'keep-alive': '1' }, body: 'x' });
+    const h = protectedState.seen[0]!.headers;
+    for (const name of ['oscore', 'connection', 'x-hop', 'te', 'keep-alive', 'transfer-encoding']) expect(h[name], name).toBeUndefined();
+    expect(h['content-type']).toBe('text/plain');
+    expect(h['content-length']).toBe('1');
+    expect(h.host).toBe(new URL(protectedOrigin).host);
+  });
+
+  it('oscoreInfoOf(req) names the peer; sequence numbers increase', async () => {
+    const first = JSON.parse((await viaOscore('/whoami')).body.toString()) as { seq: number };
+    const second = JSON.parse((await viaOscore('/whoami')).body.toString()) as { seq: number };
+    expect(first).toMatchObject({ peer: 'client-a', kid: '02', kidContext: null });
+    expect(second.seq).toBeGreaterThan(first.seq);
+  });
+});
+
+// ---------------------------------------------------------------------------------
+// What never reaches the listener
+// ---------------------------------------------------------------------------------
+
+describe('requests refused before the listener runs', () => {
+  async function raw(path: string, options: Options): Promise<Received> {
+    return send(plainAgent, protectedOrigin, path, options);
+  }
+
+  it('an allow-listed path is served without OSCORE; oscoreInfoOf is undefined', async () => {
+    const res = await raw('/public', { method: 'GET' });
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body.toString())).toEqual({ public: true, protected: false });
+    const post = await raw('/public', { method: 'POST', body: 'x' });
+    expect(post.status).toBe(200);
+  });
+
+  it('a path that is not allow-listed gets 401 with WWW-Authenticate: OSCORE and an event', async () => {
+    const res = await raw('/echo', { method: 'GET' });
+    expect(res.status).toBe(401);
+    expect(res.headers['www-authenticate']).toBe('OSCORE');
+    expect(res.body.toString()).toBe('OSCORE required');
+    expect(protectedState.seen).toHaveLength(0);
+    expect(events).toEqual([expect.objectContaining({ type: 'rejected', status: 401, protected: false })]);
+    expect(events[0]!.error.code).toBe('ERR_OSCORE_HTTP_UNPROTECTED_REQUEST');
+  });
+
+  it.each([
+    ['not POST', '/oscore', { method: 'PUT', headers: { 'content-type': 'application/oscore', oscore: 'CQAC' }, body: 'x' }, 405, 'OSCORE requests use POST'],
+    ['wrong outer path', '/elsewhere', { method: 'POST', headers: { 'content-type': 'application/oscore', oscore: 'CQAC' }, body: 'x' }, 404, undefined],
+    ['wrong content type', '/oscore', { method: 'POST', headers: { 'content-type': 'text/plain', oscore: 'CQAC' }, body: 'x' }, 415, 'Content-Type must be application/oscore'],
+    ['malformed OSCORE field', '/oscore', { method: 'POST', headers: { 'content-type': 'application/oscore', oscore: 'not base64url!' }, body: 'x' }, 400, 'Failed to decode COSE'],
+    ['unknown kid', '/oscore', { method: 'POST', headers: { 'content-type': 'application/oscore', oscore: 'CQB_' }, body: 'xxxxxxxxxxxx' }, 401, 'Security context not found'],
+    ['undecryptable', '/oscore', { method: 'POST', headers: { 'content-type': 'application/oscore', oscore: 'C3___wI' }, body: 'xxxxxxxxxxxxxxxx' }, 400, 'Decryption failed'],
+  ] as const)('%s → %i, unprotected, listener not called', async (_label, path, options, status, diagnostic) => {
+    const res = await raw(path, options as Options);
+    expect(res.status).toBe(status);
+    if (diagnostic !== undefined) expect(res.body.toString()).toBe(diagnostic);
+    if (status === 405) expect(res.headers.allow).toBe('POST');
+    expect(res.headers['cache-control']).toBe('no-store');
+    expect(protectedState.seen).toHaveLength(0);
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ type: 'rejected', status, protected: false });
+  });
+
+  it('a raw OSCORE-looking POST with a huge body gets 413 without reaching the listener', async () => {
+    const res = await raw('/oscore', { method: 'POST', headers: { 'content-type': 'application/oscore', oscore: 'CQAC' }, body: Buffer.alloc(512 * 1024, 1) });
+    expect(res.status).toBe(413);
+    expect(res.body.toString()).toBe('Payload too large');
+    expect(protectedState.seen).toHaveLength(0);
+    expect(events).toEqual([expect.objectContaining({ type: 'rejected', status: 413, protected: false })]);
+  });
+
+  it('the client refuses a body over its limit before sending; a larger client limit gets a protected 413', async () => {
+    const small = oscoreAgent(protectedOrigin, { contexts: clientSet, interceptor: { maxBodySize: 32 * 1024 } });
+    const large = oscoreAgent(protectedOrigin, { contexts: clientSet, interceptor: { maxBodySize: 1024 * 1024 } });
+    try {
+      const body = patternBytes(32 * 1024 + 1);
+      const err = await send(small.dispatcher, protectedOrigin, '/echo', { method: 'POST', body }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(BodyTooLargeError);
+      expect((err as BodyTooLargeError).limit).toBe(32 * 1024);
+      expect(protectedTraffic.requests).toBe(0);
+      const res = await send(large.dispatcher, protectedOrigin, '/echo', { method: 'POST', body });
+      expect(res.status).toBe(413);
+      expect(protectedState.seen).toHaveLength(0);
+      expect(events).toEqual([expect.objectContaining({ type: 'rejected', status: 413, protected: true, peer: 'client-a' })]);
+    } finally {
+      await small.close();
+      await large.close();
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------
+// A Connect-style (req, res, next) chain behind createOscoreHandler
+// ---------------------------------------------------------------------------------
+
+describe('Connect-style middleware chain behind createOscoreHandler', () => {
+  const viaChain = (path: string, options?: Options) => send(client.dispatcher, connectOrigin, path, options);
+
+  it('POST through logger, async step, body parser, peer check and mounted router', async () => {
+    const res = await viaChain('/api/items', { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': 'r-1' }, body: JSON.stringify({ name: 'widget', qty: 3 }) });
+    expect(res.status).toBe(201);
+    expect(res.headers['x-request-id']).toBe('r-1');
+    expect(res.headers.location).toBe('/api/items/7');
+    expect(JSON.parse(res.body.toString())).toEqual({ created: { name: 'widget', qty: 3 }, peer: 'client-a', url: '/items', originalUrl: '/api/items' });
+  });
+
+  it('GET with a query through the chain', async () => {
+    const res = await viaChain('/api/items?page=2&tag=a&tag=b');
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toBe('application/json');
+    expect(JSON.parse(res.body.toString())).toEqual({ items: [1, 2, 3], url: '/items?page=2&tag=a&tag=b' });
+    expect(res.headers['x-request-id']).toBe('none');
+  });
+
+  it('a thrown error and a next(err) reach the error middleware; the 500 is protected', async () => {
+    const sync = await viaChain('/api/boom');
+    expect(sync.status).toBe(500);
+    expect(JSON.parse(sync.body.toString())).toEqual({ error: 'sync boom' });
+    const asyncErr = await viaChain('/api/async-boom');
+    expect(asyncErr.status).toBe(500);
+    expect(JSON.parse(asyncErr.body.toString())).toEqual({ error: 'async boom' });
+  });
+
+  it('a malformed JSON body becomes the chain’s 400', async () => {
+    const res = await viaChain('/api/items', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":' });
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.body.toString())).toEqual({ error: 'invalid JSON body' });
+  });
+
+  it('an unknown path falls through to the final 404', async () => {
+    const res = await viaChain('/nothing/here', { method: 'DELETE' });
+    expect(res.status).toBe(404);
+    expect(res.body.toString()).toBe('Cannot DELETE /nothing/here');
+  });
+
+  it('the same chain tells an allow-listed unprotected request apart (403 from the peer check)', async () => {
+    const res = await send(plainAgent, connectOrigin, '/api/items');
+    expect(res.status).toBe(403);
+    expect(res.body.toString()).toBe('forbidden: not an OSCORE peer');
+    const refused = await send(plainAgent, connectOrigin, '/api/items', { method: 'POST', body: '{}' });
+    expect(refused.status).toBe(401);
+  });
+
+  it('20 concurrent requests through the chain each get their own answer', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        viaChain('/api/items', { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': `c-${i}` }, body: JSON.stringify({ i }) }),
+      ),
+    );
+    results.forEach((res, i) => {
+      expect(res.status).toBe(201);
+      expect(res.headers['x-request-id']).toBe(`c-${i}`);
+      expect(JSON.parse(res.body.toString()).created).toEqual({ i });
+    });
+  });
+});

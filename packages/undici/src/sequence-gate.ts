@@ -1,0 +1,51 @@
+/**
+ * Keeps concurrent requests of one security context within the server's replay window.
+ *
+ * A request's Partial IV is fixed when it is protected, but concurrent requests reach
+ * the server in another order (separate connections, connection setup, queues), and the
+ * server accepts a Partial IV only while it is less than its window size W below the
+ * highest it has seen (RFC 8613 §7.4). So a protected request is dispatched only while
+ * its sequence number is less than W above the lowest sequence number still unanswered.
+ * Then, whenever a request h is dispatched, every older unanswered request r satisfies
+ * h − r < W; the highest number the server can have seen when r arrives was dispatched
+ * while r was unanswered — so r always arrives inside the window. Bounding concurrency
+ * alone would not do: a request stuck in a queue can be overtaken by any number of
+ * newer ones as slots free up.
+ */
+
+/** One gate per security context. */
+export class SequenceGate {
+  readonly #window: number;
+  readonly #unanswered = new Set<number>();
+  #lowest = Infinity;
+  readonly #held: { seq: number; go: () => void }[] = [];
+
+  /** @param window the peer's replay window size. */
+  constructor(window: number) {
+    if (!Number.isInteger(window) || window < 1) throw new RangeError('the peer replay window must be a positive integer');
+    this.#window = window;
+  }
+
+  /** Registers `seq` as unanswered; resolves when it may be dispatched. */
+  admit(seq: number): Promise<void> | undefined {
+    this.#unanswered.add(seq);
+    if (seq < this.#lowest) this.#lowest = seq;
+    if (seq - this.#lowest < this.#window) return undefined;
+    return new Promise((go) => this.#held.push({ seq, go }));
+  }
+
+  /** Marks `seq` as answered (or failed), releasing held requests that now fit. */
+  done(seq: number): void {
+    if (!this.#unanswered.delete(seq)) return;
+    if (seq !== this.#lowest) return;
+    this.#lowest = Infinity;
+    for (const s of this.#unanswered) if (s < this.#lowest) this.#lowest = s;
+    for (let i = 0; i < this.#held.length; ) {
+      const held = this.#held[i]!;
+      if (held.seq - this.#lowest < this.#window) {
+        this.#held.splice(i, 1);
+        held.go();
+      } else i++;
+    }
+  }
+}
