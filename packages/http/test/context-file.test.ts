@@ -79,7 +79,10 @@ describe('validation', () => {
   it('refuses duplicate names, duplicate peers and duplicate Recipient IDs', () => {
     expect(problem(() => createContextSet([base, { ...base, peer: 'http://other' }])).path).toBe('contexts[1].name');
     expect(problem(() => createContextSet([base, { ...base, name: 'b', senderId: '03', recipientId: '04', peer: 'http://billing.internal' }])).path).toBe('contexts[1].peer');
-    expect(problem(() => createContextSet([base, { ...base, name: 'b', peer: 'http://other' }])).message).toMatch(/Recipient ID 02/);
+    // Two servers with the same Sender ID are fine for a client; a server cannot tell them apart.
+    const twoServers = createContextSet([base, { ...base, name: 'b', peer: 'http://other', masterSecret: { hex: 'ff'.repeat(16) } }]);
+    expect(twoServers.forOrigin('http://other')?.name).toBe('b');
+    expect(problem(() => twoServers.registry).message).toMatch(/Recipient ID 02/);
   });
 
   it('names the file for unreadable or malformed files', () => {

@@ -90,14 +90,29 @@ export function normalizeOrigin(origin: string | URL): string {
 export class ContextSet {
   /** Every context, in configuration order. */
   readonly contexts: readonly SecurityContext[];
-  /** Server side: lookup by kid and kid context. */
-  readonly registry: ContextRegistry;
   readonly #byOrigin: ReadonlyMap<string, SecurityContext>;
+  #registry: ContextRegistry | undefined;
 
   constructor(contexts: readonly SecurityContext[], origins: ReadonlyMap<string, SecurityContext>) {
     this.contexts = Object.freeze([...contexts]);
-    this.registry = new ContextRegistry(contexts);
     this.#byOrigin = origins;
+  }
+
+  /**
+   * Server side: lookup by kid and kid context. Built on first use, so a client whose
+   * servers happen to share a Sender ID (its Recipient ID) is not refused.
+   * @throws {ContextConfigError} if two contexts share a Recipient ID and ID Context.
+   */
+  get registry(): ContextRegistry {
+    if (this.#registry === undefined) {
+      try {
+        this.#registry = new ContextRegistry(this.contexts);
+      } catch (err) {
+        if (err instanceof OscoreError) throw new ContextConfigError('contexts', err.message.replace(/\.$/, ''));
+        throw err;
+      }
+    }
+    return this.#registry;
   }
 
   /** Client side: the context for an origin, or `undefined`. */
@@ -227,12 +242,7 @@ export function createContextSet(configs: readonly ContextConfig[], options: Con
     }
     contexts.push(ctx);
   });
-  try {
-    return new ContextSet(contexts, origins);
-  } catch (err) {
-    if (err instanceof OscoreError) fail('contexts', err.message.replace(/\.$/, ''), options);
-    throw err;
-  }
+  return new ContextSet(contexts, origins);
 }
 
 /**
