@@ -146,3 +146,42 @@ export class ResponseBindingError extends OscoreError {
     super(`The request binding cannot be used here: ${detail}.`);
   }
 }
+
+/**
+ * The replay window of the Recipient Context is not known (state lost in a restart), so
+ * the request cannot be told apart from a replay (RFC 8613 §7.5, Appendix B.1.2). The
+ * HTTP layer answers with an Echo challenge (RFC 9175); other callers must prove
+ * freshness themselves.
+ */
+export class FreshnessRequiredError extends OscoreError {
+  readonly code = 'ERR_OSCORE_FRESHNESS_REQUIRED';
+  readonly outcome = '4.01';
+  constructor() {
+    super('The replay state of this context was lost, so the request cannot be told apart from a replay; prove freshness with the Echo option (RFC 9175) before processing it.');
+  }
+}
+
+/** A key reached its AEAD usage limit (draft-ietf-core-oscore-key-limits §2.3). */
+export class UsageLimitReachedError extends OscoreError {
+  readonly code = 'ERR_OSCORE_USAGE_LIMIT';
+  readonly outcome = '5.03';
+  /** Which limit: `q` (encryptions with the Sender Key) or `v` (failed decryptions with the Recipient Key). */
+  readonly limit: 'q' | 'v';
+  constructor(limit: 'q' | 'v', value: number) {
+    super(
+      limit === 'q'
+        ? `The Sender Key protected its limit of ${value} messages (draft-ietf-core-oscore-key-limits); rotate the security context (new Master Secret or ID Context) before sending again.`
+        : `The Recipient Key saw its limit of ${value} failed decryptions (draft-ietf-core-oscore-key-limits); rotate the security context, and look for the source of the forgeries.`,
+    );
+    this.limit = limit;
+  }
+}
+
+/** The state store (file, Redis) cannot be reached; processing fails closed. */
+export class StateStoreUnavailableError extends OscoreError {
+  readonly code = 'ERR_OSCORE_STATE_UNAVAILABLE';
+  readonly outcome = '5.03';
+  constructor(store: string, options?: { cause?: unknown }) {
+    super(`The OSCORE state store ${store} is unavailable, so no message can be protected or checked for replay; restore the store, nothing is processed until then.`, options);
+  }
+}

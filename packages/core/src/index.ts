@@ -45,6 +45,7 @@ export { encodePartialIV, partialIVToSequenceNumber } from './cose/partial-iv.js
 export {
   ContextNotFoundError,
   DecryptionFailedError,
+  FreshnessRequiredError,
   InvalidContextError,
   InvalidMessageError,
   MalformedCoseError,
@@ -55,7 +56,9 @@ export {
   ReplayDetectedError,
   ResponseBindingError,
   SequenceNumbersExhaustedError,
+  StateStoreUnavailableError,
   UnsupportedAlgorithmError,
+  UsageLimitReachedError,
   type OscoreOutcome,
 } from './errors.js';
 export { CoapOptionNumber, coapCode, formatCoapCode, isRequestCode, isResponseCode, type CoapCode } from './message/coap.js';
@@ -69,7 +72,15 @@ export {
   type InnerMessage,
 } from './message/inner-message.js';
 export { RequestBinding, type BindingRole } from './process/binding.js';
-export { protectRequest, verifyRequest, type ProtectedMessage, type ProtectedRequest, type VerifiedRequest } from './process/request.js';
+export {
+  establishFreshness,
+  protectRequest,
+  verifyRequest,
+  type ProtectedMessage,
+  type ProtectedRequest,
+  type VerifiedRequest,
+  type VerifyRequestOptions,
+} from './process/request.js';
 export { protectResponse, verifyResponse, type ProtectResponseOptions, type VerifiedResponse } from './process/response.js';
 export {
   DEFAULT_REPLAY_WINDOW_SIZE,
@@ -79,5 +90,8 @@ export {
   type ReplayVerdict,
   type ReplayWindowState,
 } from './replay/replay-window.js';
-export { MemorySequenceNumberSource, type SequenceNumberSource } from './sequence/sender-sequence.js';
+export { MemorySequenceNumberSource, ReservedSequenceNumberSource, type SequenceNumberSource } from './sequence/sender-sequence.js';
+export { DEFAULT_RESERVATION_BLOCK, ReservedCounter } from './state/reserved-counter.js';
+export { MemoryStateStore, type StateStore } from './state/state-store.js';
+export { defaultUsageLimits, type UsageLimits } from './state/usage-limits.js';
 export { MAX_SEQUENCE_NUMBER, sequenceNumber, type PartialIV, type SequenceNumber } from './types.js';

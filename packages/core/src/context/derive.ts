@@ -15,7 +15,7 @@ export function hkdfInfo(
   id: Uint8Array,
   idContext: Uint8Array | undefined,
   alg: AeadAlgorithm,
-  type: 'Key' | 'IV',
+  type: 'Key' | 'IV' | 'state',
   length: number,
 ): Uint8Array {
   // "id_context is the ID Context, or nil if ID Context is not provided."

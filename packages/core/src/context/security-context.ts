@@ -14,9 +14,12 @@ import type { AeadKey, CryptoBackend } from '../aead/backend.js';
 import { defaultBackend } from '../aead/default-backend.js';
 import { bytesEqual, EMPTY, toHex } from '../bytes.js';
 import { InvalidContextError, UnsupportedAlgorithmError } from '../errors.js';
-import { ReplayWindow, type ReplayProtection } from '../replay/replay-window.js';
-import { MemorySequenceNumberSource, type SequenceNumberSource } from '../sequence/sender-sequence.js';
-import { deriveParameters } from './derive.js';
+import { DEFAULT_REPLAY_WINDOW_SIZE, ReplayWindow, type ReplayProtection } from '../replay/replay-window.js';
+import { MemorySequenceNumberSource, ReservedSequenceNumberSource, type SequenceNumberSource } from '../sequence/sender-sequence.js';
+import { ReservedCounter } from '../state/reserved-counter.js';
+import type { StateStore } from '../state/state-store.js';
+import { defaultUsageLimits, type UsageLimits } from '../state/usage-limits.js';
+import { deriveParameters, hkdfInfo } from './derive.js';
 import { MAX_OSCORE_OPTION_LENGTH } from '../cose/oscore-option.js';
 
 /** Input parameters of a security context (RFC 8613 §3.2). */
@@ -48,6 +51,18 @@ export interface SecurityContextParams {
   readonly senderSequence?: SequenceNumberSource;
   /** Replay protection of the Recipient Context; default an in-memory window of 64. */
   readonly replayProtection?: ReplayProtection;
+  /**
+   * A state store for what must survive restarts or be shared by replicas: sequence
+   * numbers, the replay window and the usage counters are then kept there (unless
+   * `senderSequence` / `replayProtection` are given). Default: none, all in memory.
+   */
+  readonly state?: StateStore;
+  /** Replay window size when the window comes from `state`. Default 64. */
+  readonly replayWindowSize?: number;
+  /** Block size K of durable reservations (Appendix B.1.1). Default 1,024. */
+  readonly reservationBlock?: number;
+  /** AEAD usage limits; default from draft-ietf-core-oscore-key-limits for the algorithm. */
+  readonly usageLimits?: Partial<UsageLimits>;
 }
 
 /**
@@ -55,6 +70,13 @@ export interface SecurityContextParams {
  * read them. Never exported from the package: keys and Common IV stay inside.
  */
 export interface ContextInternals {
+  /** Encryptions with the Sender Key so far (`count_q`): `take()` yields the next count. */
+  readonly q: UsageCounter;
+  /** Failed decryptions with the Recipient Key (`count_v`). */
+  readonly v: UsageCounter;
+  readonly limits: UsageLimits;
+  /** Set once `count_v` reached `limit_v`: the Recipient Key decrypts nothing more. */
+  readonly recipientKeyRetired: { value: boolean };
   readonly senderId: Uint8Array;
   readonly recipientId: Uint8Array;
   readonly idContext: Uint8Array | undefined;
@@ -62,6 +84,19 @@ export interface ContextInternals {
   readonly recipientKey: AeadKey;
   readonly commonIV: Uint8Array;
   readonly backend: CryptoBackend;
+}
+
+/** A usage counter: `take()` returns how many uses came before this one (0-based). */
+export interface UsageCounter {
+  take(): number | Promise<number>;
+}
+
+/** Usage counting in memory, for contexts without a state store. */
+class MemoryCounter implements UsageCounter {
+  #count = 0;
+  take(): number {
+    return this.#count++;
+  }
 }
 
 let readInternals: (ctx: SecurityContext) => ContextInternals;
@@ -89,6 +124,10 @@ export class SecurityContext {
   readonly senderSequence: SequenceNumberSource;
   /** The replay protection of the Recipient Context. */
   readonly replayProtection: ReplayProtection;
+  /** Opaque, stable id of the Sender Context's state (hex), derived from the secret; reveals nothing about it. */
+  readonly senderStateId: string;
+  /** Opaque, stable id of the Recipient Context's state (hex). */
+  readonly recipientStateId: string;
   readonly #internals: ContextInternals;
 
   static {
@@ -104,6 +143,8 @@ export class SecurityContext {
       sendKidContext: boolean;
       senderSequence: SequenceNumberSource;
       replayProtection: ReplayProtection;
+      senderStateId: string;
+      recipientStateId: string;
       internals: ContextInternals;
     }>,
   ) {
@@ -113,6 +154,8 @@ export class SecurityContext {
     this.sendKidContext = params.sendKidContext;
     this.senderSequence = params.senderSequence;
     this.replayProtection = params.replayProtection;
+    this.senderStateId = params.senderStateId;
+    this.recipientStateId = params.recipientStateId;
     this.#internals = params.internals;
     Object.freeze(this);
   }
@@ -130,6 +173,11 @@ export class SecurityContext {
   /** ID Context (a copy), or `undefined` when the context has none. */
   get idContext(): Uint8Array | undefined {
     return this.#internals.idContext?.slice();
+  }
+
+  /** The AEAD usage limits in force. */
+  get usageLimits(): UsageLimits {
+    return this.#internals.limits;
   }
 
   /** Name of the crypto backend in use. */
@@ -211,8 +259,20 @@ export function createSecurityContext(params: SecurityContextParams): SecurityCo
   if (!backend.supports(aead)) throw new UnsupportedAlgorithmError(aead.name, backend.name);
 
   const derived = deriveParameters({ masterSecret, masterSalt, senderId, recipientId, idContext, aead, hkdf }, backend);
+  // State ids: the §3.2.1 derivation with its own label, so each key's state has a stable
+  // name across restarts and replicas that says nothing about the key.
+  const stateId = (id: Uint8Array) => toHex(backend.hkdf(hkdf, masterSecret, masterSalt, hkdfInfo(id, idContext, aead, 'state', 16), 16));
+  const senderStateId = stateId(senderId);
+  const recipientStateId = stateId(recipientId);
   masterSecret.fill(0);
+  const store = params.state;
+  const block = params.reservationBlock;
+  const limits: UsageLimits = { ...defaultUsageLimits(aead), ...params.usageLimits };
   const internals: ContextInternals = Object.freeze({
+    q: store === undefined ? new MemoryCounter() : new ReservedCounter(store, `${senderStateId}/q`, block),
+    v: store === undefined ? new MemoryCounter() : new ReservedCounter(store, `${recipientStateId}/v`, block === undefined ? 64 : Math.min(block, 64)),
+    limits,
+    recipientKeyRetired: { value: false },
     senderId,
     recipientId,
     idContext,
@@ -229,8 +289,12 @@ export function createSecurityContext(params: SecurityContextParams): SecurityCo
     aead,
     hkdf,
     sendKidContext,
-    senderSequence: params.senderSequence ?? new MemorySequenceNumberSource(0),
-    replayProtection: params.replayProtection ?? new ReplayWindow(),
+    senderSequence:
+      params.senderSequence ??
+      (store === undefined ? new MemorySequenceNumberSource(0) : new ReservedSequenceNumberSource(new ReservedCounter(store, `${senderStateId}/seq`, block))),
+    replayProtection: params.replayProtection ?? (store === undefined ? new ReplayWindow(params.replayWindowSize) : store.replayWindow(recipientStateId, params.replayWindowSize ?? DEFAULT_REPLAY_WINDOW_SIZE)),
+    senderStateId,
+    recipientStateId,
     internals,
   });
 }

@@ -8,11 +8,12 @@ import { encodeAad } from '../cose/aad.js';
 import { computeNonce } from '../cose/nonce.js';
 import { decodeOscoreOption, encodeOscoreOption } from '../cose/oscore-option.js';
 import { encodePartialIV, partialIVToSequenceNumber } from '../cose/partial-iv.js';
-import { ContextNotFoundError, DecryptionFailedError, MalformedCoseError, ReplayDetectedError } from '../errors.js';
+import { ContextNotFoundError, DecryptionFailedError, FreshnessRequiredError, MalformedCoseError, ReplayDetectedError } from '../errors.js';
 import type { InnerMessage } from '../message/inner-message.js';
 import type { SequenceNumber } from '../types.js';
 import { RequestBinding } from './binding.js';
 import { innerMessageOf, plaintextOf } from './plaintext.js';
+import { assertRecipientKeyUsable, countEncryption, countFailedDecryption } from './usage.js';
 
 /** The two parts of a compressed COSE object as they travel: OSCORE option value and payload (§6). */
 export interface ProtectedMessage {
@@ -33,6 +34,21 @@ export interface VerifiedRequest {
   readonly message: InnerMessage;
   readonly binding: RequestBinding;
   readonly sequenceNumber: SequenceNumber;
+  /**
+   * False only with `{ freshness: 'caller' }` when the replay window was lost: the request
+   * decrypted, but the window was not updated. Prove freshness (Echo), then call
+   * {@link establishFreshness} before processing it.
+   */
+  readonly fresh: boolean;
+}
+
+/** Options of {@link verifyRequest}. */
+export interface VerifyRequestOptions {
+  /**
+   * What to do when the replay window is unknown (state lost): `require` (default)
+   * throws FreshnessRequiredError; `caller` returns the request with `fresh: false`.
+   */
+  readonly freshness?: 'require' | 'caller';
 }
 
 /**
@@ -53,7 +69,8 @@ export interface VerifiedRequest {
  * ```
  */
 export async function protectRequest(context: SecurityContext, message: InnerMessage): Promise<ProtectedRequest> {
-  const { senderId, idContext, commonIV, senderKey, backend } = internalsOf(context);
+  const internals = internalsOf(context);
+  const { senderId, idContext, commonIV, senderKey, backend } = internals;
   // Step 2: the plaintext (validated before a sequence number is spent).
   const plaintext = plaintextOf(message, 'request', context.aead);
   // Step 3: "Encode the Partial IV ... and increment the Sender Sequence Number by one."
@@ -63,6 +80,8 @@ export async function protectRequest(context: SecurityContext, message: InnerMes
   // §5.4: in a request, request_kid is our Sender ID and request_piv our Partial IV.
   const aad = encodeAad(context.aead, senderId, partialIV);
   // Step 4: encrypt with the Sender Key, then compress (§6).
+  const counted = countEncryption(internals);
+  if (counted !== undefined) await counted;
   const payload = backend.encrypt(senderKey, nonce, aad, plaintext);
   const option = encodeOscoreOption({
     partialIV,
@@ -88,6 +107,7 @@ export async function verifyRequest(
   source: SecurityContext | RecipientContextLookup,
   option: Uint8Array,
   payload: Uint8Array,
+  options: VerifyRequestOptions = {},
 ): Promise<VerifiedRequest> {
   // Step 2: decompress (§6.1).
   const { partialIV, kid, kidContext } = decodeOscoreOption(option);
@@ -102,22 +122,42 @@ export async function verifyRequest(
 
   const seq = partialIVToSequenceNumber(partialIV);
   for (const context of candidates) {
-    const replay = context.replayProtection as { isFresh?: (seq: SequenceNumber) => boolean };
+    const replay = context.replayProtection as { isFresh?: (seq: SequenceNumber) => boolean; known?: boolean };
     // Step 3: an early look at the window saves decrypting a replay; the decisive check is below.
-    if (candidates.length === 1 && replay.isFresh !== undefined && !replay.isFresh(seq)) throw new ReplayDetectedError();
-    const { recipientId, commonIV, recipientKey, backend } = internalsOf(context);
+    if (candidates.length === 1 && replay.isFresh !== undefined && replay.known !== false && !replay.isFresh(seq)) throw new ReplayDetectedError();
+    const internals = internalsOf(context);
+    assertRecipientKeyUsable(internals);
+    const { recipientId, commonIV, recipientKey, backend } = internals;
     // Steps 4–6: the kid is the Recipient ID, which is ID_PIV of the request nonce.
     const aad = encodeAad(context.aead, recipientId, partialIV);
     const nonce = computeNonce(commonIV, recipientId, partialIV);
     const plaintext = backend.decrypt(recipientKey, nonce, aad, payload);
-    if (plaintext === undefined) continue;
+    if (plaintext === undefined) {
+      await countFailedDecryption(internals);
+      continue;
+    }
     // Step 6: "If decryption succeeds, update the Replay Window" — check and update are one step (§7.4).
-    const verdict = context.replayProtection.checkAndUpdate(seq);
-    if ((typeof verdict === 'string' ? verdict : await verdict) !== 'accepted') throw new ReplayDetectedError();
+    const checked = context.replayProtection.checkAndUpdate(seq);
+    const verdict = typeof checked === 'string' ? checked : await checked;
+    if (verdict === 'replayed') throw new ReplayDetectedError();
+    if (verdict === 'unknown' && options.freshness !== 'caller') throw new FreshnessRequiredError();
     // Step 7.
     const message = innerMessageOf(plaintext, 'request');
     // The Partial IV is a view into the caller's buffer: the binding keeps its own copy.
-    return { context, message, binding: new RequestBinding('server', context, recipientId, new Uint8Array(partialIV) as typeof partialIV), sequenceNumber: seq };
+    const binding = new RequestBinding('server', context, recipientId, new Uint8Array(partialIV) as typeof partialIV);
+    return { context, message, binding, sequenceNumber: seq, fresh: verdict === 'accepted' };
   }
   throw new DecryptionFailedError();
+}
+
+/**
+ * Completes a request verified with `fresh: false` once its freshness is proved (an Echo
+ * exchange, RFC 9175): its Partial IV becomes the lower limit of the replay window
+ * (Appendix B.1.2). Afterwards the request may be processed.
+ * @throws {ReplayDetectedError} if the window was re-established meanwhile and this Partial IV is not new.
+ */
+export async function establishFreshness(request: VerifiedRequest): Promise<void> {
+  const replay = request.context.replayProtection;
+  const verdict = await (replay.establish !== undefined ? replay.establish(request.sequenceNumber) : replay.checkAndUpdate(request.sequenceNumber));
+  if (verdict !== 'accepted') throw new ReplayDetectedError();
 }

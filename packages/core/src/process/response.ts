@@ -14,6 +14,7 @@ import type { InnerMessage } from '../message/inner-message.js';
 import type { PartialIV } from '../types.js';
 import { bindingState, type RequestBinding } from './binding.js';
 import { innerMessageOf, plaintextOf } from './plaintext.js';
+import { assertRecipientKeyUsable, countEncryption, countFailedDecryption } from './usage.js';
 import type { ProtectedMessage } from './request.js';
 
 /** Options of {@link protectResponse}. */
@@ -48,7 +49,8 @@ export async function protectResponse(
   if (binding.role !== 'server') throw new ResponseBindingError('it belongs to a request this endpoint sent, not one it received');
   const state = bindingState(binding);
   const context = binding.context;
-  const { senderId, commonIV, senderKey, backend } = internalsOf(context);
+  const internals = internalsOf(context);
+  const { senderId, commonIV, senderKey, backend } = internals;
   const plaintext = plaintextOf(message, 'response', context.aead);
   let nonce: Uint8Array;
   let option: Uint8Array;
@@ -67,6 +69,8 @@ export async function protectResponse(
     option = encodeOscoreOption({});
   }
   const aad = encodeAad(context.aead, state.kid, state.partialIV);
+  const counted = countEncryption(internals);
+  if (counted !== undefined) await counted;
   return { option, payload: backend.encrypt(senderKey, nonce, aad, plaintext) };
 }
 
@@ -86,14 +90,19 @@ export async function verifyResponse(binding: RequestBinding, option: Uint8Array
   const { partialIV } = decodeOscoreOption(option);
   if (payload.length === 0) throw new MalformedCoseError('the message has no payload');
   const context = binding.context;
-  const { recipientId, commonIV, recipientKey, backend } = internalsOf(context);
+  const internals = internalsOf(context);
+  assertRecipientKeyUsable(internals);
+  const { recipientId, commonIV, recipientKey, backend } = internals;
   // Step 3: the AAD carries the request's kid and Partial IV.
   const aad = encodeAad(context.aead, state.kid, state.partialIV);
   // Step 4: the server's Partial IV with its Sender ID (our Recipient ID), else the request nonce.
   const nonce = partialIV !== undefined ? computeNonce(commonIV, recipientId, partialIV) : computeNonce(commonIV, state.kid, state.partialIV);
   // Step 5.
   const plaintext = backend.decrypt(recipientKey, nonce, aad, payload);
-  if (plaintext === undefined) throw new DecryptionFailedError();
+  if (plaintext === undefined) {
+    await countFailedDecryption(internals);
+    throw new DecryptionFailedError();
+  }
   state.used = true;
   // Step 6.
   return { message: innerMessageOf(plaintext, 'response'), partialIV: partialIV?.slice() as PartialIV | undefined };

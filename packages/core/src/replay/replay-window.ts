@@ -12,8 +12,11 @@
 
 import type { SequenceNumber } from '../types.js';
 
-/** Result of a replay check (see {@link ReplayProtection}). */
-export type ReplayVerdict = 'accepted' | 'replayed';
+/**
+ * Result of a replay check (see {@link ReplayProtection}): `unknown` when the window was
+ * lost (a restart without its state) and freshness must be proved first (Appendix B.1.2).
+ */
+export type ReplayVerdict = 'accepted' | 'replayed' | 'unknown';
 
 /**
  * Replay protection of one Recipient Context. Implementations backed by shared storage
@@ -23,6 +26,12 @@ export type ReplayVerdict = 'accepted' | 'replayed';
 export interface ReplayProtection {
   /** Accepts `seq` and records it if it was never received, else reports a replay. */
   checkAndUpdate(seq: SequenceNumber): ReplayVerdict | Promise<ReplayVerdict>;
+  /**
+   * After freshness was proved for `seq` (an Echo exchange), makes it the lower limit of
+   * the window: "the Partial IV of the second request is set as the lower limit of the
+   * Replay Window" (Appendix B.1.2). `seq` is accepted, everything at or below it rejected.
+   */
+  establish?(seq: SequenceNumber): ReplayVerdict | Promise<ReplayVerdict>;
 }
 
 /** A snapshot of a window, for persistence (RFC 8613 Appendix B.1.2). */
@@ -31,6 +40,8 @@ export interface ReplayWindowState {
   readonly size: number;
   /** Highest sequence number accepted, or −1 when none was. */
   readonly highest: number;
+  /** False when the window was lost and must be re-established (Appendix B.1.2). */
+  readonly known?: boolean;
   /** Bit (seq mod size) of this bitmap (32-bit little-endian words) is set when seq, within the window, was received. */
   readonly bitmap: readonly number[];
 }
@@ -48,6 +59,7 @@ export class ReplayWindow implements ReplayProtection {
   /** Number of sequence numbers the window remembers below and including the highest. */
   readonly size: number;
   #highest = -1;
+  #known = true;
   readonly #bits: Uint32Array;
 
   /**
@@ -65,8 +77,20 @@ export class ReplayWindow implements ReplayProtection {
         throw new RangeError('the replay window state does not match the window size');
       }
       this.#highest = state.highest;
+      this.#known = state.known ?? true;
       this.#bits.set(state.bitmap);
     }
+  }
+
+  /** A window whose state was lost: every check answers `unknown` until {@link establish}. */
+  static lost(size: number = DEFAULT_REPLAY_WINDOW_SIZE): ReplayWindow {
+    const bitmap = new Array<number>(Math.ceil(size / 32)).fill(0);
+    return new ReplayWindow(size, { size, highest: -1, known: false, bitmap });
+  }
+
+  /** Whether the window is known (not lost). */
+  get known(): boolean {
+    return this.#known;
   }
 
   /** Highest sequence number accepted so far, or −1. */
@@ -87,6 +111,7 @@ export class ReplayWindow implements ReplayProtection {
 
   /** Whether `seq` would be accepted now. Does not change the window. */
   isFresh(seq: SequenceNumber): boolean {
+    if (!this.#known) return false;
     if (seq > this.#highest) return true;
     // At or below highest − size: older than the window, cannot tell, so reject (§7.4).
     if (this.#highest - seq >= this.size) return false;
@@ -95,6 +120,7 @@ export class ReplayWindow implements ReplayProtection {
 
   /** {@inheritDoc ReplayProtection.checkAndUpdate} */
   checkAndUpdate(seq: SequenceNumber): ReplayVerdict {
+    if (!this.#known) return 'unknown';
     if (!this.isFresh(seq)) return 'replayed';
     if (seq > this.#highest) {
       // Slide: the numbers between the old highest and seq were never received.
@@ -107,8 +133,17 @@ export class ReplayWindow implements ReplayProtection {
     return 'accepted';
   }
 
+  /** {@inheritDoc ReplayProtection.establish} */
+  establish(seq: SequenceNumber): ReplayVerdict {
+    if (this.#known) return this.checkAndUpdate(seq);
+    this.#known = true;
+    this.#highest = seq;
+    this.#bits.fill(0xffffffff); // everything at or below seq counts as received
+    return 'accepted';
+  }
+
   /** A copy of the state, for persistence. */
   snapshot(): ReplayWindowState {
-    return { size: this.size, highest: this.#highest, bitmap: Array.from(this.#bits) };
+    return { size: this.size, highest: this.#highest, known: this.#known, bitmap: Array.from(this.#bits) };
   }
 }

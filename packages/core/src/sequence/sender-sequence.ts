@@ -8,6 +8,7 @@
  */
 
 import { SequenceNumbersExhaustedError } from '../errors.js';
+import type { ReservedCounter } from '../state/reserved-counter.js';
 import { MAX_SEQUENCE_NUMBER, sequenceNumber, type SequenceNumber } from '../types.js';
 
 /** Hands out Sender Sequence Numbers, each at most once. */
@@ -38,4 +39,26 @@ export class MemorySequenceNumberSource implements SequenceNumberSource {
     if (this.#next > MAX_SEQUENCE_NUMBER) throw new SequenceNumbersExhaustedError();
     return this.#next++ as SequenceNumber;
   }
+}
+
+/**
+ * Sender Sequence Numbers reserved in blocks from a state store (Appendix B.1.1): the
+ * next number comes from memory; a crash skips the rest of the block, never repeats.
+ */
+export class ReservedSequenceNumberSource implements SequenceNumberSource {
+  readonly #counter: ReservedCounter;
+
+  constructor(counter: ReservedCounter) {
+    this.#counter = counter;
+  }
+
+  next(): SequenceNumber | Promise<SequenceNumber> {
+    const value = this.#counter.take();
+    return typeof value === 'number' ? checked(value) : value.then(checked);
+  }
+}
+
+function checked(value: number): SequenceNumber {
+  if (value > MAX_SEQUENCE_NUMBER) throw new SequenceNumbersExhaustedError();
+  return value as SequenceNumber;
 }

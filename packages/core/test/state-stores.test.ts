@@ -1,0 +1,107 @@
+/** The memory and file stores against the store contract, and the file store's crash semantics (RFC 8613 Appendix B.1). */
+
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { FileStateStore, openFileStateStore, StateDirectoryInUseError } from '../src/state/file-store.js';
+import { MemoryStateStore, ReservedCounter, sequenceNumber } from '../src/index.js';
+import { stateStoreContract } from './state-store.contract.js';
+
+const seq = sequenceNumber;
+const tempDir = () => mkdtempSync(join(tmpdir(), 'oscore-state-'));
+
+stateStoreContract('memory', async () => ({ store: new MemoryStateStore(), cleanup: async () => {} }));
+
+stateStoreContract('file', async () => {
+  const dir = tempDir();
+  const store = openFileStateStore(dir);
+  return {
+    store,
+    peer: async () => {
+      await store.close(); // a clean restart: the same directory, a new store
+      return openFileStateStore(dir);
+    },
+    cleanup: async () => {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+describe('file store', () => {
+  it('after a clean close, restores the windows and continues the counters', async () => {
+    const dir = tempDir();
+    const a = openFileStateStore(dir);
+    expect(await a.reserve('s/seq', 1024)).toBe(0);
+    a.replayWindow('r', 64).checkAndUpdate(seq(7));
+    await a.close();
+    expect(JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')).clean).toBe(true);
+    const b = openFileStateStore(dir);
+    expect(await b.reserve('s/seq', 1024)).toBe(1024);
+    expect(b.replayWindow('r', 64).checkAndUpdate(seq(7))).toBe('replayed');
+    expect(b.replayWindow('r', 64).checkAndUpdate(seq(8))).toBe('accepted');
+    await b.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('after a crash (no close), skips reserved counters and treats every window as lost until established', async () => {
+    const dir = tempDir();
+    const crashed = new FileStateStore(dir); // not closed: like a process killed with SIGKILL
+    expect(await crashed.reserve('s/seq', 1024)).toBe(0);
+    crashed.replayWindow('r', 64).checkAndUpdate(seq(7));
+    // The state file says "in use" from the moment the store opened.
+    expect(JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')).clean).toBe(false);
+    const after = new FileStateStore(dir); // the lock names this pid, which the new store takes over
+    expect(await after.reserve('s/seq', 1024)).toBe(1024); // never 0 again
+    const window = after.replayWindow('r', 64);
+    expect(window.checkAndUpdate(seq(7))).toBe('unknown');
+    expect(after.replayWindow('never-seen', 64).checkAndUpdate(seq(1))).toBe('unknown');
+    // Appendix B.1.2: a request proved fresh sets the lower limit of the window.
+    expect(window.establish(seq(20))).toBe('accepted');
+    expect(window.checkAndUpdate(seq(19))).toBe('replayed');
+    expect(window.checkAndUpdate(seq(7))).toBe('replayed');
+    expect(window.checkAndUpdate(seq(21))).toBe('accepted');
+    await after.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('does no write per value: one durable write per block', async () => {
+    const dir = tempDir();
+    const store = openFileStateStore(dir);
+    const counter = new ReservedCounter(store, 'k/seq', 1000);
+    const file = join(dir, 'state.json');
+    await counter.take(); // the first block
+    const written = () => statSync(file).mtimeMs + statSync(file).ino;
+    const before = written();
+    const values: number[] = [];
+    for (let i = 1; i < 400; i++) values.push(counter.take() as number); // synchronous: no I/O on this path
+    expect(values.every((v) => typeof v === 'number')).toBe(true);
+    expect(written()).toBe(before);
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('refuses a directory held by another live process, and takes over a stale lock', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'lock'), String(process.ppid)); // the parent (vitest) is alive
+    expect(() => openFileStateStore(dir)).toThrow(StateDirectoryInUseError);
+    writeFileSync(join(dir, 'lock'), '2147483646'); // no such process
+    const store = openFileStateStore(dir);
+    expect(readFileSync(join(dir, 'lock'), 'utf8')).toBe(String(process.pid));
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('shares one store per directory within a process', async () => {
+    const dir = tempDir();
+    const a = openFileStateStore(dir);
+    const b = openFileStateStore(dir);
+    expect(b).toBe(a);
+    await a.close();
+    expect(await b.reserve('x', 1)).toBe(0); // still open: b holds it
+    await b.close();
+    await expect(b.reserve('x', 1)).rejects.toMatchObject({ code: 'ERR_OSCORE_STATE_UNAVAILABLE' });
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
