@@ -334,9 +334,10 @@ describe('through nginx (Debian package, njs body logging)', () => {
 
   it('the logged ciphertexts are the whole messages: with the keys (outside nginx) they decrypt to exactly what was sent and received', async () => {
     proxy();
-    // Fresh contexts with the same keys: a second server, and a client that checks responses.
-    const serverSet = createContextSet([{ masterSecret: { hex: MASTER_SECRET }, masterSalt: { hex: MASTER_SALT }, senderId: SERVER_ID, recipientId: CLIENT_ID }]);
-    const clientSet = createContextSet([{ peer: 'http://logs.invalid', masterSecret: { hex: MASTER_SECRET }, masterSalt: { hex: MASTER_SALT }, senderId: CLIENT_ID, recipientId: SERVER_ID }]);
+    // Fresh contexts with the same keys and their own (memory) state: a second server, and a
+    // client that checks responses — an auditor's offline copy, not the service's state.
+    const serverSet = createContextSet([{ masterSecret: { hex: MASTER_SECRET }, masterSalt: { hex: MASTER_SALT }, senderId: SERVER_ID, recipientId: CLIENT_ID }], { store: 'memory' });
+    const clientSet = createContextSet([{ peer: 'http://logs.invalid', masterSecret: { hex: MASTER_SECRET }, masterSalt: { hex: MASTER_SALT }, senderId: CLIENT_ID, recipientId: SERVER_ID }], { store: 'memory' });
     const clientContext = clientSet.contexts[0]!;
     const expected = [
       { method: 'POST', target: '/customers' },

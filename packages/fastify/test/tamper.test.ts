@@ -191,8 +191,8 @@ const requestCases: RequestCase[] = [
   { name: 'outer method: POST → PUT', tamper: (r) => ({ ...r, method: 'PUT' }), status: 405, reason: 'OSCORE requests use POST', code: 'ERR_OSCORE_HTTP_OUTER_METHOD', header: ['allow', 'POST'] },
   { name: 'outer method: POST → GET', tamper: (r) => ({ ...r, method: 'GET' }), status: 405, reason: 'OSCORE requests use POST', code: 'ERR_OSCORE_HTTP_OUTER_METHOD', header: ['allow', 'POST'] },
   // No fixed reason is defined for the outer path (diagnostics.ts): the generic one is sent.
-  { name: 'outer path: /oscore → /oscore/x', tamper: (r) => ({ ...r, url: '/oscore/x' }), status: 404, reason: 'OSCORE processing failed', code: 'ERR_OSCORE_HTTP_OUTER_PATH' },
-  { name: 'outer path: /oscore → /orders (the inner path)', tamper: (r) => ({ ...r, url: '/orders' }), status: 404, reason: 'OSCORE processing failed', code: 'ERR_OSCORE_HTTP_OUTER_PATH' },
+  { name: 'outer path: /oscore → /oscore/x', tamper: (r) => ({ ...r, url: '/oscore/x' }), status: 404, reason: 'Unknown OSCORE endpoint', code: 'ERR_OSCORE_HTTP_OUTER_PATH' },
+  { name: 'outer path: /oscore → /orders (the inner path)', tamper: (r) => ({ ...r, url: '/orders' }), status: 404, reason: 'Unknown OSCORE endpoint', code: 'ERR_OSCORE_HTTP_OUTER_PATH' },
   { name: 'outer Content-Type: application/oscore → application/json', tamper: (r) => ({ ...r, headers: setHeader(r.headers, 'content-type', 'application/json') }), status: 415, reason: 'Content-Type must be application/oscore', code: 'ERR_OSCORE_HTTP_CONTENT_TYPE' },
   { name: 'outer Content-Type: removed', tamper: (r) => ({ ...r, headers: removeHeader(r.headers, 'content-type') }), status: 415, reason: 'Content-Type must be application/oscore', code: 'ERR_OSCORE_HTTP_CONTENT_TYPE' },
   {

@@ -17,6 +17,7 @@ export {
   ContextSet,
   createContextSet,
   DEFAULT_HTTP_REPLAY_WINDOW,
+  defaultStateStore,
   loadContextFile,
   normalizeOrigin,
   resolveSecret,
@@ -59,6 +60,7 @@ export { codeToMethod, methodToCode } from './mapping/method.js';
 export { codeToStatus, statusToCode } from './mapping/status.js';
 export { composeTarget, decomposeTarget } from './mapping/target.js';
 export { diagnosticOf } from './server/diagnostics.js';
+export { ECHO_OPTION, EchoIssuer } from './server/echo.js';
 export {
   createOscoreHandler,
   DEFAULT_MAX_BODY_SIZE,

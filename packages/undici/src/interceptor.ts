@@ -6,7 +6,7 @@
  */
 
 import type { Dispatcher } from 'undici';
-import { protectRequest, type SecurityContext } from '@oscore-http/core';
+import { protectRequest, type InnerMessage, type SecurityContext } from '@oscore-http/core';
 import {
   ContextSet,
   createContextSet,
@@ -15,6 +15,7 @@ import {
   DEFAULT_HTTP_REPLAY_WINDOW,
   DEFAULT_MAX_HEADER_SIZE,
   DEFAULT_OUTER_PATH,
+  ECHO_OPTION,
   encodeOscoreHeader,
   encodeRequest,
   loadContextFile,
@@ -83,6 +84,11 @@ function resolverOf(set: ContextSet): (origin: string) => SecurityContext | unde
   return (origin) => set.forOrigin(origin);
 }
 
+/** The request with the Echo option (RFC 9175 §2.2.1: Class E) set to `echo`. */
+function withEcho(message: InnerMessage, echo: Uint8Array): InnerMessage {
+  return { ...message, options: [...message.options.filter((o) => o.number !== ECHO_OPTION), { number: ECHO_OPTION, value: echo }] };
+}
+
 function serializeQuery(query: Record<string, unknown>): string {
   // As undici does: keys and values with encodeURIComponent, arrays as repeated keys.
   const parts: string[] = [];
@@ -149,33 +155,43 @@ export function oscore(options: OscoreInterceptorOptions): Dispatcher.Dispatcher
         if (contentType !== undefined && !headers.some(([n]) => n === 'content-type')) headers.push(['content-type', contentType]);
         const { inner, outer } = policy.split(headers);
         const message = encodeRequest({ method: opts.method, target: targetOf(opts), headers: inner, body: bytes }, { maxHeaderSize });
-        const { option, payload, binding } = await protectRequest(context, message);
-        const gate = gateOf(context);
-        const seq = binding.sequenceNumber;
-        const release = () => gate.done(seq);
-        // Held while dispatching now could overtake an unanswered request by a whole window.
-        const wait = gate.admit(seq);
-        if (wait !== undefined) await wait;
-        const outerHeaders: string[] = ['content-type', APPLICATION_OSCORE, 'oscore', encodeOscoreHeader(option)];
-        for (const [name, value] of outer) outerHeaders.push(name, value);
-        try {
-          dispatch(
-            {
-              ...opts,
-              method: 'POST',
-              path: outerPathOf(origin),
-              query: undefined,
-              headers: outerHeaders,
-              body: Buffer.from(payload.buffer, payload.byteOffset, payload.length),
-              // A resent ciphertext is a replay: never let the transport retry it. Retry
-              // interceptors composed outside this one re-protect instead.
-              idempotent: false,
-            },
-            new OscoreResponseHandler(handler, binding, policy, maxResponseSize, release),
-          );
-        } catch (err) {
-          release();
-          throw err;
+        const outerExtra = outer;
+        await send(message, true);
+
+        async function send(message: InnerMessage, mayRetry: boolean): Promise<void> {
+          const { option, payload, binding } = await protectRequest(context, message);
+          const gate = gateOf(context);
+          const seq = binding.sequenceNumber;
+          const release = () => gate.done(seq);
+          // Held while dispatching now could overtake an unanswered request by a whole window.
+          const wait = gate.admit(seq);
+          if (wait !== undefined) await wait;
+          const outerHeaders: string[] = ['content-type', APPLICATION_OSCORE, 'oscore', encodeOscoreHeader(option)];
+          for (const [name, value] of outerExtra) outerHeaders.push(name, value);
+          const retry = mayRetry
+            ? (echo: Uint8Array) => {
+                send(withEcho(message, echo), false).catch((err: unknown) => handler.onResponseError?.(null as unknown as Dispatcher.DispatchController, err as Error));
+              }
+            : undefined;
+          try {
+            dispatch(
+              {
+                ...opts,
+                method: 'POST',
+                path: outerPathOf(origin),
+                query: undefined,
+                headers: outerHeaders,
+                body: Buffer.from(payload.buffer, payload.byteOffset, payload.length),
+                // A resent ciphertext is a replay: never let the transport retry it. Retry
+                // interceptors composed outside this one re-protect instead.
+                idempotent: false,
+              },
+              new OscoreResponseHandler(handler, binding, policy, maxResponseSize, release, retry),
+            );
+          } catch (err) {
+            release();
+            throw err;
+          }
         }
       }
     };

@@ -10,6 +10,7 @@ import {
   BodyTooLargeError,
   decodeOscoreHeader,
   decodeResponse,
+  ECHO_OPTION,
   isOscoreContentType,
   toHeaderList,
   UnprotectedResponseError,
@@ -18,6 +19,8 @@ import {
 } from '@oscore-http/http';
 
 type Controller = Dispatcher.DispatchController;
+
+const UNAUTHORIZED = 0x81; // 4.01
 type Handler = Dispatcher.DispatchHandler;
 type Headers = Record<string, string | string[]>;
 
@@ -51,14 +54,19 @@ export class OscoreResponseHandler implements Handler {
   #size = 0;
   #failed = false;
   readonly #done: () => void;
+  readonly #retryWithEcho: ((echo: Uint8Array) => void) | undefined;
 
-  /** @param done called once when the exchange is over (answered or failed): frees the in-flight slot. */
-  constructor(handler: Handler, binding: RequestBinding, policy: HeaderPolicy, limit: number, done: () => void) {
+  /**
+   * @param done called once when the exchange is over (answered or failed): frees the request's place in the gate.
+   * @param retryWithEcho sends the request again with an Echo value; given for the first attempt only.
+   */
+  constructor(handler: Handler, binding: RequestBinding, policy: HeaderPolicy, limit: number, done: () => void, retryWithEcho?: (echo: Uint8Array) => void) {
     this.#handler = handler;
     this.#binding = binding;
     this.#policy = policy;
     this.#limit = limit;
     this.#done = done;
+    this.#retryWithEcho = retryWithEcho;
   }
 
   onRequestStart(controller: Controller, context: unknown): void {
@@ -104,6 +112,13 @@ export class OscoreResponseHandler implements Handler {
     }
     const option = decodeOscoreHeader(headers.oscore);
     const { message } = await verifyResponse(this.#binding, option, body);
+    // A verified 4.01 with Echo: the server needs this request's freshness proved (RFC 9175
+    // §2.4; RFC 8613 Appendix B.1.2). Send it once more, with the Echo value, as a new request.
+    const echo = message.code === UNAUTHORIZED ? message.options.find((o) => o.number === ECHO_OPTION) : undefined;
+    if (echo !== undefined && this.#retryWithEcho !== undefined) {
+      this.#retryWithEcho(echo.value);
+      return;
+    }
     const response = decodeResponse(message);
     const list = response.headers.filter(([name]) => this.#policy.acceptsInner(name));
     list.push(['content-length', String(response.body.length)]);

@@ -18,12 +18,14 @@ import {
   ContextRegistry,
   createSecurityContext,
   fromHex,
+  MemoryStateStore,
   OscoreError,
-  ReplayWindow,
   type ReplayProtection,
+  type StateStore,
   type SecurityContext,
   type SequenceNumberSource,
 } from '@oscore-http/core';
+import { openFileStateStore } from '@oscore-http/core/file-store';
 import { ContextConfigError } from '../errors.js';
 
 /** Where a secret comes from. */
@@ -53,6 +55,8 @@ export interface ContextConfig {
   readonly sendKidContext?: boolean;
   /** Replay window size; default 1024 ({@link DEFAULT_HTTP_REPLAY_WINDOW}). */
   readonly replayWindow?: number;
+  /** AEAD usage limits (draft-ietf-core-oscore-key-limits); default the draft's for the algorithm. */
+  readonly usageLimits?: { readonly q?: number; readonly v?: number };
 }
 
 /** A context file's content. */
@@ -69,8 +73,26 @@ export interface ContextSetOptions {
   readonly baseDir?: string;
   /** Label of the source in error messages, e.g. the file path. */
   readonly source?: string;
-  /** State for each context (sequence numbers, replay window); default in memory. */
+  /**
+   * Where sequence numbers, replay windows and usage counters live: a store, `'memory'`
+   * (tests; nothing survives a restart), or `{ directory }` for the file store. Default:
+   * the file store in `$OSCORE_STATE_DIR`, or `.oscore-state` in the working directory.
+   */
+  readonly store?: StateStore | 'memory' | { readonly directory: string };
+  /** Per-context overrides of sequence numbers or replay protection (tests, special deployments). */
   readonly state?: (config: ContextConfig, index: number) => { senderSequence?: SequenceNumberSource; replayProtection?: ReplayProtection } | undefined;
+}
+
+/** The state store a context set uses when none is configured. */
+export function defaultStateStore(): StateStore {
+  return openFileStateStore(process.env.OSCORE_STATE_DIR ?? '.oscore-state');
+}
+
+function storeOf(option: ContextSetOptions['store']): StateStore {
+  if (option === undefined) return defaultStateStore();
+  if (option === 'memory') return new MemoryStateStore();
+  if ('directory' in option) return openFileStateStore(option.directory);
+  return option;
 }
 
 /**
@@ -90,12 +112,20 @@ export function normalizeOrigin(origin: string | URL): string {
 export class ContextSet {
   /** Every context, in configuration order. */
   readonly contexts: readonly SecurityContext[];
+  /** The store holding the contexts' state. */
+  readonly store: StateStore;
   readonly #byOrigin: ReadonlyMap<string, SecurityContext>;
   #registry: ContextRegistry | undefined;
 
-  constructor(contexts: readonly SecurityContext[], origins: ReadonlyMap<string, SecurityContext>) {
+  constructor(contexts: readonly SecurityContext[], origins: ReadonlyMap<string, SecurityContext>, store: StateStore) {
     this.contexts = Object.freeze([...contexts]);
     this.#byOrigin = origins;
+    this.store = store;
+  }
+
+  /** Closes the state store: with the file store, the replay windows are saved for a clean restart. */
+  close(): Promise<void> {
+    return this.store.close();
   }
 
   /**
@@ -186,7 +216,7 @@ function idBytes(value: unknown, path: string, options: ContextSetOptions): Uint
   return value === '' ? new Uint8Array(0) : decodeText(value, 'hex', path, options);
 }
 
-const KNOWN_KEYS = new Set(['name', 'peer', 'aeadAlgorithm', 'hkdfAlgorithm', 'masterSecret', 'masterSalt', 'senderId', 'recipientId', 'idContext', 'sendKidContext', 'replayWindow']);
+const KNOWN_KEYS = new Set(['name', 'peer', 'aeadAlgorithm', 'hkdfAlgorithm', 'masterSecret', 'masterSalt', 'senderId', 'recipientId', 'idContext', 'sendKidContext', 'replayWindow', 'usageLimits']);
 
 /**
  * Validates context configurations and derives their security contexts.
@@ -194,6 +224,7 @@ const KNOWN_KEYS = new Set(['name', 'peer', 'aeadAlgorithm', 'hkdfAlgorithm', 'm
  */
 export function createContextSet(configs: readonly ContextConfig[], options: ContextSetOptions = {}): ContextSet {
   if (!Array.isArray(configs) || configs.length === 0) fail('contexts', 'must be a non-empty array', options);
+  const store = storeOf(options.store);
   const contexts: SecurityContext[] = [];
   const origins = new Map<string, SecurityContext>();
   const names = new Set<string>();
@@ -222,7 +253,10 @@ export function createContextSet(configs: readonly ContextConfig[], options: Con
         ...(config.aeadAlgorithm === undefined ? {} : { aeadAlgorithm: config.aeadAlgorithm }),
         ...(config.hkdfAlgorithm === undefined ? {} : { hkdfAlgorithm: config.hkdfAlgorithm }),
         ...(config.sendKidContext === undefined ? {} : { sendKidContext: config.sendKidContext }),
-        replayProtection: state.replayProtection ?? new ReplayWindow(replayWindow),
+        ...(config.usageLimits === undefined ? {} : { usageLimits: config.usageLimits }),
+        state: store,
+        replayWindowSize: replayWindow,
+        ...(state.replayProtection === undefined ? {} : { replayProtection: state.replayProtection }),
         ...(state.senderSequence === undefined ? {} : { senderSequence: state.senderSequence }),
       });
     } catch (err) {
@@ -242,7 +276,7 @@ export function createContextSet(configs: readonly ContextConfig[], options: Con
     }
     contexts.push(ctx);
   });
-  return new ContextSet(contexts, origins);
+  return new ContextSet(contexts, origins, store);
 }
 
 /**

@@ -22,6 +22,10 @@ const REASONS: Readonly<Record<string, string>> = {
   ERR_OSCORE_HTTP_HEADERS_TOO_LARGE: 'Header fields too large',
   ERR_OSCORE_HTTP_RESPONSE_TOO_LARGE: 'Response too large',
   ERR_OSCORE_SEQUENCE_EXHAUSTED: 'Security context exhausted',
+  ERR_OSCORE_USAGE_LIMIT: 'Security context exhausted',
+  ERR_OSCORE_STATE_UNAVAILABLE: 'State store unavailable',
+  ERR_OSCORE_FRESHNESS_REQUIRED: 'Freshness required',
+  ERR_OSCORE_HTTP_OUTER_PATH: 'Unknown OSCORE endpoint',
 };
 
 /** The reason phrase for `err`. */

@@ -16,8 +16,11 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
+  coapCode,
   ContextRegistry,
   decodeOscoreOption,
+  establishFreshness,
+  FreshnessRequiredError,
   protectResponse,
   toHex,
   verifyRequest,
@@ -33,6 +36,7 @@ import { createHeaderPolicy, type HeaderPolicyOptions } from '../mapping/header-
 import { DEFAULT_MAX_HEADER_SIZE, decodeRequest, encodeResponse } from '../mapping/messages.js';
 import { APPLICATION_OSCORE, decodeOscoreHeader, encodeOscoreHeader, isOscoreContentType } from '../wire/oscore-header.js';
 import { diagnosticOf } from './diagnostics.js';
+import { ECHO_OPTION, EchoIssuer } from './echo.js';
 import { createInnerRequest } from './inner-request.js';
 import type { OscoreRequestInfo } from './request-info.js';
 import { captureResponse, type CapturedResponse } from './response-capture.js';
@@ -74,6 +78,8 @@ export interface OscoreServerOptions {
   readonly maxResponseSize?: number;
   /** Called for every rejection and every response that could not be protected. Must not throw. */
   readonly onEvent?: (event: OscoreServerEvent) => void;
+  /** How long an Echo challenge may be answered, in seconds (RFC 9175). Default 30. */
+  readonly echoMaxAge?: number;
 }
 
 type Next = (req: IncomingMessage, res: ServerResponse) => void;
@@ -193,6 +199,7 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): (
   const maxOuterBody = maxBodySize + maxHeaderSize + 64 * 1024;
   const allowed = compileAllowList(options.allowUnprotected);
   const onEvent = options.onEvent;
+  const echo = new EchoIssuer(options.echoMaxAge);
 
   function report(type: OscoreServerEvent['type'], error: OscoreError, status: number, isProtected: boolean, kid: string | undefined, peer: string | undefined): void {
     if (onEvent === undefined) return;
@@ -244,6 +251,18 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): (
     report('rejected', err, status, true, info.kid, info.peer);
   }
 
+  /**
+   * "the server responds with an OSCORE protected 4.01 (Unauthorized), containing only the
+   * Echo option and no diagnostic payload. The server MUST use its Partial IV when
+   * generating the AEAD nonce and MUST include the Partial IV in the response" (Appendix B.1.2).
+   */
+  async function sendEchoChallenge(res: ServerResponse, binding: RequestBinding, info: OscoreRequestInfo): Promise<void> {
+    const challenge = { code: coapCode(4, 1), options: [{ number: ECHO_OPTION, value: echo.issue(info.context.recipientStateId) }], payload: new Uint8Array(0) };
+    const sent = await protectResponse(binding, challenge, { partialIV: true });
+    writeProtected(res, sent.option, sent.payload, []);
+    report('rejected', new FreshnessRequiredError(), 401, true, info.kid, info.peer);
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     // RFC 8613 §11.1: the OSCORE header field "is only used in POST requests", with
     // Content-Type application/oscore, at the outer request target this server exposes.
@@ -261,7 +280,7 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): (
     }
     let verified;
     try {
-      verified = await verifyRequest(lookup, option, body);
+      verified = await verifyRequest(lookup, option, body, { freshness: 'caller' });
     } catch (err) {
       if (!(err instanceof OscoreError)) throw err;
       return reject(res, err, kidOf(option));
@@ -274,6 +293,19 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): (
       kidContext: kidContextOf(option),
       sequenceNumber,
     });
+    if (!verified.fresh) {
+      // The replay window was lost (a restart without its state): the request may be a
+      // replay. Appendix B.1.2: challenge with Echo; a request that returns a value we
+      // issued is fresh and sets the window's lower limit.
+      const value = verified.message.options.find((o) => o.number === ECHO_OPTION)?.value;
+      if (value === undefined || !echo.verify(value, context.recipientStateId)) return sendEchoChallenge(res, binding, info);
+      try {
+        await establishFreshness(verified);
+      } catch (err) {
+        if (!(err instanceof OscoreError)) throw err;
+        return reject(res, err, info.kid);
+      }
+    }
     let parts;
     try {
       parts = decodeRequest(verified.message);
