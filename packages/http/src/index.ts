@@ -14,18 +14,16 @@
  */
 
 export {
-  ContextSet,
   createContextSet,
   DEFAULT_HTTP_REPLAY_WINDOW,
   defaultStateStore,
   loadContextFile,
-  normalizeOrigin,
-  resolveSecret,
   type ContextConfig,
   type ContextFile,
   type ContextSetOptions,
-  type SecretSource,
 } from './config/context-file.js';
+export { ContextSet, normalizeOrigin } from './config/context-set.js';
+export { resolveSecret, type SecretSource } from './config/secrets.js';
 export {
   BodyTooLargeError,
   ContextConfigError,

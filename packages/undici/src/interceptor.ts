@@ -71,17 +71,20 @@ export interface OscoreInterceptorOptions {
 type DispatchOptions = Dispatcher.DispatchOptions;
 type Handler = Dispatcher.DispatchHandler;
 
-function contextResolver(contexts: ClientContexts): (origin: string) => SecurityContext | undefined {
+type Resolver = (origin: string) => SecurityContext | Promise<SecurityContext> | undefined;
+
+function contextResolver(contexts: ClientContexts): Resolver {
   if (typeof contexts === 'string') return resolverOf(loadContextFile(contexts));
-  if (contexts instanceof ContextSet) return resolverOf(contexts);
+  // Duck-typed, so a ContextSet from another copy of @oscore-http/http works too.
+  if (typeof (contexts as ContextSet).contextFor === 'function') return resolverOf(contexts as ContextSet);
   if (Array.isArray(contexts)) return resolverOf(createContextSet(contexts as readonly ContextConfig[]));
   if (typeof contexts === 'function') return contexts as (origin: string) => SecurityContext | undefined;
   const table = new Map(Object.entries(contexts).map(([origin, ctx]) => [normalizeOrigin(origin), ctx]));
   return (origin) => table.get(origin);
 }
 
-function resolverOf(set: ContextSet): (origin: string) => SecurityContext | undefined {
-  return (origin) => set.forOrigin(origin);
+function resolverOf(set: ContextSet): Resolver {
+  return (origin) => set.contextFor(origin);
 }
 
 /** The request with the Echo option (RFC 9175 §2.2.1: Class E) set to `echo`. */
@@ -148,7 +151,8 @@ export function oscore(options: OscoreInterceptorOptions): Dispatcher.Dispatcher
       });
       return true;
 
-      async function protectAndDispatch(context: SecurityContext, origin: string, opts: DispatchOptions, handler: Handler): Promise<void> {
+      async function protectAndDispatch(resolved: SecurityContext | Promise<SecurityContext>, origin: string, opts: DispatchOptions, handler: Handler): Promise<void> {
+        const context = resolved instanceof Promise ? await resolved : resolved;
         if (opts.upgrade || opts.method === 'CONNECT') throw new UnmappableMessageError('upgrades and CONNECT cannot travel inside OSCORE');
         const { bytes, contentType } = await collectBody(opts.body, maxBodySize);
         const headers = toHeaderList(opts.headers);

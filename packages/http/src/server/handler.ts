@@ -29,7 +29,7 @@ import {
   type RecipientContextLookup,
   type RequestBinding,
 } from '@oscore-http/core';
-import { ContextSet } from '../config/context-file.js';
+import { ContextSet } from '../config/context-set.js';
 import { BodyTooLargeError, httpStatusOf, OscoreHttpError, OscoreRequiredError, OuterMethodError, ResponseTooLargeError, UnsupportedMediaTypeError } from '../errors.js';
 import { toHeaderList, type HeaderList } from '../mapping/fields.js';
 import { createHeaderPolicy, type HeaderPolicyOptions } from '../mapping/header-policy.js';
@@ -95,8 +95,8 @@ class OuterPathError extends OscoreHttpError {
 }
 
 function toLookup(contexts: OscoreServerOptions['contexts']): RecipientContextLookup {
-  if (contexts instanceof ContextSet) return contexts.registry;
   if (contexts instanceof SecurityContext) return new ContextRegistry([contexts]);
+  if (contexts instanceof ContextSet) void contexts.registry; // surface duplicate IDs at start-up, not at the first request
   if (typeof (contexts as RecipientContextLookup).findRecipientContexts === 'function') return contexts as RecipientContextLookup;
   return new ContextRegistry(contexts as Iterable<SecurityContext>);
 }

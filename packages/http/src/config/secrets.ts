@@ -1,0 +1,77 @@
+/**
+ * Secret references of context files: `{ env }`, `{ file }`, `{ hex }`, `{ base64 }`
+ * (docs/context-file.md). Errors name the variable or file, never a value.
+ */
+
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fromHex } from '@oscore-http/core';
+import { ContextConfigError } from '../errors.js';
+
+/** Where a secret comes from. */
+export type SecretSource =
+  | { readonly env: string; readonly encoding?: 'hex' | 'base64' }
+  | { readonly file: string; readonly encoding?: 'hex' | 'base64' | 'raw' }
+  | { readonly hex: string }
+  | { readonly base64: string };
+
+/** Where secret references are resolved. */
+export interface SecretOptions {
+  /** Environment to resolve `{ env }` secrets from; default `process.env`. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Directory `{ file }` secrets are relative to; default the current directory. */
+  readonly baseDir?: string;
+  /** Label of the source in error messages, e.g. the file path. */
+  readonly source?: string;
+}
+
+/** Throws a ContextConfigError for `path`. */
+export function fail(path: string, detail: string, options: SecretOptions): never {
+  throw new ContextConfigError(path, detail, options.source);
+}
+
+export function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
+}
+
+export function decodeText(text: string, encoding: string, path: string, options: SecretOptions): Uint8Array {
+  const t = text.trim();
+  if (encoding === 'hex') {
+    if (!/^([0-9a-fA-F]{2})+$/.test(t)) fail(path, 'is not hex (an even number of 0-9a-f digits)', options);
+    return fromHex(t);
+  }
+  if (encoding === 'base64') {
+    if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(t)) fail(path, 'is not base64', options);
+    return new Uint8Array(Buffer.from(t, t.includes('-') || t.includes('_') ? 'base64url' : 'base64'));
+  }
+  return fail(path, `has unknown encoding "${encoding}" (use hex or base64)`, options);
+}
+
+/** Resolves a secret reference to bytes. */
+export function resolveSecret(source: unknown, path: string, options: SecretOptions = {}): Uint8Array {
+  if (source instanceof Uint8Array) return source;
+  if (!isObject(source)) return fail(path, 'must be { "env": NAME }, { "file": PATH }, { "hex": … } or { "base64": … }', options);
+  const keys = Object.keys(source).filter((k) => k !== 'encoding');
+  if (keys.length !== 1) return fail(path, 'must name exactly one of env, file, hex, base64', options);
+  const encoding = typeof source.encoding === 'string' ? source.encoding : 'hex';
+  if ('env' in source) {
+    const name = String(source.env);
+    const value = (options.env ?? process.env)[name];
+    if (value === undefined || value.trim() === '') return fail(path, `environment variable ${name} is not set; export it with the secret in ${encoding}`, options);
+    return decodeText(value, encoding, `${path} (from $${name})`, options);
+  }
+  if ('file' in source) {
+    const file = resolve(options.baseDir ?? '.', String(source.file));
+    let content: Buffer;
+    try {
+      content = readFileSync(file);
+    } catch (err) {
+      return fail(path, `cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, options);
+    }
+    if (encoding === 'raw') return new Uint8Array(content);
+    return decodeText(content.toString('utf8'), encoding, `${path} (from ${file})`, options);
+  }
+  if ('hex' in source) return decodeText(String(source.hex), 'hex', path, options);
+  if ('base64' in source) return decodeText(String(source.base64), 'base64', path, options);
+  return fail(path, 'must name exactly one of env, file, hex, base64', options);
+}

@@ -1,0 +1,59 @@
+/** Replicated senders (docs/scaling.md): instances of one client get their own Sender IDs from the store; the server resolves the family to one pair. */
+
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { MemoryStateStore, toHex } from '@oscore-http/core';
+import { oscore } from '@oscore-http/undici';
+import { Agent, request } from 'undici';
+import { expect, it } from 'vitest';
+import { ContextConfigError, createContextSet, createOscoreHandler, oscoreInfoOf } from '../src/index.js';
+
+const masterSecret = { hex: '0f'.repeat(16) };
+
+it('four instances interleave requests under one pair without a single rejection, and each keeps its own nonce space', async () => {
+  const serverState = new MemoryStateStore();
+  const serverSet = createContextSet([{ name: 'checkout', masterSecret, senderId: '00', recipientId: 'c0', recipientIdSuffix: 1 }], { store: serverState });
+  const seen: { kid: string; seq: number; peer: string | undefined }[] = [];
+  const server = createServer(
+    createOscoreHandler({ contexts: serverSet }, (req, res) => {
+      const info = oscoreInfoOf(req)!;
+      seen.push({ kid: info.kid, seq: info.sequenceNumber, peer: info.peer });
+      res.end(`ok ${info.kid}`);
+    }),
+  );
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  // The instances share the client's state store (Redis across machines), which hands out instance numbers.
+  const clientState = new MemoryStateStore();
+  const instances = Array.from({ length: 4 }, () => {
+    const set = createContextSet([{ peer: origin, masterSecret, senderId: 'c0', recipientId: '00', senderIdSuffix: 1 }], { store: clientState });
+    return { set, agent: new Agent({ connections: 4 }).compose(oscore({ contexts: set })) };
+  });
+  const bodies = await Promise.all(
+    Array.from({ length: 400 }, async (_, i) => {
+      const r = await request(`${origin}/x/${i}`, { dispatcher: instances[i % 4]!.agent });
+      return r.body.text();
+    }),
+  );
+  expect(bodies.every((b) => b.startsWith('ok c0'))).toBe(true);
+  const kids = new Set(seen.map((s) => s.kid));
+  expect([...kids].sort()).toEqual(['c000', 'c001', 'c002', 'c003']);
+  expect(seen.every((s) => s.peer === 'checkout')).toBe(true);
+  // Each instance numbers from 0 under its own key: the same sequence numbers, never the same (key, nonce).
+  for (const kid of kids) expect(seen.filter((s) => s.kid === kid).map((s) => s.seq).sort((a, b) => a - b)[0]).toBe(0);
+  expect(instances.map((i) => toHex(i.set.forOrigin(origin)!.senderId)).sort()).toEqual(['c000', 'c001', 'c002', 'c003']);
+
+  // A fifth instance start takes a never-used number, even after the others stopped.
+  const fifth = createContextSet([{ peer: origin, masterSecret, senderId: 'c0', recipientId: '00', senderIdSuffix: 1 }], { store: clientState });
+  expect(toHex((await fifth.contextFor(origin))!.senderId)).toBe('c004');
+
+  for (const i of instances) await i.agent.close();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+it('refuses suffixes that would make an ID longer than the algorithm allows, and a replicated sender without a peer', () => {
+  expect(() => createContextSet([{ masterSecret, senderId: '01020304050607', recipientId: '00', senderIdSuffix: 1, peer: 'http://a' }], { store: 'memory' })).toThrow(ContextConfigError);
+  expect(() => createContextSet([{ masterSecret, senderId: '01', recipientId: '00', senderIdSuffix: 1 }], { store: 'memory' })).toThrow(/needs "peer"/);
+  expect(() => createContextSet([{ masterSecret, senderId: '01', recipientId: '00', recipientIdSuffix: 3 as 1 }], { store: 'memory' })).toThrow(/1 or 2/);
+});
