@@ -27,8 +27,8 @@ import type { FastifyInstance, FastifyPluginCallback } from 'fastify';
 import fp from 'fastify-plugin';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
-  ContextSet,
   createContextSet,
+  type ContextSet,
   createOscoreHandler,
   loadContextFile,
   oscoreInfoOf,
@@ -60,10 +60,17 @@ function isConfigList(value: unknown): value is readonly ContextConfig[] {
   return Array.isArray(value) && value.every((v) => typeof v === 'object' && v !== null && 'masterSecret' in v);
 }
 
-function contextsOf(option: FastifyOscoreOptions['contexts']): OscoreServerOptions['contexts'] {
-  if (typeof option === 'string') return loadContextFile(option);
-  if (isConfigList(option)) return createContextSet(option);
-  return option as OscoreServerOptions['contexts'];
+/** The contexts, and whether the plugin created them (and so closes their state store). */
+function contextsOf(option: FastifyOscoreOptions['contexts']): { contexts: OscoreServerOptions['contexts']; owned: ContextSet | undefined } {
+  if (typeof option === 'string') {
+    const set = loadContextFile(option);
+    return { contexts: set, owned: set };
+  }
+  if (isConfigList(option)) {
+    const set = createContextSet(option);
+    return { contexts: set, owned: set };
+  }
+  return { contexts: option as OscoreServerOptions['contexts'], owned: undefined };
 }
 
 function logEvent(fastify: FastifyInstance, event: OscoreServerEvent): void {
@@ -84,12 +91,15 @@ const plugin: FastifyPluginCallback<FastifyOscoreOptions> = (fastify, options, d
     return;
   }
   let contexts: OscoreServerOptions['contexts'];
+  let owned: ContextSet | undefined;
   try {
-    contexts = contextsOf(options.contexts);
+    ({ contexts, owned } = contextsOf(options.contexts));
   } catch (err) {
     done(err as Error);
     return;
   }
+  // A clean shutdown saves the replay windows (file store), so a restart needs no Echo round trip.
+  if (owned !== undefined) fastify.addHook('onClose', () => owned.close());
   // The listeners fastify (or a serverFactory) attached: fastify.routing, normally.
   const listeners = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
   const route = (req: IncomingMessage, res: ServerResponse) => {

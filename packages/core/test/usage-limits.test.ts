@@ -1,0 +1,79 @@
+/** AEAD usage limits (draft-ietf-core-oscore-key-limits §2.1.1, §2.3): count_q, count_v, and refusal past the limit. */
+
+import { describe, expect, it } from 'vitest';
+import {
+  aeadAlgorithm,
+  coapCode,
+  createSecurityContext,
+  DecryptionFailedError,
+  defaultUsageLimits,
+  MemoryStateStore,
+  protectRequest,
+  protectResponse,
+  UsageLimitReachedError,
+  verifyRequest,
+  verifyResponse,
+} from '../src/index.js';
+
+const masterSecret = new Uint8Array(16).fill(5);
+const get = { code: coapCode(0, 1), options: [], payload: new Uint8Array() };
+
+describe('limits per algorithm (§2.1.1)', () => {
+  it('recommends q = v = 2^20, and v = 2^14 for AES-CCM with an 8-byte tag', () => {
+    expect(defaultUsageLimits(aeadAlgorithm(10))).toEqual({ q: 2 ** 20, v: 2 ** 14 });
+    expect(defaultUsageLimits(aeadAlgorithm(11))).toEqual({ q: 2 ** 20, v: 2 ** 14 });
+    for (const id of [30, 31, 1, 2, 3, 24]) expect(defaultUsageLimits(aeadAlgorithm(id))).toEqual({ q: 2 ** 20, v: 2 ** 20 });
+  });
+});
+
+describe.each([
+  ['in memory', undefined],
+  ['in a state store', new MemoryStateStore()],
+])('counting %s', (_label, state) => {
+  const pair = (limits: { q?: number; v?: number }) => ({
+    client: createSecurityContext({ masterSecret, senderId: Uint8Array.of(1), recipientId: Uint8Array.of(2), usageLimits: limits, ...(state ? { state } : {}) }),
+    server: createSecurityContext({ masterSecret, senderId: Uint8Array.of(2), recipientId: Uint8Array.of(1), usageLimits: limits, ...(state ? { state } : {}) }),
+  });
+
+  it('refuses to encrypt once count_q would exceed limit_q (§2.3.1), requests and responses alike', async () => {
+    const { client, server } = pair({ q: 3 });
+    const sent = [];
+    for (let i = 0; i < 3; i++) sent.push(await protectRequest(client, get));
+    await expect(protectRequest(client, get)).rejects.toBeInstanceOf(UsageLimitReachedError);
+    await expect(protectRequest(client, get)).rejects.toMatchObject({ code: 'ERR_OSCORE_USAGE_LIMIT', limit: 'q', outcome: '5.03' });
+    // The server's Sender Key has its own count: three responses, then no more.
+    const ok = { code: coapCode(2, 5), options: [], payload: new Uint8Array() };
+    const bindings = [];
+    for (const r of sent) bindings.push((await verifyRequest(server, r.option, r.payload)).binding);
+    for (const b of bindings) await protectResponse(b, ok);
+    await expect(protectResponse(bindings[0]!, ok, { partialIV: true })).rejects.toMatchObject({ code: 'ERR_OSCORE_USAGE_LIMIT', limit: 'q' });
+  });
+
+  it('stops decrypting with the Recipient Key after limit_v failed decryptions (§2.3.2), and replays do not count', async () => {
+    const { client, server } = pair({ v: 2 });
+    const good = await protectRequest(client, get);
+    await verifyRequest(server, good.option, good.payload);
+    // A replay is rejected without counting as a failed decryption.
+    for (let i = 0; i < 5; i++) await expect(verifyRequest(server, good.option, good.payload)).rejects.toMatchObject({ code: 'ERR_OSCORE_REPLAY' });
+    for (let i = 0; i < 2; i++) {
+      const r = await protectRequest(client, get);
+      const forged = r.payload.slice();
+      forged[0]! ^= 1;
+      await expect(verifyRequest(server, r.option, forged)).rejects.toBeInstanceOf(DecryptionFailedError);
+    }
+    // Now even an authentic request is not decrypted.
+    const later = await protectRequest(client, get);
+    await expect(verifyRequest(server, later.option, later.payload)).rejects.toMatchObject({ code: 'ERR_OSCORE_USAGE_LIMIT', limit: 'v' });
+  });
+
+  it('counts failed response decryptions on the client too', async () => {
+    const { client, server } = pair({ v: 1 });
+    const r = await protectRequest(client, get);
+    const v = await verifyRequest(server, r.option, r.payload);
+    const a = await protectResponse(v.binding, { code: coapCode(2, 5), options: [], payload: new Uint8Array([1]) });
+    const forged = a.payload.slice();
+    forged[0]! ^= 1;
+    await expect(verifyResponse(r.binding, a.option, forged)).rejects.toBeInstanceOf(DecryptionFailedError);
+    await expect(verifyResponse(r.binding, a.option, a.payload)).rejects.toMatchObject({ code: 'ERR_OSCORE_USAGE_LIMIT', limit: 'v' });
+  });
+});
