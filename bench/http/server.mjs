@@ -1,0 +1,101 @@
+#!/usr/bin/env node
+/**
+ * Server child of bench/http.mjs: a fastify app with `POST /echo` (answers with the
+ * request body, same size, application/octet-stream) in one of four modes:
+ *
+ *   plain        fastify over HTTP/1.1
+ *   https        fastify over HTTPS (TLS 1.3, keep-alive) — the hop-by-hop alternative
+ *   oscore-ccm   fastify + @oscore-http/fastify, AES-CCM-16-64-128 (COSE 10)
+ *   oscore-gcm   fastify + @oscore-http/fastify, A128GCM (COSE 1)
+ *
+ *   node bench/http/server.mjs <mode>        (started by bench/http.mjs over IPC)
+ *
+ * IPC protocol (parent → child):
+ *   { cmd: 'stats' }                     → { type: 'stats', cpu: {user, system} µs, requests, ns, gc }
+ *   { cmd: 'profile-start' | 'profile-stop', … }  (see profiler.mjs)
+ *   { cmd: 'exit' }
+ * On start the child sends { type: 'ready', port, pid }.
+ *
+ * The HTTPS key and certificate come from BENCH_TLS_KEY / BENCH_TLS_CERT (file paths),
+ * generated per run by the parent in a temporary directory. OSCORE state goes to the
+ * private OSCORE_STATE_DIR the parent gives each child; BENCH_STORE=memory asks for
+ * in-memory state instead.
+ */
+
+import { readFileSync } from 'node:fs';
+import Fastify from 'fastify';
+import { MODES, BENCH_MASTER_SECRET, BENCH_MASTER_SALT, MAX_BODY, gcTotals } from './common.mjs';
+import { createProfilerIpc } from './profiler.mjs';
+
+const mode = process.argv[2];
+const spec = MODES[mode];
+if (spec === undefined) {
+  console.error(`server.mjs: unknown mode ${JSON.stringify(mode)} (one of ${Object.keys(MODES).join(', ')})`);
+  process.exit(2);
+}
+
+const https =
+  spec.tls === true
+    ? { key: readFileSync(process.env.BENCH_TLS_KEY), cert: readFileSync(process.env.BENCH_TLS_CERT) }
+    : undefined;
+
+const app = Fastify({ logger: false, bodyLimit: MAX_BODY, ...(https ? { https } : {}) });
+
+if (spec.aeadAlgorithm !== undefined) {
+  const { default: oscore } = await import('@oscore-http/fastify');
+  const configs = [
+    {
+      name: 'client',
+      masterSecret: { hex: BENCH_MASTER_SECRET },
+      masterSalt: { hex: BENCH_MASTER_SALT },
+      senderId: '01',
+      recipientId: '02',
+      aeadAlgorithm: spec.aeadAlgorithm,
+    },
+  ];
+  // BENCH_STORE=memory: contexts with in-memory state instead of the default state store.
+  let contexts = configs;
+  if (process.env.BENCH_STORE === 'memory') {
+    const { createContextSet } = await import('@oscore-http/http');
+    contexts = createContextSet(configs, { store: 'memory' });
+  }
+  await app.register(oscore, {
+    contexts,
+    maxBodySize: MAX_BODY,
+  });
+}
+
+app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: MAX_BODY }, (_req, body, done) => done(null, body));
+app.post('/echo', (request, reply) => {
+  reply.type('application/octet-stream').send(request.body);
+});
+
+await app.listen({ host: '127.0.0.1', port: 0 });
+
+// Counts requests as they reach the server (outer requests in the OSCORE modes). Added
+// after the plugin replaced the listeners, so it is an extra listener, not a wrapper.
+let requests = 0;
+app.server.on('request', () => {
+  requests++;
+});
+
+const gc = gcTotals();
+const profiler = createProfilerIpc(() => requests);
+
+process.on('message', async (msg) => {
+  try {
+    if (await profiler(msg)) return;
+    if (msg.cmd === 'stats') {
+      const cpu = process.cpuUsage();
+      process.send({ type: 'stats', id: msg.id, cpu, requests, ns: Number(process.hrtime.bigint()), gc: { ...gc } });
+    } else if (msg.cmd === 'exit') {
+      await app.close();
+      process.exit(0);
+    }
+  } catch (err) {
+    process.send({ type: 'error', id: msg.id, message: String(err?.stack ?? err) });
+  }
+});
+process.on('disconnect', () => process.exit(0));
+
+process.send({ type: 'ready', port: app.server.address().port, pid: process.pid });
