@@ -939,7 +939,7 @@ describe('headers', () => {
     it('fields injected into the outer request by an intermediary never reach the handler, and never override protected ones', async () => {
       // An interceptor composed inside oscore sees the outer request: it plays the intermediary.
       const inject: Dispatcher.DispatcherComposeInterceptor = (dispatch) => (opts, handler) =>
-        dispatch({ ...opts, headers: [...(opts.headers as string[]), 'x-injected', 'evil', 'authorization', 'Bearer evil', 'x-trace', 'evil-trace'] }, handler);
+        dispatch({ ...opts, headers: { ...(opts.headers as Record<string, string>), 'x-injected': 'evil', authorization: 'Bearer evil', 'x-trace': 'evil-trace' } }, handler);
       const mitm = oscoreAgent(main.origin, { contexts: setA, inner: [inject] });
       try {
         const res = await call(main, '/headers/echo', { headers: { authorization: 'Bearer good' } }, mitm);
@@ -1300,9 +1300,9 @@ describe('peer identity and unprotected requests', () => {
   });
 
   it('a recorded OSCORE request replayed verbatim is refused; the handler runs once', async () => {
-    let recorded: { headers: string[]; body: Buffer } | undefined;
+    let recorded: { headers: Record<string, string>; body: Buffer } | undefined;
     const recorder: Dispatcher.DispatcherComposeInterceptor = (dispatch) => (opts, handler) => {
-      recorded = { headers: [...(opts.headers as string[])], body: Buffer.from(opts.body as Buffer) };
+      recorded = { headers: { ...(opts.headers as Record<string, string>) }, body: Buffer.from(opts.body as Buffer) };
       return dispatch(opts, handler);
     };
     const recording = oscoreAgent(main.origin, { contexts: setA, inner: [recorder] });

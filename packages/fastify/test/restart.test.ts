@@ -46,7 +46,7 @@ afterAll(async () => {
 function recorder() {
   const exchanges: { oscore: string; body: Buffer; status?: number; echo?: boolean }[] = [];
   const interceptor: Dispatcher.DispatcherComposeInterceptor = (dispatch) => (opts, handler) => {
-    const entry = { oscore: String((opts.headers as string[])[3]), body: Buffer.from(opts.body as Buffer) } as (typeof exchanges)[number];
+    const entry = { oscore: (opts.headers as Record<string, string>).oscore!, body: Buffer.from(opts.body as Buffer) } as (typeof exchanges)[number];
     exchanges.push(entry);
     return dispatch(opts, {
       ...handler,

@@ -685,3 +685,43 @@ describe('Connect-style middleware chain behind createOscoreHandler', () => {
     });
   });
 });
+
+describe('a framework that replaces the response prototype (as Express does)', () => {
+  it('still has every write captured and protected: nothing reaches the wire unprotected', async () => {
+    const { createServer: create, ServerResponse: Response } = await import('node:http');
+    const serverSet = createContextSet([{ masterSecret: { hex: '42'.repeat(16) }, senderId: '0a', recipientId: '0b' }], { store: 'memory' });
+    const expressLike = Object.create(Response.prototype, {
+      send: {
+        value(this: ServerResponse, body: string) {
+          this.setHeader('content-type', 'text/plain; charset=utf-8');
+          this.end(body);
+        },
+      },
+    });
+    let wire = '';
+    const server = create(
+      createOscoreHandler({ contexts: serverSet }, (_req, res) => {
+        Object.setPrototypeOf(res, expressLike);
+        (res as unknown as { send(b: string): void }).send('secret reply');
+      }),
+    );
+    server.on('connection', (socket) => {
+      const write = socket.write.bind(socket);
+      socket.write = ((chunk: unknown, ...rest: unknown[]) => {
+        wire += Buffer.from(chunk as Uint8Array).toString('latin1');
+        return (write as (...a: unknown[]) => boolean)(chunk, ...rest);
+      }) as typeof socket.write;
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const origin = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const { oscore } = await import('@oscore-http/undici');
+    const agent = new Agent().compose(oscore({ contexts: createContextSet([{ peer: origin, masterSecret: { hex: '42'.repeat(16) }, senderId: '0b', recipientId: '0a' }], { store: 'memory' }) }));
+    const res = await undiciFetch(`${origin}/x`, { dispatcher: agent });
+    expect(await res.text()).toBe('secret reply');
+    expect(wire).toContain('application/oscore');
+    expect(wire).not.toContain('secret reply');
+    expect(wire).not.toContain('text/plain');
+    await agent.close();
+    await new Promise((resolve) => server.close(resolve));
+  });
+});

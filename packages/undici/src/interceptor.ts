@@ -170,8 +170,11 @@ export function oscore(options: OscoreInterceptorOptions): Dispatcher.Dispatcher
           // Held while dispatching now could overtake an unanswered request by a whole window.
           const wait = gate.admit(seq);
           if (wait !== undefined) await wait;
-          const outerHeaders: string[] = ['content-type', APPLICATION_OSCORE, 'oscore', encodeOscoreHeader(option)];
-          for (const [name, value] of outerExtra) outerHeaders.push(name, value);
+          const outerHeaders: Record<string, string | string[]> = { 'content-type': APPLICATION_OSCORE, oscore: encodeOscoreHeader(option) };
+          for (const [name, value] of outerExtra) {
+            const prev = outerHeaders[name];
+            outerHeaders[name] = prev === undefined ? value : ([] as string[]).concat(prev, value);
+          }
           const retry = mayRetry
             ? (echo: Uint8Array) => {
                 send(withEcho(message, echo), false).catch((err: unknown) => handler.onResponseError?.(null as unknown as Dispatcher.DispatchController, err as Error));

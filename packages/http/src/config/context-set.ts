@@ -14,9 +14,19 @@
 import { ContextRegistry, OscoreError, toHex, type RecipientContextLookup, type SecurityContext, type StateStore } from '@oscore-http/core';
 import { ContextConfigError } from '../errors.js';
 
+const normalized = new Map<string, string>();
+
 /** Normalises an origin the way URL does: lower-case scheme and host, default port omitted. */
 export function normalizeOrigin(origin: string | URL): string {
-  return (typeof origin === 'string' ? new URL(origin) : origin).origin;
+  if (typeof origin !== 'string') return origin.origin;
+  // Called for every request: remember recent spellings (a client talks to few origins).
+  let result = normalized.get(origin);
+  if (result === undefined) {
+    result = new URL(origin).origin;
+    if (normalized.size >= 1024) normalized.clear();
+    normalized.set(origin, result);
+  }
+  return result;
 }
 
 /** A client-side family: this instance's member is allocated on first use. */

@@ -49,6 +49,8 @@ export interface HeaderPolicy {
   split(headers: HeaderList): { inner: HeaderList; outer: HeaderList };
   /** Outer fields the application may see, unprotected, on the receiving side. */
   passThrough(outer: HeaderList): HeaderList;
+  /** The same from Node's flat `rawHeaders` list (names in any case). */
+  passThroughRaw(rawHeaders: readonly string[]): HeaderList;
   /** Whether a protected field may be handed to the application (framing fields are rebuilt, not trusted). */
   acceptsInner(name: string): boolean;
 }
@@ -97,6 +99,15 @@ export function createHeaderPolicy(overrides: HeaderPolicyOptions = {}): HeaderP
     passThrough(outer) {
       if (passThroughNames.size === 0) return [];
       return outer.filter(([name]) => passThroughNames.has(name));
+    },
+    passThroughRaw(rawHeaders) {
+      if (passThroughNames.size === 0) return [];
+      const out: HeaderList = [];
+      for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+        const name = rawHeaders[i]!.toLowerCase();
+        if (passThroughNames.has(name)) out.push([name, rawHeaders[i + 1]!]);
+      }
+      return out;
     },
     acceptsInner(name) {
       return !NEVER_INSIDE.has(name) && table.get(name) !== 'drop';

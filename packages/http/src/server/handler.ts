@@ -134,7 +134,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
       }
       chunks.push(chunk);
     });
-    req.once('end', () => resolve(Buffer.concat(chunks, size)));
+    req.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
     req.once('error', reject);
   });
 }
@@ -314,7 +314,7 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): (
       if (!(err instanceof OscoreError)) throw err;
       return sendProtectedError(res, binding, err, info);
     }
-    const inner = createInnerRequest(req, parts, parts.headers.filter(([name]) => policy.acceptsInner(name)), policy.passThrough(toHeaderList(req.rawHeaders)), info);
+    const inner = createInnerRequest(req, parts, parts.headers.filter(([name]) => policy.acceptsInner(name)), policy.passThroughRaw(req.rawHeaders), info);
     const release = captureResponse(res, maxResponseSize, parts.method === 'HEAD', (captured) => {
       sendProtectedResponse(res, binding, captured, info, release).catch((err: unknown) => fail(res, err));
     });

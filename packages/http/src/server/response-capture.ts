@@ -1,15 +1,20 @@
 /**
  * Captures what application code writes to a `ServerResponse` — status, headers, body —
  * without sending any of it, so it can be protected as one inner message. When the
- * application ends the response, `onEnd` receives everything; the real `writeHead`
- * and `end` are restored for the protected outer response.
+ * application ends the response, `onEnd` receives everything; after `release`, the real
+ * `writeHead` and `end` send the protected outer response.
+ *
+ * The overrides are shared functions installed as own properties of the response, with
+ * their state under one symbol: no closures per response, and nothing deleted later (a
+ * `delete` would push the object into slow dictionary mode). Own properties also survive
+ * frameworks that swap the response's prototype (Express).
  *
  * Interim responses (`writeContinue`, `writeProcessing`, `writeEarlyHints`) and trailers
  * are not sent: they would leave unprotected. Bodies of 204/304 responses and of
  * responses to HEAD are dropped, as HTTP requires.
  */
 
-import type { ServerResponse } from 'node:http';
+import { ServerResponse } from 'node:http';
 import { toHeaderList, type HeaderList } from '../mapping/fields.js';
 
 /** What the application wrote. */
@@ -22,7 +27,31 @@ export interface CapturedResponse {
   readonly overflow: boolean;
 }
 
-const OVERRIDDEN = ['writeHead', 'write', 'end', 'flushHeaders', 'writeContinue', 'writeProcessing', 'writeEarlyHints', 'addTrailers', 'writableEnded', 'finished', 'headersSent'] as const;
+interface CaptureState {
+  readonly limit: number;
+  readonly bodyless: boolean;
+  readonly onEnd: (captured: CapturedResponse) => void;
+  chunks: Buffer[];
+  size: number;
+  overflow: boolean;
+  ended: boolean;
+  headSent: boolean;
+  released: boolean;
+  /** Node's own `finished` field, kept for after the release. */
+  finished: boolean;
+}
+
+const STATE = Symbol('oscore-http.response-capture');
+type Captured = ServerResponse & { [STATE]: CaptureState };
+
+const proto = ServerResponse.prototype;
+const protoHeadersSent = (() => {
+  for (let p: object | null = proto; p !== null; p = Object.getPrototypeOf(p)) {
+    const d = Object.getOwnPropertyDescriptor(p, 'headersSent');
+    if (d?.get !== undefined) return d.get;
+  }
+  throw new Error('ServerResponse has no headersSent getter');
+})();
 
 // Node writes a Date field into every response it sends (`res.sendDate`); the inner
 // response carries it as plain HTTP would, at one-second resolution, cached like Node's.
@@ -37,7 +66,123 @@ function httpDate(): string {
   return dateValue;
 }
 
-function noop(): void {}
+function append(c: CaptureState, chunk: unknown, encoding: unknown): void {
+  if (chunk === undefined || chunk === null || typeof chunk === 'function' || c.overflow) return;
+  const buf =
+    typeof chunk === 'string'
+      ? Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8')
+      : Buffer.from((chunk as Uint8Array).buffer, (chunk as Uint8Array).byteOffset, (chunk as Uint8Array).byteLength);
+  c.size += buf.length;
+  if (c.size > c.limit) {
+    c.overflow = true;
+    c.chunks = [];
+    return;
+  }
+  c.chunks.push(buf);
+}
+
+function callbackOf(a: unknown, b?: unknown, c?: unknown): (() => void) | undefined {
+  return typeof a === 'function' ? (a as () => void) : typeof b === 'function' ? (b as () => void) : typeof c === 'function' ? (c as () => void) : undefined;
+}
+
+function writeHead(this: Captured, status: number, reason?: unknown, headers?: unknown): ServerResponse {
+  const c = this[STATE];
+  // eslint-disable-next-line prefer-rest-params
+  if (c.released) return proto.writeHead.apply(this, arguments as unknown as Parameters<typeof proto.writeHead>);
+  if (typeof reason !== 'string') {
+    headers = reason;
+    reason = undefined;
+  }
+  this.statusCode = status;
+  if (typeof reason === 'string') this.statusMessage = reason;
+  // Node's writeHead: after setHeader, the given fields are set one by one (last wins);
+  // otherwise a raw list is sent as it is, repeated names included.
+  if (Array.isArray(headers)) {
+    const list = toHeaderList(headers);
+    if (this.getHeaderNames().length > 0) for (const [name, value] of list) this.setHeader(name, value);
+    else {
+      const grouped = new Map<string, string[]>();
+      for (const [name, value] of list) grouped.set(name, [...(grouped.get(name) ?? []), value]);
+      for (const [name, values] of grouped) this.setHeader(name, values.length === 1 ? values[0]! : values);
+    }
+  } else if (headers !== null && typeof headers === 'object') {
+    for (const [name, value] of Object.entries(headers)) if (value !== undefined) this.setHeader(name, value as string | string[]);
+  }
+  c.headSent = true;
+  return this;
+}
+
+function write(this: Captured, chunk: unknown, encoding?: unknown, cb?: unknown): boolean {
+  const c = this[STATE];
+  // eslint-disable-next-line prefer-rest-params
+  if (c.released) return proto.write.apply(this, arguments as unknown as Parameters<typeof proto.write>);
+  c.headSent = true;
+  if (!c.ended) append(c, chunk, encoding);
+  const done = callbackOf(encoding, cb);
+  if (done !== undefined) process.nextTick(done);
+  return true;
+}
+
+function end(this: Captured, chunk?: unknown, encoding?: unknown, cb?: unknown): ServerResponse {
+  const c = this[STATE];
+  // eslint-disable-next-line prefer-rest-params
+  if (c.released) return proto.end.apply(this, arguments as unknown as Parameters<typeof proto.end>);
+  if (c.ended) return this;
+  append(c, chunk, encoding);
+  c.ended = true;
+  c.headSent = true;
+  const done = callbackOf(chunk, encoding, cb);
+  if (done !== undefined) this.once('finish', done);
+  const status = this.statusCode;
+  const noBody = c.bodyless || status === 204 || status === 304;
+  const headers = toHeaderList(this.getHeaders());
+  if (this.sendDate && !this.hasHeader('date')) headers.push(['date', httpDate()]);
+  for (const name of this.getHeaderNames()) this.removeHeader(name);
+  const chunks = c.chunks;
+  c.chunks = [];
+  c.onEnd({
+    status,
+    statusMessage: this.statusMessage,
+    headers,
+    body: noBody || c.overflow ? new Uint8Array(0) : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, c.size),
+    overflow: c.overflow && !noBody,
+  });
+  return this;
+}
+
+/** Interim responses and trailers would travel unprotected: they are not sent. */
+function ignored(): void {}
+
+// One shared set of property descriptors for every captured response.
+const DESCRIPTORS: PropertyDescriptorMap = {
+  writeHead: { value: writeHead, writable: true, configurable: true },
+  write: { value: write, writable: true, configurable: true },
+  end: { value: end, writable: true, configurable: true },
+  flushHeaders: { value: ignored, writable: true, configurable: true },
+  writeContinue: { value: ignored, writable: true, configurable: true },
+  writeProcessing: { value: ignored, writable: true, configurable: true },
+  writeEarlyHints: { value: ignored, writable: true, configurable: true },
+  addTrailers: { value: ignored, writable: true, configurable: true },
+  // Frameworks decide between answering an error and aborting by headersSent, and check
+  // writableEnded (which reads `finished`) before writing.
+  headersSent: {
+    configurable: true,
+    get(this: Captured) {
+      const c = this[STATE];
+      return c.released ? protoHeadersSent.call(this) : c.headSent;
+    },
+  },
+  finished: {
+    configurable: true,
+    get(this: Captured) {
+      const c = this[STATE];
+      return c.released ? c.finished : c.ended;
+    },
+    set(this: Captured, value: boolean) {
+      this[STATE].finished = value;
+    },
+  },
+};
 
 /**
  * Starts capturing `res`. `onEnd` is called once, when the application ends the response;
@@ -46,89 +191,10 @@ function noop(): void {}
  * @param bodyless the request was HEAD: no body is kept.
  */
 export function captureResponse(res: ServerResponse, limit: number, bodyless: boolean, onEnd: (captured: CapturedResponse) => void): () => void {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  let overflow = false;
-  let ended = false;
-  const r = res as unknown as Record<string, unknown>;
-
-  const append = (chunk: unknown, encoding: unknown): void => {
-    if (chunk === undefined || chunk === null || typeof chunk === 'function') return;
-    const buf = typeof chunk === 'string' ? Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8') : Buffer.from((chunk as Uint8Array).buffer, (chunk as Uint8Array).byteOffset, (chunk as Uint8Array).byteLength);
-    if (overflow) return;
-    size += buf.length;
-    if (size > limit) {
-      overflow = true;
-      chunks.length = 0;
-      return;
-    }
-    chunks.push(buf);
-  };
-  const callbackOf = (...args: unknown[]) => args.find((a): a is () => void => typeof a === 'function');
-
-  let headSent = false;
-  r.writeHead = function writeHead(status: number, reason?: unknown, headers?: unknown) {
-    if (typeof reason !== 'string') {
-      headers = reason;
-      reason = undefined;
-    }
-    res.statusCode = status;
-    if (typeof reason === 'string') res.statusMessage = reason;
-    // Node's writeHead: after setHeader, the given fields are set one by one (last wins);
-    // otherwise a raw list is sent as it is, repeated names included.
-    const merge = res.getHeaderNames().length > 0;
-    if (Array.isArray(headers)) {
-      const list = toHeaderList(headers);
-      if (merge) for (const [name, value] of list) res.setHeader(name, value);
-      else {
-        const grouped = new Map<string, string[]>();
-        for (const [name, value] of list) grouped.set(name, [...(grouped.get(name) ?? []), value]);
-        for (const [name, values] of grouped) res.setHeader(name, values.length === 1 ? values[0]! : values);
-      }
-    } else if (headers !== null && typeof headers === 'object') {
-      for (const [name, value] of Object.entries(headers)) if (value !== undefined) res.setHeader(name, value as string | string[]);
-    }
-    headSent = true;
-    return res;
-  };
-  r.write = function write(chunk: unknown, encoding?: unknown, cb?: unknown) {
-    headSent = true;
-    if (!ended) append(chunk, encoding);
-    const done = callbackOf(encoding, cb);
-    if (done) process.nextTick(done);
-    return true;
-  };
-  r.end = function end(chunk?: unknown, encoding?: unknown, cb?: unknown) {
-    if (ended) return res;
-    append(chunk, encoding);
-    ended = true;
-    headSent = true;
-    const done = callbackOf(chunk, encoding, cb);
-    if (done) res.once('finish', done);
-    const status = res.statusCode;
-    const noBody = bodyless || status === 204 || status === 304;
-    const headers = toHeaderList(res.getHeaders());
-    if (res.sendDate && !res.hasHeader('date')) headers.push(['date', httpDate()]);
-    for (const name of res.getHeaderNames()) res.removeHeader(name);
-    onEnd({
-      status,
-      statusMessage: res.statusMessage,
-      headers,
-      body: noBody || overflow ? new Uint8Array(0) : Buffer.concat(chunks, size),
-      overflow: overflow && !noBody,
-    });
-    return res;
-  };
-  r.flushHeaders = noop;
-  r.writeContinue = noop;
-  r.writeProcessing = noop;
-  r.writeEarlyHints = noop;
-  r.addTrailers = noop;
-  Object.defineProperty(res, 'writableEnded', { configurable: true, get: () => ended });
-  Object.defineProperty(res, 'finished', { configurable: true, get: () => ended });
-  // Frameworks decide between answering an error and aborting by headersSent.
-  Object.defineProperty(res, 'headersSent', { configurable: true, get: () => headSent });
+  const state: CaptureState = { limit, bodyless, onEnd, chunks: [], size: 0, overflow: false, ended: false, headSent: false, released: false, finished: res.finished };
+  (res as Captured)[STATE] = state;
+  Object.defineProperties(res, DESCRIPTORS);
   return () => {
-    for (const name of OVERRIDDEN) delete r[name];
+    state.released = true;
   };
 }
