@@ -59,7 +59,7 @@ export interface SecurityContextParams {
   readonly state?: StateStore;
   /** Replay window size when the window comes from `state`. Default 64. */
   readonly replayWindowSize?: number;
-  /** Block size K of durable reservations (Appendix B.1.1). Default 1,024. */
+  /** Block size K of durable reservations (Appendix B.1.1). Default 4,096. */
   readonly reservationBlock?: number;
   /** AEAD usage limits; default from draft-ietf-core-oscore-key-limits for the algorithm. */
   readonly usageLimits?: Partial<UsageLimits>;

@@ -4,10 +4,12 @@
  * application ends the response, `onEnd` receives everything; after `release`, the real
  * `writeHead` and `end` send the protected outer response.
  *
- * The overrides are shared functions installed as own properties of the response, with
- * their state under one symbol: no closures per response, and nothing deleted later (a
- * `delete` would push the object into slow dictionary mode). Own properties also survive
- * frameworks that swap the response's prototype (Express).
+ * The overrides are shared functions assigned as own properties of the response (plain
+ * assignments, the cheapest way to add properties), with their state under one symbol:
+ * no closures per response, and nothing deleted later (a `delete` would push the object
+ * into slow dictionary mode). Own properties also survive frameworks that swap the
+ * response's prototype (Express). Node's own `finished` field is set while the capture
+ * holds the response, so `writableEnded` reads true once the application ended it.
  *
  * Interim responses (`writeContinue`, `writeProcessing`, `writeEarlyHints`) and trailers
  * are not sent: they would leave unprotected. Bodies of 204/304 responses and of
@@ -37,8 +39,6 @@ interface CaptureState {
   ended: boolean;
   headSent: boolean;
   released: boolean;
-  /** Node's own `finished` field, kept for after the release. */
-  finished: boolean;
 }
 
 const STATE = Symbol('oscore-http.response-capture');
@@ -131,6 +131,7 @@ function end(this: Captured, chunk?: unknown, encoding?: unknown, cb?: unknown):
   append(c, chunk, encoding);
   c.ended = true;
   c.headSent = true;
+  this.finished = true; // writableEnded; cleared again before the real end()
   const done = callbackOf(chunk, encoding, cb);
   if (done !== undefined) this.once('finish', done);
   const status = this.statusCode;
@@ -153,34 +154,12 @@ function end(this: Captured, chunk?: unknown, encoding?: unknown, cb?: unknown):
 /** Interim responses and trailers would travel unprotected: they are not sent. */
 function ignored(): void {}
 
-// One shared set of property descriptors for every captured response.
-const DESCRIPTORS: PropertyDescriptorMap = {
-  writeHead: { value: writeHead, writable: true, configurable: true },
-  write: { value: write, writable: true, configurable: true },
-  end: { value: end, writable: true, configurable: true },
-  flushHeaders: { value: ignored, writable: true, configurable: true },
-  writeContinue: { value: ignored, writable: true, configurable: true },
-  writeProcessing: { value: ignored, writable: true, configurable: true },
-  writeEarlyHints: { value: ignored, writable: true, configurable: true },
-  addTrailers: { value: ignored, writable: true, configurable: true },
-  // Frameworks decide between answering an error and aborting by headersSent, and check
-  // writableEnded (which reads `finished`) before writing.
-  headersSent: {
-    configurable: true,
-    get(this: Captured) {
-      const c = this[STATE];
-      return c.released ? protoHeadersSent.call(this) : c.headSent;
-    },
-  },
-  finished: {
-    configurable: true,
-    get(this: Captured) {
-      const c = this[STATE];
-      return c.released ? c.finished : c.ended;
-    },
-    set(this: Captured, value: boolean) {
-      this[STATE].finished = value;
-    },
+/** `headersSent` while captured: Node's getter reads the real header state, which is still empty. */
+const HEADERS_SENT: PropertyDescriptor = {
+  configurable: true,
+  get(this: Captured) {
+    const c = this[STATE];
+    return c.released ? protoHeadersSent.call(this) : c.headSent;
   },
 };
 
@@ -191,10 +170,22 @@ const DESCRIPTORS: PropertyDescriptorMap = {
  * @param bodyless the request was HEAD: no body is kept.
  */
 export function captureResponse(res: ServerResponse, limit: number, bodyless: boolean, onEnd: (captured: CapturedResponse) => void): () => void {
-  const state: CaptureState = { limit, bodyless, onEnd, chunks: [], size: 0, overflow: false, ended: false, headSent: false, released: false, finished: res.finished };
-  (res as Captured)[STATE] = state;
-  Object.defineProperties(res, DESCRIPTORS);
+  const state: CaptureState = { limit, bodyless, onEnd, chunks: [], size: 0, overflow: false, ended: false, headSent: false, released: false };
+  const r = res as unknown as Record<string | symbol, unknown>;
+  r[STATE] = state;
+  r.writeHead = writeHead;
+  r.write = write;
+  r.end = end;
+  // Interim responses and trailers would leave unprotected: they are not sent.
+  r.flushHeaders = ignored;
+  r.writeContinue = ignored;
+  r.writeProcessing = ignored;
+  r.writeEarlyHints = ignored;
+  r.addTrailers = ignored;
+  // Frameworks decide between answering an error and aborting by headersSent.
+  Object.defineProperty(res, 'headersSent', HEADERS_SENT);
   return () => {
     state.released = true;
+    res.finished = false;
   };
 }
