@@ -77,7 +77,8 @@ export function renderTable(columns: readonly Column[], rows: readonly (readonly
     while (last > 0 && cells[last] === '') last--;
     return cells
       .slice(0, last + 1)
-      .map((cell, i) => paint(i, row, i === last ? cell : cell.padEnd(widths[i]!)))
+      // Continuation lines of a wrapped row leave some cells blank: those are not painted.
+      .map((cell, i) => (cell === '' ? cell.padEnd(widths[i]!) : paint(i, row, i === last ? cell : cell.padEnd(widths[i]!))))
       .join(GAP);
   };
   const out = [line(columns.map((c) => c.header), -1)];

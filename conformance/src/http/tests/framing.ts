@@ -1,0 +1,116 @@
+/**
+ * Outer framing (RFC 8613 §11.1–§11.3): the `OSCORE` header field carries the OSCORE
+ * option value in unpadded base64url, and `Content-Type: application/oscore` marks the
+ * body as an OSCORE payload. A malformed field or option value fails to decode (§8.2
+ * step 2: 4.02, "Failed to decode COSE"); a body not marked as OSCORE is refused as an
+ * unsupported media type.
+ */
+
+import {
+  BAD_OPTION,
+  BAD_OPTION_OR_UNAUTHORIZED,
+  describeRejection,
+  NOT_OSCORE_MEDIA_TYPE,
+  type Rejection,
+} from '../outcomes.js';
+import type { OuterRequest, ProtectedRequest } from '../client.js';
+import type { HttpTestCategory } from '../types.js';
+import type { HttpTestDefinition } from '../test-run.js';
+import { base64url, oscoreField, withField } from './alter.js';
+
+function framingTest(
+  id: string,
+  category: HttpTestCategory,
+  title: string,
+  rfc: string,
+  rejection: Rejection,
+  alter: (request: ProtectedRequest) => { outer: OuterRequest; note: string },
+): HttpTestDefinition {
+  return {
+    id,
+    title,
+    rfc,
+    category,
+    expected: `${describeRejection(rejection)}; application not run`,
+    async run(t) {
+      const request = await t.protect({ method: 'GET', target: t.target() });
+      const { outer, note } = alter(request);
+      const x = await t.send('#1', outer, { request, note });
+      t.expectRejected(x, rejection);
+      await t.expectNoApplicationEffect();
+    },
+  };
+}
+
+/** The option value with its flag byte (RFC 8613 §6.1, Figure 10) set to `flags`. */
+function withFlags(option: Uint8Array, flags: number): Uint8Array {
+  const copy = option.slice();
+  copy[0] = flags;
+  return copy;
+}
+
+const N_MASK = 0x07;
+const FLAG_K = 0x08;
+const FLAG_H = 0x10;
+
+function header(name: string, title: string, rfc: string, rejection: Rejection, alter: (request: ProtectedRequest) => { value: string | string[] | undefined; note: string }): HttpTestDefinition {
+  return framingTest(`header.${name}`, 'header', title, rfc, rejection, (request) => {
+    const { value, note } = alter(request);
+    const values = value === undefined ? [] : Array.isArray(value) ? value : [value];
+    return { outer: withField(request.outer, 'oscore', ...values), note };
+  });
+}
+
+export const headerTests: readonly HttpTestDefinition[] = [
+  header('missing', 'An application/oscore request without the OSCORE field is rejected', 'RFC 8613 §11.1, §11.3', BAD_OPTION_OR_UNAUTHORIZED, () => ({
+    value: undefined,
+    note: 'OSCORE field removed',
+  })),
+  header('not-base64url', 'An OSCORE field with characters outside base64url is rejected', 'RFC 8613 §11.1 (OSCORE = 2*base64url-char)', BAD_OPTION, (r) => {
+    const value = oscoreField(r.outer);
+    return { value: `${value.slice(0, 2)}!${value.slice(2)}`, note: `"!" inserted: ${value.slice(0, 2)}!${value.slice(2)}` };
+  }),
+  header('padded', 'An OSCORE field with base64 padding is rejected', 'RFC 8613 §11.1, §11.2 (base64url without padding)', BAD_OPTION, (r) => {
+    const value = oscoreField(r.outer);
+    const padded = value + '='.repeat(value.length % 4 === 0 ? 4 : 4 - (value.length % 4));
+    return { value: padded, note: `padded: ${padded}` };
+  }),
+  header('repeated', 'A request with the OSCORE field twice is rejected', 'RFC 8613 §2 (the option is not repeatable); RFC 7252 §5.4.5', BAD_OPTION, (r) => ({
+    value: [oscoreField(r.outer), oscoreField(r.outer)],
+    note: 'the same OSCORE field sent twice',
+  })),
+  header('reserved-flag', 'An OSCORE option with a reserved flag bit set is rejected', 'RFC 8613 §6.1, §13.7 (reserved bits set: malformed)', BAD_OPTION, (r) => {
+    const option = withFlags(r.option, r.option[0]! | 0x80);
+    return { value: base64url(option), note: `flag byte ${r.option[0]!.toString(16).padStart(2, '0')} → ${option[0]!.toString(16)} (bit 0 set)` };
+  }),
+  header('reserved-n', 'An OSCORE option with the reserved Partial IV length n = 6 is rejected', 'RFC 8613 §6.1 ("n = 6 and n = 7 are reserved")', BAD_OPTION, (r) => {
+    const option = withFlags(r.option, (r.option[0]! & ~N_MASK) | 6);
+    return { value: base64url(option), note: 'n set to 6' };
+  }),
+  header('truncated-partial-iv', 'An OSCORE option shorter than its Partial IV length is rejected', 'RFC 8613 §6.1', BAD_OPTION, (r) => {
+    const n = r.option[0]! & N_MASK;
+    // Flags n = 5, k = 0, h = 0, followed by fewer than five Partial IV bytes.
+    const option = Uint8Array.of(0x05, ...r.option.subarray(1, 1 + Math.min(n, 2)));
+    return { value: base64url(option), note: `n = 5 with ${option.length - 1} Partial IV bytes` };
+  }),
+  header('kid-context-overrun', "An OSCORE option whose 'kid context' length runs past its end is rejected", 'RFC 8613 §6.1', BAD_OPTION, (r) => {
+    const n = r.option[0]! & N_MASK;
+    const option = Uint8Array.of(FLAG_H | FLAG_K | n, ...r.option.subarray(1, 1 + n), 0xff, 0x01, 0x02);
+    return { value: base64url(option), note: "'kid context' length s = 255 with 2 bytes left" };
+  }),
+  header('empty-option', 'A request with an empty OSCORE option (AA) is rejected', "RFC 8613 §5 ('Partial IV' and 'kid' SHALL be present in requests), §11.3", BAD_OPTION, () => ({
+    value: 'AA',
+    note: 'OSCORE: AA (the empty option value)',
+  })),
+];
+
+export const contentTypeTests: readonly HttpTestDefinition[] = [
+  framingTest('content-type.missing', 'content-type', 'An OSCORE request without Content-Type is rejected', 'RFC 8613 §11.1', NOT_OSCORE_MEDIA_TYPE, (r) => ({
+    outer: withField(r.outer, 'content-type'),
+    note: 'Content-Type removed',
+  })),
+  framingTest('content-type.wrong', 'content-type', 'An OSCORE request with another Content-Type is rejected', 'RFC 8613 §11.1', NOT_OSCORE_MEDIA_TYPE, (r) => ({
+    outer: withField(r.outer, 'content-type', 'application/octet-stream'),
+    note: 'Content-Type: application/octet-stream',
+  })),
+];

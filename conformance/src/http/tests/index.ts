@@ -1,0 +1,27 @@
+/**
+ * The black-box HTTP tests, in the order they run. docs/conformance.md §4 describes each.
+ */
+
+import type { HttpTestDefinition } from '../test-run.js';
+import { bindingTests } from './binding.js';
+import { bodyTests, oversized } from './bodies.js';
+import { contentTypeTests, headerTests } from './framing.js';
+import { identifierTests } from './identifiers.js';
+import { methodTests } from './methods.js';
+import { replayTests } from './replay.js';
+import { tamperTests } from './tampering.js';
+import { unprotectedTests } from './unprotected.js';
+
+/** Every test of the suite. */
+export const HTTP_TESTS: readonly HttpTestDefinition[] = Object.freeze([
+  ...methodTests,
+  ...bodyTests,
+  ...replayTests,
+  ...tamperTests,
+  ...identifierTests,
+  ...headerTests,
+  ...contentTypeTests,
+  oversized,
+  ...unprotectedTests,
+  ...bindingTests,
+]);

@@ -1,0 +1,72 @@
+/**
+ * Tampering: an intermediary changes one protected part of a valid request — a body
+ * byte, the tag, the length, the Partial IV or the kid. Each one is bound by the AEAD
+ * (the ciphertext and tag directly; Partial IV and kid through the nonce and the AAD,
+ * RFC 8613 §5.2, §5.4), so the request fails to verify (§8.2 step 6) and is refused
+ * without a protected response or an application effect.
+ *
+ * The outer method and path are not tested: they are not protected by design (§4.2,
+ * §8.2 step 1 discards the outer code; the outer target is Class U).
+ */
+
+import { decodeOscoreOption, encodeOscoreOption, encodePartialIV, sequenceNumber } from '@oscore-http/core';
+import { BAD_OPTION, BAD_REQUEST, describeRejection, UNAUTHORIZED_OR_BAD_REQUEST, type Rejection } from '../outcomes.js';
+import type { ProtectedRequest } from '../client.js';
+import type { HttpTestDefinition, TestRun } from '../test-run.js';
+import { base64url, flipBit, withBody, withField } from './alter.js';
+
+const utf8 = (text: string) => new TextEncoder().encode(text);
+
+function tamperTest(
+  name: string,
+  title: string,
+  rfc: string,
+  rejection: Rejection,
+  alter: (t: TestRun, request: ProtectedRequest) => Promise<{ outer: ProtectedRequest['outer']; note: string }>,
+): HttpTestDefinition {
+  return {
+    id: `tamper.${name}`,
+    title,
+    rfc,
+    category: 'tamper',
+    expected: `${describeRejection(rejection)}; application not run`,
+    async run(t) {
+      const request = await t.protect({ method: 'POST', target: t.target(), headers: [['content-type', 'text/plain; charset=utf-8']], body: utf8('tamper with me') });
+      const { outer, note } = await alter(t, request);
+      const x = await t.send('#1', outer, { request, note });
+      t.expectRejected(x, rejection);
+      await t.expectNoApplicationEffect();
+    },
+  };
+}
+
+export const tamperTests: readonly HttpTestDefinition[] = [
+  tamperTest('ciphertext', 'A request with one ciphertext bit flipped is rejected', 'RFC 8613 §8.2 step 6', BAD_REQUEST, async (_t, r) => ({
+    outer: withBody(r.outer, flipBit(r.outer.body, 0)),
+    note: 'bit 0 of the first body byte flipped',
+  })),
+  tamperTest('tag', 'A request with one authentication-tag bit flipped is rejected', 'RFC 8613 §8.2 step 6', BAD_REQUEST, async (_t, r) => ({
+    outer: withBody(r.outer, flipBit(r.outer.body, -1)),
+    note: 'bit 0 of the last body byte (the tag) flipped',
+  })),
+  tamperTest('truncated', 'A request with its last body byte removed is rejected', 'RFC 8613 §8.2 step 6', BAD_REQUEST, async (_t, r) => ({
+    outer: withBody(r.outer, r.outer.body.subarray(0, -1)),
+    note: 'last body byte removed',
+  })),
+  tamperTest('partial-iv', 'A request whose Partial IV was changed is rejected', 'RFC 8613 §5.2, §5.4, §8.2 step 6', BAD_REQUEST, async (t, r) => {
+    // A number reserved for this and never sent: the change alone must make it fail.
+    const other = t.env.client.sequence.reserve(1);
+    const fields = decodeOscoreOption(r.option);
+    const option = encodeOscoreOption({ ...fields, partialIV: encodePartialIV(sequenceNumber(other)) });
+    return { outer: withField(r.outer, 'oscore', base64url(option)), note: `Partial IV ${r.sequenceNumber} replaced by ${other}` };
+  }),
+  tamperTest('kid', "A request whose 'kid' was changed is rejected", 'RFC 8613 §8.2 steps 2 and 6', UNAUTHORIZED_OR_BAD_REQUEST, async (_t, r) => {
+    const fields = decodeOscoreOption(r.option);
+    const kid = fields.kid === undefined || fields.kid.length === 0 ? Uint8Array.of(0) : flipBit(fields.kid, -1);
+    return { outer: withField(r.outer, 'oscore', base64url(encodeOscoreOption({ ...fields, kid }))), note: "one bit of 'kid' flipped" };
+  }),
+  tamperTest('empty-body', 'A request whose body was removed is rejected', 'RFC 8613 §2 (an OSCORE message without payload is malformed), §8.2 step 2', BAD_OPTION, async (_t, r) => ({
+    outer: withBody(r.outer, new Uint8Array(0)),
+    note: 'body removed',
+  })),
+];
