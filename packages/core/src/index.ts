@@ -94,4 +94,5 @@ export { MemorySequenceNumberSource, ReservedSequenceNumberSource, type Sequence
 export { DEFAULT_RESERVATION_BLOCK, ReservedCounter } from './state/reserved-counter.js';
 export { MemoryStateStore, type StateStore } from './state/state-store.js';
 export { defaultUsageLimits, type UsageLimits } from './state/usage-limits.js';
+export { TELEMETRY } from './telemetry/instrumentation.js';
 export { MAX_SEQUENCE_NUMBER, sequenceNumber, type PartialIV, type SequenceNumber } from './types.js';

@@ -13,6 +13,7 @@ import type { InnerMessage } from '../message/inner-message.js';
 import type { SequenceNumber } from '../types.js';
 import { RequestBinding } from './binding.js';
 import { innerMessageOf, plaintextOf } from './plaintext.js';
+import { failed, protectedMessage, startSpan, TELEMETRY, verifiedMessage } from '../telemetry/instrumentation.js';
 import { assertRecipientKeyUsable, countEncryption, countFailedDecryption } from './usage.js';
 
 /** The two parts of a compressed COSE object as they travel: OSCORE option value and payload (§6). */
@@ -69,26 +70,34 @@ export interface VerifyRequestOptions {
  * ```
  */
 export async function protectRequest(context: SecurityContext, message: InnerMessage): Promise<ProtectedRequest> {
-  const internals = internalsOf(context);
-  const { senderId, idContext, commonIV, senderKey, backend } = internals;
-  // Step 2: the plaintext (validated before a sequence number is spent).
-  const plaintext = plaintextOf(message, 'request', context.aead);
-  // Step 3: "Encode the Partial IV ... and increment the Sender Sequence Number by one."
-  const next = context.senderSequence.next();
-  const partialIV = encodePartialIV(typeof next === 'number' ? next : await next);
-  const nonce = computeNonce(commonIV, senderId, partialIV);
-  // §5.4: in a request, request_kid is our Sender ID and request_piv our Partial IV.
-  const aad = encodeAad(context.aead, senderId, partialIV);
-  // Step 4: encrypt with the Sender Key, then compress (§6).
-  const counted = countEncryption(internals);
-  if (counted !== undefined) await counted;
-  const payload = backend.encrypt(senderKey, nonce, aad, plaintext);
-  const option = encodeOscoreOption({
-    partialIV,
-    kid: senderId,
-    kidContext: context.sendKidContext ? idContext : undefined,
-  });
-  return { option, payload, binding: new RequestBinding('client', context, senderId, partialIV) };
+  const span = startSpan(TELEMETRY.spans.protect, 'request');
+  try {
+    const internals = internalsOf(context);
+    const { senderId, idContext, commonIV, senderKey, backend } = internals;
+    // Step 2: the plaintext (validated before a sequence number is spent).
+    const plaintext = plaintextOf(message, 'request', context.aead);
+    // Step 3: "Encode the Partial IV ... and increment the Sender Sequence Number by one."
+    const next = context.senderSequence.next();
+    const seq = typeof next === 'number' ? next : await next;
+    const partialIV = encodePartialIV(seq);
+    const nonce = computeNonce(commonIV, senderId, partialIV);
+    // §5.4: in a request, request_kid is our Sender ID and request_piv our Partial IV.
+    const aad = encodeAad(context.aead, senderId, partialIV);
+    // Step 4: encrypt with the Sender Key, then compress (§6).
+    const counted = countEncryption(internals);
+    if (counted !== undefined) await counted;
+    const payload = backend.encrypt(senderKey, nonce, aad, plaintext);
+    const option = encodeOscoreOption({
+      partialIV,
+      kid: senderId,
+      kidContext: context.sendKidContext ? idContext : undefined,
+    });
+    protectedMessage(span, 'request', context, { kid: senderId, partialIV, sequenceNumber: seq, size: payload.length });
+    return { option, payload, binding: new RequestBinding('client', context, senderId, partialIV) };
+  } catch (err) {
+    failed(span, 'request', err, false, { context });
+    throw err;
+  }
 }
 
 /**
@@ -109,45 +118,57 @@ export async function verifyRequest(
   payload: Uint8Array,
   options: VerifyRequestOptions = {},
 ): Promise<VerifiedRequest> {
-  // Step 2: decompress (§6.1).
-  const { partialIV, kid, kidContext } = decodeOscoreOption(option);
-  // §5: 'Partial IV' and 'kid' "SHALL be present in requests".
-  if (partialIV === undefined) throw new MalformedCoseError('a request must carry a Partial IV');
-  if (kid === undefined) throw new MalformedCoseError("a request must carry a 'kid'");
-  // §2: "An endpoint receiving a CoAP message without payload that also contains an OSCORE option SHALL treat it as malformed".
-  if (payload.length === 0) throw new MalformedCoseError('the message has no payload');
-  const found = resolveRecipientContexts(source, kid, kidContext);
-  const candidates = Array.isArray(found) ? (found as readonly SecurityContext[]) : await found;
-  if (candidates.length === 0) throw new ContextNotFoundError();
+  const span = startSpan(TELEMETRY.spans.verify, 'request');
+  let fields: ReturnType<typeof decodeOscoreOption> = {};
+  let context: SecurityContext | undefined;
+  try {
+    // Step 2: decompress (§6.1).
+    fields = decodeOscoreOption(option);
+    const { partialIV, kid, kidContext } = fields;
+    // §5: 'Partial IV' and 'kid' "SHALL be present in requests".
+    if (partialIV === undefined) throw new MalformedCoseError('a request must carry a Partial IV');
+    if (kid === undefined) throw new MalformedCoseError("a request must carry a 'kid'");
+    // §2: "An endpoint receiving a CoAP message without payload that also contains an OSCORE option SHALL treat it as malformed".
+    if (payload.length === 0) throw new MalformedCoseError('the message has no payload');
+    const found = resolveRecipientContexts(source, kid, kidContext);
+    const candidates = Array.isArray(found) ? (found as readonly SecurityContext[]) : await found;
+    if (candidates.length === 0) throw new ContextNotFoundError();
 
-  const seq = partialIVToSequenceNumber(partialIV);
-  for (const context of candidates) {
-    const replay = context.replayProtection as { isFresh?: (seq: SequenceNumber) => boolean; known?: boolean };
-    // Step 3: an early look at the window saves decrypting a replay; the decisive check is below.
-    if (candidates.length === 1 && replay.isFresh !== undefined && replay.known !== false && !replay.isFresh(seq)) throw new ReplayDetectedError();
-    const internals = internalsOf(context);
-    assertRecipientKeyUsable(internals);
-    const { recipientId, commonIV, recipientKey, backend } = internals;
-    // Steps 4–6: the kid is the Recipient ID, which is ID_PIV of the request nonce.
-    const aad = encodeAad(context.aead, recipientId, partialIV);
-    const nonce = computeNonce(commonIV, recipientId, partialIV);
-    const plaintext = backend.decrypt(recipientKey, nonce, aad, payload);
-    if (plaintext === undefined) {
-      await countFailedDecryption(internals);
-      continue;
+    const seq = partialIVToSequenceNumber(partialIV);
+    for (const candidate of candidates) {
+      context = candidate;
+      const replay = candidate.replayProtection as { isFresh?: (seq: SequenceNumber) => boolean; known?: boolean };
+      // Step 3: an early look at the window saves decrypting a replay; the decisive check is below.
+      if (candidates.length === 1 && replay.isFresh !== undefined && replay.known !== false && !replay.isFresh(seq)) throw new ReplayDetectedError();
+      const internals = internalsOf(candidate);
+      assertRecipientKeyUsable(internals);
+      const { recipientId, commonIV, recipientKey, backend } = internals;
+      // Steps 4–6: the kid is the Recipient ID, which is ID_PIV of the request nonce.
+      const aad = encodeAad(candidate.aead, recipientId, partialIV);
+      const nonce = computeNonce(commonIV, recipientId, partialIV);
+      const plaintext = backend.decrypt(recipientKey, nonce, aad, payload);
+      if (plaintext === undefined) {
+        await countFailedDecryption(internals);
+        continue;
+      }
+      // Step 6: "If decryption succeeds, update the Replay Window" — check and update are one step (§7.4).
+      const checked = candidate.replayProtection.checkAndUpdate(seq);
+      const verdict = typeof checked === 'string' ? checked : await checked;
+      if (verdict === 'replayed') throw new ReplayDetectedError();
+      if (verdict === 'unknown' && options.freshness !== 'caller') throw new FreshnessRequiredError();
+      // Step 7.
+      const message = innerMessageOf(plaintext, 'request');
+      // The Partial IV is a view into the caller's buffer: the binding keeps its own copy.
+      const binding = new RequestBinding('server', candidate, recipientId, new Uint8Array(partialIV) as typeof partialIV);
+      verifiedMessage(span, 'request', candidate, { kid, kidContext, partialIV, sequenceNumber: seq, size: payload.length });
+      return { context: candidate, message, binding, sequenceNumber: seq, fresh: verdict === 'accepted' };
     }
-    // Step 6: "If decryption succeeds, update the Replay Window" — check and update are one step (§7.4).
-    const checked = context.replayProtection.checkAndUpdate(seq);
-    const verdict = typeof checked === 'string' ? checked : await checked;
-    if (verdict === 'replayed') throw new ReplayDetectedError();
-    if (verdict === 'unknown' && options.freshness !== 'caller') throw new FreshnessRequiredError();
-    // Step 7.
-    const message = innerMessageOf(plaintext, 'request');
-    // The Partial IV is a view into the caller's buffer: the binding keeps its own copy.
-    const binding = new RequestBinding('server', context, recipientId, new Uint8Array(partialIV) as typeof partialIV);
-    return { context, message, binding, sequenceNumber: seq, fresh: verdict === 'accepted' };
+    context = candidates.length === 1 ? candidates[0] : undefined;
+    throw new DecryptionFailedError();
+  } catch (err) {
+    failed(span, 'request', err, true, { kid: fields.kid, kidContext: fields.kidContext, partialIV: fields.partialIV, context });
+    throw err;
   }
-  throw new DecryptionFailedError();
 }
 
 /**

@@ -11,7 +11,8 @@ import { decodeOscoreOption, encodeOscoreOption } from '../cose/oscore-option.js
 import { encodePartialIV } from '../cose/partial-iv.js';
 import { DecryptionFailedError, MalformedCoseError, ResponseBindingError } from '../errors.js';
 import type { InnerMessage } from '../message/inner-message.js';
-import type { PartialIV } from '../types.js';
+import { failed, protectedMessage, startSpan, TELEMETRY, verifiedMessage } from '../telemetry/instrumentation.js';
+import type { PartialIV, SequenceNumber } from '../types.js';
 import { bindingState, type RequestBinding } from './binding.js';
 import { innerMessageOf, plaintextOf } from './plaintext.js';
 import { assertRecipientKeyUsable, countEncryption, countFailedDecryption } from './usage.js';
@@ -46,32 +47,43 @@ export async function protectResponse(
   message: InnerMessage,
   options: ProtectResponseOptions = {},
 ): Promise<ProtectedMessage> {
-  if (binding.role !== 'server') throw new ResponseBindingError('it belongs to a request this endpoint sent, not one it received');
-  const state = bindingState(binding);
+  const span = startSpan(TELEMETRY.spans.protect, 'response');
   const context = binding.context;
-  const internals = internalsOf(context);
-  const { senderId, commonIV, senderKey, backend } = internals;
-  const plaintext = plaintextOf(message, 'response', context.aead);
-  let nonce: Uint8Array;
-  let option: Uint8Array;
-  if (options.partialIV === true) {
-    // Step 3, second alternative: a new Partial IV from our Sender Sequence Number, which the message MUST carry (step 4).
-    const next = context.senderSequence.next();
-    const partialIV = encodePartialIV(typeof next === 'number' ? next : await next);
-    nonce = computeNonce(commonIV, senderId, partialIV);
-    option = encodeOscoreOption({ partialIV });
-  } else {
-    // Step 3, first alternative: the request nonce; the Partial IV MUST NOT be included (step 4).
-    // Using it twice would reuse a nonce under our Sender Key (§5.2, §7.2).
-    if (state.used) throw new ResponseBindingError('the request nonce already protected a response; pass { partialIV: true } for further responses');
-    state.used = true;
-    nonce = computeNonce(commonIV, state.kid, state.partialIV);
-    option = encodeOscoreOption({});
+  try {
+    if (binding.role !== 'server') throw new ResponseBindingError('it belongs to a request this endpoint sent, not one it received');
+    const state = bindingState(binding);
+    const internals = internalsOf(context);
+    const { senderId, commonIV, senderKey, backend } = internals;
+    const plaintext = plaintextOf(message, 'response', context.aead);
+    let nonce: Uint8Array;
+    let option: Uint8Array;
+    let partialIV: PartialIV | undefined;
+    let seq: number | undefined;
+    if (options.partialIV === true) {
+      // Step 3, second alternative: a new Partial IV from our Sender Sequence Number, which the message MUST carry (step 4).
+      const next = context.senderSequence.next();
+      seq = typeof next === 'number' ? next : await next;
+      partialIV = encodePartialIV(seq as SequenceNumber);
+      nonce = computeNonce(commonIV, senderId, partialIV);
+      option = encodeOscoreOption({ partialIV });
+    } else {
+      // Step 3, first alternative: the request nonce; the Partial IV MUST NOT be included (step 4).
+      // Using it twice would reuse a nonce under our Sender Key (§5.2, §7.2).
+      if (state.used) throw new ResponseBindingError('the request nonce already protected a response; pass { partialIV: true } for further responses');
+      state.used = true;
+      nonce = computeNonce(commonIV, state.kid, state.partialIV);
+      option = encodeOscoreOption({});
+    }
+    const aad = encodeAad(context.aead, state.kid, state.partialIV);
+    const counted = countEncryption(internals);
+    if (counted !== undefined) await counted;
+    const payload = backend.encrypt(senderKey, nonce, aad, plaintext);
+    protectedMessage(span, 'response', context, { kid: state.kid, partialIV, sequenceNumber: seq, size: payload.length });
+    return { option, payload };
+  } catch (err) {
+    failed(span, 'response', err, false, { context });
+    throw err;
   }
-  const aad = encodeAad(context.aead, state.kid, state.partialIV);
-  const counted = countEncryption(internals);
-  if (counted !== undefined) await counted;
-  return { option, payload: backend.encrypt(senderKey, nonce, aad, plaintext) };
 }
 
 /**
@@ -83,27 +95,36 @@ export async function protectResponse(
  *   {ResponseBindingError} if the binding is a server's or already received its response.
  */
 export async function verifyResponse(binding: RequestBinding, option: Uint8Array, payload: Uint8Array): Promise<VerifiedResponse> {
-  if (binding.role !== 'client') throw new ResponseBindingError('it belongs to a request this endpoint received, not one it sent');
-  const state = bindingState(binding);
-  if (state.used) throw new ResponseBindingError('a response to this request was already accepted (RFC 8613 Section 7.4)');
-  // Step 2: decompress.
-  const { partialIV } = decodeOscoreOption(option);
-  if (payload.length === 0) throw new MalformedCoseError('the message has no payload');
+  const span = startSpan(TELEMETRY.spans.verify, 'response');
   const context = binding.context;
-  const internals = internalsOf(context);
-  assertRecipientKeyUsable(internals);
-  const { recipientId, commonIV, recipientKey, backend } = internals;
-  // Step 3: the AAD carries the request's kid and Partial IV.
-  const aad = encodeAad(context.aead, state.kid, state.partialIV);
-  // Step 4: the server's Partial IV with its Sender ID (our Recipient ID), else the request nonce.
-  const nonce = partialIV !== undefined ? computeNonce(commonIV, recipientId, partialIV) : computeNonce(commonIV, state.kid, state.partialIV);
-  // Step 5.
-  const plaintext = backend.decrypt(recipientKey, nonce, aad, payload);
-  if (plaintext === undefined) {
-    await countFailedDecryption(internals);
-    throw new DecryptionFailedError();
+  let partialIV: PartialIV | undefined;
+  try {
+    if (binding.role !== 'client') throw new ResponseBindingError('it belongs to a request this endpoint received, not one it sent');
+    const state = bindingState(binding);
+    if (state.used) throw new ResponseBindingError('a response to this request was already accepted (RFC 8613 Section 7.4)');
+    // Step 2: decompress.
+    partialIV = decodeOscoreOption(option).partialIV;
+    if (payload.length === 0) throw new MalformedCoseError('the message has no payload');
+    const internals = internalsOf(context);
+    assertRecipientKeyUsable(internals);
+    const { recipientId, commonIV, recipientKey, backend } = internals;
+    // Step 3: the AAD carries the request's kid and Partial IV.
+    const aad = encodeAad(context.aead, state.kid, state.partialIV);
+    // Step 4: the server's Partial IV with its Sender ID (our Recipient ID), else the request nonce.
+    const nonce = partialIV !== undefined ? computeNonce(commonIV, recipientId, partialIV) : computeNonce(commonIV, state.kid, state.partialIV);
+    // Step 5.
+    const plaintext = backend.decrypt(recipientKey, nonce, aad, payload);
+    if (plaintext === undefined) {
+      await countFailedDecryption(internals);
+      throw new DecryptionFailedError();
+    }
+    state.used = true;
+    // Step 6.
+    const message = innerMessageOf(plaintext, 'response');
+    verifiedMessage(span, 'response', context, { kid: state.kid, partialIV, size: payload.length });
+    return { message, partialIV: partialIV?.slice() as PartialIV | undefined };
+  } catch (err) {
+    failed(span, 'response', err, true, { partialIV, context });
+    throw err;
   }
-  state.used = true;
-  // Step 6.
-  return { message: innerMessageOf(plaintext, 'response'), partialIV: partialIV?.slice() as PartialIV | undefined };
 }

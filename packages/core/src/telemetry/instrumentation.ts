@@ -1,0 +1,149 @@
+/**
+ * OpenTelemetry instrumentation (docs/observability.md): a span per protect and verify,
+ * and counters and gauges, through `@opentelemetry/api` only. Without an SDK registered
+ * everything here is a no-op; spans are filled only when they record.
+ *
+ * Nothing secret is ever an attribute: algorithm, kid and kid context (public
+ * identifiers, sent in clear in the OSCORE option), Partial IV and sequence number (also
+ * in clear), sizes, outcome and error code. No key, Common IV, nonce or plaintext.
+ */
+
+import { metrics, SpanStatusCode, trace, type Attributes, type Counter, type MeterProvider, type Span } from '@opentelemetry/api';
+import { toHex } from '../bytes.js';
+import type { SecurityContext } from '../context/security-context.js';
+import { OscoreError } from '../errors.js';
+import { MAX_SEQUENCE_NUMBER } from '../types.js';
+
+const SCOPE = '@oscore-http/core';
+const VERSION = '0.1.0';
+
+/** Span and metric names, and attribute keys (docs/observability.md lists them). */
+export const TELEMETRY = Object.freeze({
+  spans: { protect: 'oscore.protect', verify: 'oscore.verify' },
+  metrics: {
+    protected: 'oscore.messages.protected',
+    verified: 'oscore.messages.verified',
+    rejected: 'oscore.messages.rejected',
+    replays: 'oscore.replay.rejected',
+    sequenceUsed: 'oscore.sender.sequence_numbers.used',
+    sequenceUsage: 'oscore.sender.sequence_numbers.usage',
+  },
+  attributes: {
+    kind: 'oscore.message.kind',
+    algorithm: 'oscore.aead.algorithm',
+    context: 'oscore.context',
+    kid: 'oscore.kid',
+    kidContext: 'oscore.kid_context',
+    partialIV: 'oscore.partial_iv',
+    sequenceNumber: 'oscore.sequence_number',
+    size: 'oscore.payload.size',
+    outcome: 'oscore.outcome',
+    errorCode: 'oscore.error.code',
+    reason: 'oscore.reason',
+  },
+} as const);
+
+const A = TELEMETRY.attributes;
+export type MessageKind = 'request' | 'response';
+
+const tracer = trace.getTracer(SCOPE, VERSION);
+
+interface Instruments {
+  readonly protected: Counter;
+  readonly verified: Counter;
+  readonly rejected: Counter;
+  readonly replays: Counter;
+}
+
+/** Highest sequence number used per Sender Context, for the usage gauges. */
+const senders = new Map<string, { readonly attributes: Attributes; used: number }>();
+
+let provider: MeterProvider | undefined;
+let instruments: Instruments | undefined;
+
+/** The instruments of the currently registered meter provider (an SDK may be registered after this module loads). */
+function meters(): Instruments {
+  const current = metrics.getMeterProvider();
+  if (instruments === undefined || current !== provider) {
+    provider = current;
+    const meter = current.getMeter(SCOPE, VERSION);
+    instruments = {
+      protected: meter.createCounter(TELEMETRY.metrics.protected, { description: 'Messages protected (encrypted) with OSCORE', unit: '{message}' }),
+      verified: meter.createCounter(TELEMETRY.metrics.verified, { description: 'Messages verified (decrypted, replay-checked) with OSCORE', unit: '{message}' }),
+      rejected: meter.createCounter(TELEMETRY.metrics.rejected, { description: 'Received messages rejected, by reason (error code)', unit: '{message}' }),
+      replays: meter.createCounter(TELEMETRY.metrics.replays, { description: 'Requests rejected by the replay window (RFC 8613 §7.4)', unit: '{message}' }),
+    };
+    const used = meter.createObservableGauge(TELEMETRY.metrics.sequenceUsed, { description: 'Sender Sequence Numbers used so far', unit: '{number}' });
+    const usage = meter.createObservableGauge(TELEMETRY.metrics.sequenceUsage, { description: 'Share of the 2^40 Sender Sequence Numbers used (RFC 8613 §7.2.1)', unit: '1' });
+    meter.addBatchObservableCallback(
+      (result) => {
+        for (const sender of senders.values()) {
+          result.observe(used, sender.used, sender.attributes);
+          result.observe(usage, sender.used / (MAX_SEQUENCE_NUMBER + 1), sender.attributes);
+        }
+      },
+      [used, usage],
+    );
+  }
+  return instruments;
+}
+
+function contextAttributes(ctx: SecurityContext): Attributes {
+  return { [A.algorithm]: ctx.aead.name, [A.context]: ctx.name ?? ctx.senderStateId.slice(0, 8) };
+}
+
+/** Starts a protect or verify span. */
+export function startSpan(name: string, kind: MessageKind): Span {
+  const span = tracer.startSpan(name);
+  if (span.isRecording()) span.setAttribute(A.kind, kind);
+  return span;
+}
+
+/** Records a successful protect. */
+export function protectedMessage(span: Span, kind: MessageKind, ctx: SecurityContext, details: { kid: Uint8Array; partialIV?: Uint8Array | undefined; sequenceNumber?: number | undefined; size: number }): void {
+  const attributes = contextAttributes(ctx);
+  meters().protected.add(1, { ...attributes, [A.kind]: kind });
+  if (details.sequenceNumber !== undefined) {
+    const sender = senders.get(ctx.senderStateId);
+    if (sender === undefined) senders.set(ctx.senderStateId, { attributes: { ...attributes, [A.kid]: toHex(ctx.senderId) }, used: details.sequenceNumber + 1 });
+    else if (details.sequenceNumber + 1 > sender.used) sender.used = details.sequenceNumber + 1;
+  }
+  if (span.isRecording()) {
+    span.setAttributes({ ...attributes, [A.kid]: toHex(details.kid), [A.size]: details.size, [A.outcome]: 'ok' });
+    if (details.partialIV !== undefined) span.setAttribute(A.partialIV, toHex(details.partialIV));
+    if (details.sequenceNumber !== undefined) span.setAttribute(A.sequenceNumber, details.sequenceNumber);
+  }
+  span.end();
+}
+
+/** Records a successful verification. */
+export function verifiedMessage(span: Span, kind: MessageKind, ctx: SecurityContext, details: { kid: Uint8Array; kidContext?: Uint8Array | undefined; partialIV?: Uint8Array | undefined; sequenceNumber?: number | undefined; size: number }): void {
+  const attributes = contextAttributes(ctx);
+  meters().verified.add(1, { ...attributes, [A.kind]: kind });
+  if (span.isRecording()) {
+    span.setAttributes({ ...attributes, [A.kid]: toHex(details.kid), [A.size]: details.size, [A.outcome]: 'ok' });
+    if (details.kidContext !== undefined) span.setAttribute(A.kidContext, toHex(details.kidContext));
+    if (details.partialIV !== undefined) span.setAttribute(A.partialIV, toHex(details.partialIV));
+    if (details.sequenceNumber !== undefined) span.setAttribute(A.sequenceNumber, details.sequenceNumber);
+  }
+  span.end();
+}
+
+/** Records a failed protect or verify; rejections of received messages are counted by reason. */
+export function failed(span: Span, kind: MessageKind, err: unknown, received: boolean, identifiers: { kid?: Uint8Array | undefined; kidContext?: Uint8Array | undefined; partialIV?: Uint8Array | undefined; context?: SecurityContext | undefined } = {}): void {
+  const code = err instanceof OscoreError ? err.code : 'ERR_UNEXPECTED';
+  const attributes: Attributes = identifiers.context === undefined ? {} : contextAttributes(identifiers.context);
+  if (received) {
+    meters().rejected.add(1, { ...attributes, [A.kind]: kind, [A.reason]: code });
+    if (code === 'ERR_OSCORE_REPLAY') meters().replays.add(1, attributes);
+  }
+  if (span.isRecording()) {
+    span.setAttributes({ ...attributes, [A.outcome]: received ? 'rejected' : 'error', [A.errorCode]: code });
+    if (identifiers.kid !== undefined) span.setAttribute(A.kid, toHex(identifiers.kid));
+    if (identifiers.kidContext !== undefined) span.setAttribute(A.kidContext, toHex(identifiers.kidContext));
+    if (identifiers.partialIV !== undefined) span.setAttribute(A.partialIV, toHex(identifiers.partialIV));
+    // The message is the error's fixed sentence: no input, no secret.
+    span.setStatus({ code: SpanStatusCode.ERROR, message: code });
+  }
+  span.end();
+}
