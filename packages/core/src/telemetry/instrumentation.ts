@@ -88,8 +88,27 @@ function meters(): Instruments {
   return instruments;
 }
 
+interface ContextAttributes {
+  readonly base: Attributes;
+  readonly request: Attributes;
+  readonly response: Attributes;
+}
+
+/** Attribute sets per context, built once (they are per-message otherwise: allocation on every call). */
+const cache = new WeakMap<SecurityContext, ContextAttributes>();
+
+function attributesOf(ctx: SecurityContext): ContextAttributes {
+  let a = cache.get(ctx);
+  if (a === undefined) {
+    const base = { [A.algorithm]: ctx.aead.name, [A.context]: ctx.name ?? ctx.senderStateId.slice(0, 8) };
+    a = { base, request: { ...base, [A.kind]: 'request' }, response: { ...base, [A.kind]: 'response' } };
+    cache.set(ctx, a);
+  }
+  return a;
+}
+
 function contextAttributes(ctx: SecurityContext): Attributes {
-  return { [A.algorithm]: ctx.aead.name, [A.context]: ctx.name ?? ctx.senderStateId.slice(0, 8) };
+  return attributesOf(ctx).base;
 }
 
 /** Starts a protect or verify span. */
@@ -102,7 +121,7 @@ export function startSpan(name: string, kind: MessageKind): Span {
 /** Records a successful protect. */
 export function protectedMessage(span: Span, kind: MessageKind, ctx: SecurityContext, details: { kid: Uint8Array; partialIV?: Uint8Array | undefined; sequenceNumber?: number | undefined; size: number }): void {
   const attributes = contextAttributes(ctx);
-  meters().protected.add(1, { ...attributes, [A.kind]: kind });
+  meters().protected.add(1, attributesOf(ctx)[kind]);
   if (details.sequenceNumber !== undefined) {
     const sender = senders.get(ctx.senderStateId);
     if (sender === undefined) senders.set(ctx.senderStateId, { attributes: { ...attributes, [A.kid]: toHex(ctx.senderId) }, used: details.sequenceNumber + 1 });
@@ -119,7 +138,7 @@ export function protectedMessage(span: Span, kind: MessageKind, ctx: SecurityCon
 /** Records a successful verification. */
 export function verifiedMessage(span: Span, kind: MessageKind, ctx: SecurityContext, details: { kid: Uint8Array; kidContext?: Uint8Array | undefined; partialIV?: Uint8Array | undefined; sequenceNumber?: number | undefined; size: number }): void {
   const attributes = contextAttributes(ctx);
-  meters().verified.add(1, { ...attributes, [A.kind]: kind });
+  meters().verified.add(1, attributesOf(ctx)[kind]);
   if (span.isRecording()) {
     span.setAttributes({ ...attributes, [A.kid]: toHex(details.kid), [A.size]: details.size, [A.outcome]: 'ok' });
     if (details.kidContext !== undefined) span.setAttribute(A.kidContext, toHex(details.kidContext));
