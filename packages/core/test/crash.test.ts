@@ -20,7 +20,7 @@
 
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,8 +41,9 @@ const PAIRS = [
 /**
  * Reservation block K and concurrency per run. Small blocks put a durable write behind
  * (nearly) every number, so kills often land inside reservations; large ones crash with
- * most of a block unused. Each counter never has more waiters than its block holds
- * (client: `concurrency`; server: up to 1.25 × `concurrency`).
+ * most of a block unused. No counter has more concurrent waiters than one block holds
+ * (client: `concurrency`; server: up to 1.25 × `concurrency`): ReservedCounter.take()
+ * currently rejects, with `undefined`, the waiters that one refilled block cannot serve.
  */
 const SHAPES: readonly { block: number | null; concurrency: number }[] = [
   { block: 1, concurrency: 1 },
@@ -51,7 +52,7 @@ const SHAPES: readonly { block: number | null; concurrency: number }[] = [
   { block: 64, concurrency: 8 },
   { block: 64, concurrency: 32 },
   { block: 1024, concurrency: 32 },
-  { block: null, concurrency: 8 }, // the default, 1,024
+  { block: null, concurrency: 8 }, // the default, DEFAULT_RESERVATION_BLOCK
 ];
 
 type Plan = { readonly after: 'spawn' | 'ready'; readonly delay: number };
@@ -212,11 +213,8 @@ function analyse(text: string, keys: readonly KeyInfo[]): Analysis {
     uses++;
     perKey.set(key.name, (perKey.get(key.name) ?? 0) + 1);
     const first = seen.get(line);
-    if (first !== undefined) {
-      duplicates.push(`${key.name} nonce ${m[2]}: run ${first}, again in run ${run}`);
-      return;
-    }
-    seen.set(line, run);
+    if (first !== undefined) duplicates.push(`${key.name} nonce ${m[2]}: run ${first}, again in run ${run}`);
+    else seen.set(line, run);
     // nonce XOR Common IV = size of ID_PIV ‖ ID_PIV left-padded to nonce length − 6 ‖ Partial IV left-padded to 5.
     const x = fromHex(m[2]!).map((b, i) => b ^ key.commonIV[i]!);
     const n = x.length;
@@ -231,7 +229,7 @@ function analyse(text: string, keys: readonly KeyInfo[]): Analysis {
     const name = `${key.name}/${idPiv === key.ownId ? 'own' : `request nonce (ID_PIV ${idPiv || 'empty'})`}`;
     let s = spaces.get(name);
     if (s === undefined) spaces.set(name, (s = { uses: 0, max: -1, maxBefore: -1, runMax: -1 }));
-    s.uses++;
+    if (first === undefined) s.uses++;
     s.max = Math.max(s.max, seq);
     s.runMax = Math.max(s.runMax, seq);
     if (seq <= s.maxBefore) wentBack.push(`${name}: sequence number ${seq} in run ${run}, but an earlier run already reached ${s.maxBefore}`);
@@ -240,20 +238,23 @@ function analyse(text: string, keys: readonly KeyInfo[]): Analysis {
 }
 
 /** Runs `runs` children on one state directory and log; the kill moment and the shape of each run come from `random`. */
-async function crashRuns(dir: string, store: 'file' | 'memory', runs: number, random: () => number) {
+async function crashRuns(dir: string, store: 'file' | 'memory', runs: number, random: () => number, steadyOnly = false) {
+  mkdirSync(dir, { recursive: true });
   const log = join(dir, 'nonces.log');
   const results: (RunResult & { plan: Plan })[] = [];
+  let startup = 200; // ms from spawn to "ready", as last seen: start-up kills spread over it and a little beyond
   for (let i = 0; i < runs; i++) {
     const shape = SHAPES[Math.floor(random() * SHAPES.length)]!;
     const r = random();
     const plan: Plan =
-      r < 0.15
-        ? { after: 'spawn', delay: random() * 150 } // start-up: loading, opening the store, the lock, the first write
-        : r < 0.4
+      r < 0.15 && !steadyOnly
+        ? { after: 'spawn', delay: random() * 1.1 * startup } // start-up: loading, opening the store, the lock, the first write
+        : r < 0.4 && !steadyOnly
           ? { after: 'ready', delay: random() * 3 } // the first reservations
-          : { after: 'ready', delay: random() * 120 }; // steady state
+          : { after: 'ready', delay: random() * 200 }; // steady state
     appendFileSync(log, `\n# run ${i} store=${store} block=${shape.block ?? 'default'} concurrency=${shape.concurrency} kill=${plan.after}+${plan.delay.toFixed(1)}ms\n`);
     const result = await runChild({ stateDir: join(dir, 'state'), log, store, ...shape, pairs: PAIRS }, plan);
+    if (result.readyAfter !== undefined) startup = result.readyAfter;
     results.push({ ...result, plan });
     // The child must die by our SIGKILL, never by itself (an error, a refused lock, a failed reservation).
     if (result.signal !== 'SIGKILL' || !result.killed) {
@@ -264,19 +265,20 @@ async function crashRuns(dir: string, store: 'file' | 'memory', runs: number, ra
 }
 
 const work = mkdtempSync(join(tmpdir(), 'oscore-crash-'));
-let keepWork = false;
+/** Tests that have not passed (yet): their log and state are kept for inspection. */
+const keep = new Set<string>();
 
 beforeAll(() => {
   if (!existsSync(BUILT)) throw new Error(`the crash child runs the built package: ${BUILT} is missing; run \`npx tsc -b\` first`);
 });
 
 afterAll(() => {
-  if (keepWork) console.log(`crash test: log and state kept in ${work}`);
+  if (keep.size > 0) console.log(`crash test: log and state kept in ${work}`);
   else rmSync(work, { recursive: true, force: true });
 });
 
 it(`no (key, nonce) pair is used twice across ${RUNS} SIGKILLs of a process protecting messages with the file store`, async () => {
-  keepWork = true;
+  keep.add('file');
   const dir = join(work, 'file');
   const started = performance.now();
   console.log(`crash test: seed ${SEED} (OSCORE_CRASH_SEED), ${RUNS} runs`);
@@ -285,8 +287,8 @@ it(`no (key, nonce) pair is used twice across ${RUNS} SIGKILLs of a process prot
   const a = analyse(readFileSync(log, 'utf8'), keys);
 
   // The property: every (key, nonce) pair at most once, and each restart above all earlier numbers.
-  expect(a.duplicates.slice(0, 20)).toEqual([]);
-  expect(a.wentBack.slice(0, 20)).toEqual([]);
+  expect(a.duplicates.slice(0, 20), `${a.duplicates.length} of ${a.uses} uses repeat a (key, nonce) pair`).toEqual([]);
+  expect(a.wentBack.slice(0, 20), `${a.wentBack.length} uses below the numbers of an earlier run`).toEqual([]);
   expect(a.malformed).toEqual([]);
   expect(a.distinct).toBe(a.uses);
   expect(a.partial.length).toBeLessThanOrEqual(RUNS);
@@ -311,25 +313,29 @@ it(`no (key, nonce) pair is used twice across ${RUNS} SIGKILLs of a process prot
     expect(state.counters[`${k.stateId}/q`], `${k.name}: durable count_q`).toBeGreaterThanOrEqual(a.perKey.get(k.name)!);
   }
   expect(skipped).toBeGreaterThan(0);
+  // A kill between creating the temporary state file and renaming it over state.json leaves it behind.
+  const interruptedWrites = readdirSync(join(dir, 'state')).filter((f) => f.endsWith('.tmp')).length;
+  expect(interruptedWrites, 'kills that landed inside a durable state write').toBeGreaterThan(0);
 
   const seconds = (performance.now() - started) / 1000;
-  const startup = results.flatMap((r) => (r.readyAfter === undefined ? [] : [r.readyAfter])).sort((x, y) => x - y);
+  const startups = results.flatMap((r) => (r.readyAfter === undefined ? [] : [r.readyAfter])).sort((x, y) => x - y);
   console.log(
     `crash test: ${RUNS} SIGKILLs (${RUNS - ready} before "ready") in ${seconds.toFixed(1)} s; ` +
       `${a.uses} AEAD uses, ${a.distinct} distinct (key, nonce) pairs, ${a.perKey.size} keys, ${a.partial.length} cut lines; ` +
-      `${skipped} sequence numbers skipped; median start-up ${startup[startup.length >> 1]?.toFixed(0)} ms`,
+      `${interruptedWrites} kills inside a state write; ` +
+      `${skipped} sequence numbers skipped; median start-up ${startups[startups.length >> 1]?.toFixed(0)} ms`,
   );
   for (const [name, s] of a.spaces) console.log(`  ${name}: ${s.uses} uses, highest sequence number ${s.max}`);
-  keepWork = false;
+  keep.delete('file');
 }, 180_000);
 
 it('the same harness finds reuse when the store forgets across restarts (MemoryStateStore: the negative control)', async () => {
-  keepWork = true;
-  const { log } = await crashRuns(join(work, 'memory'), 'memory', 4, prng(SEED + 1));
+  keep.add('memory');
+  const { log } = await crashRuns(join(work, 'memory'), 'memory', 4, prng(SEED + 1), true);
   const a = analyse(readFileSync(log, 'utf8'), senderKeys());
   expect(a.uses).toBeGreaterThan(0);
   expect(a.duplicates.length).toBeGreaterThan(0);
   expect(a.wentBack.length).toBeGreaterThan(0);
   expect(a.distinct).toBeLessThan(a.uses);
-  keepWork = false;
+  keep.delete('memory');
 }, 60_000);

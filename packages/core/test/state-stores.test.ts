@@ -105,3 +105,32 @@ describe('file store', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 });
+
+describe('regressions found by the crash test', () => {
+  it('serves more concurrent callers than one block holds, all with distinct values', async () => {
+    const counter = new ReservedCounter(new MemoryStateStore(), 'k', 4);
+    const values = await Promise.all(Array.from({ length: 23 }, () => counter.take()));
+    expect(new Set(values).size).toBe(23);
+    expect(Math.max(...values)).toBeLessThan(4 * 12);
+  });
+
+  it('keeps state.json valid when the process exits during a reservation write', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const dir = tempDir();
+    const storeModule = new URL('../dist/state/file-store.js', import.meta.url).href;
+    const child = `
+      const { openFileStateStore } = await import(${JSON.stringify(storeModule)});
+      const store = openFileStateStore(${JSON.stringify(dir)});
+      let i = 0;
+      const loop = async () => { for (;;) await store.reserve('k' + (i++ % 3), 16); };
+      loop();
+      setTimeout(() => process.exit(0), Number(process.argv[1]));`;
+    for (let run = 0; run < 25; run++) {
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', child, String(run % 12)], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8'));
+      expect(state.clean).toBe(true);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }, 60_000);
+});

@@ -60,9 +60,13 @@ function fsyncDirectory(directory: string): void {
   }
 }
 
-/** Writes `data` to `file` atomically and durably (write temp, fsync, rename, fsync directory). */
+/**
+ * Writes `data` to `file` atomically and durably (write temp, fsync, rename, fsync directory).
+ * The synchronous and asynchronous writers use different temp files: the exit-time save can
+ * run while an asynchronous write is half done.
+ */
 function writeAtomicSync(directory: string, file: string, data: string): void {
-  const temp = `${file}.${process.pid}.tmp`;
+  const temp = `${file}.${process.pid}.sync.tmp`;
   const fd = openSync(temp, 'w', 0o600);
   try {
     writeSync(fd, data);
@@ -75,7 +79,7 @@ function writeAtomicSync(directory: string, file: string, data: string): void {
 }
 
 async function writeAtomic(directory: string, file: string, data: string): Promise<void> {
-  const temp = `${file}.${process.pid}.tmp`;
+  const temp = `${file}.${process.pid}.async.tmp`;
   const handle = await open(temp, 'w', 0o600);
   try {
     await handle.writeFile(data);
@@ -109,6 +113,8 @@ export class FileStateStore implements StateStore {
   #writing = false;
   readonly #waiting: { key: string; count: number; resolve: (first: number) => void; reject: (err: unknown) => void }[] = [];
   #closed = false;
+  /** Set when close() begins: no new reservation is accepted while the last writes finish. */
+  #closing = false;
   readonly #onExit = () => this.#saveSync();
 
   /** @internal Use {@link openFileStateStore}. */
@@ -173,7 +179,7 @@ export class FileStateStore implements StateStore {
   }
 
   reserve(key: string, count: number): Promise<number> {
-    if (this.#closed) return Promise.reject(new StateStoreUnavailableError(this.name));
+    if (this.#closed || this.#closing) return Promise.reject(new StateStoreUnavailableError(this.name));
     return new Promise((resolve, reject) => {
       this.#waiting.push({ key, count, resolve, reject });
       if (!this.#writing) this.#queue = this.#flush();
@@ -221,6 +227,7 @@ export class FileStateStore implements StateStore {
     const entry = open_.get(this.directory);
     if (entry !== undefined && entry.store === this && --entry.users > 0) return;
     open_.delete(this.directory);
+    this.#closing = true;
     await this.#queue;
     this.#saveSync();
   }

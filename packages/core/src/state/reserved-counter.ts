@@ -55,15 +55,24 @@ export class ReservedCounter {
   /** The next value: synchronous while a reserved block lasts. Rejects if the store fails. */
   take(): number | Promise<number> {
     const range = this.#ranges[0];
-    if (range !== undefined) {
-      const value = range[0]++;
-      if (range[0] === range[1]) this.#ranges.shift();
-      if (this.#pending === undefined && this.#available() < this.#block / 2) void this.#refill();
-      return value;
+    if (range === undefined) return this.#takeAfterRefill();
+    const value = range[0]++;
+    if (range[0] === range[1]) this.#ranges.shift();
+    if (this.#pending === undefined && this.#available() < this.#block / 2) void this.#refill();
+    return value;
+  }
+
+  /** Waits for reservations until a value is free: more callers may wait than one block holds. */
+  async #takeAfterRefill(): Promise<number> {
+    for (;;) {
+      await this.#refill();
+      const range = this.#ranges[0];
+      if (range !== undefined) {
+        const value = range[0]++;
+        if (range[0] === range[1]) this.#ranges.shift();
+        return value;
+      }
+      if (this.#failure !== undefined) throw this.#failure;
     }
-    return this.#refill().then(() => {
-      if (this.#ranges.length === 0) throw this.#failure;
-      return this.take();
-    });
   }
 }
