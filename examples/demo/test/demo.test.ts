@@ -1,0 +1,165 @@
+/**
+ * The demo runs with one command, and what the proxy printed and recorded holds none of the
+ * plaintext the services printed; a message captured from it decrypts with `oscore-http inspect`.
+ */
+
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('../../..', import.meta.url));
+const run = promisify(execFile);
+
+/** Runs a node script from the repository root; its temporary files go to `tmp`. */
+function node(args: string[], tmp: string) {
+  return run(process.execPath, args, { cwd: root, timeout: 30_000, env: { ...process.env, NO_COLOR: '1', TMPDIR: tmp } });
+}
+
+/** The two printed columns, split where the heading of the right one starts. */
+function columns(stdout: string): { proxy: string[]; services: string[] } {
+  const lines = stdout.split('\n');
+  const heading = lines.findIndex((l) => l.startsWith('WHAT THE PROXY SAW'));
+  const end = lines.indexOf('In short');
+  expect(heading).toBeGreaterThan(0);
+  expect(end).toBeGreaterThan(heading);
+  const at = lines[heading]!.indexOf('WHAT THE SERVICES SAW');
+  const rows = lines.slice(heading + 1, end).filter((l) => !l.startsWith('──'));
+  return { proxy: rows.map((l) => l.slice(0, at)), services: rows.map((l) => l.slice(at)) };
+}
+
+/**
+ * The distinctive values in the services' column: paths and their segments, queries,
+ * protected header values, JSON string values, the real statuses' reason phrases and the
+ * uploaded file's text. Left out: what the services rebuild from the outer message (host,
+ * content-length, date), and values short or hex-like enough to occur in a hex dump by chance.
+ */
+function distinctiveValues(services: string[]): string[] {
+  const values = new Set<string>();
+  for (const line of services.map((l) => l.trim())) {
+    let m: RegExpExecArray | null;
+    if ((m = /^(?:GET|POST|PUT|PATCH|DELETE) (\S+)$/.exec(line))) {
+      const [path, query] = m[1]!.split('?');
+      values.add(path!);
+      for (const segment of path!.split('/')) values.add(segment);
+      if (query !== undefined) for (const part of [query, ...query.split(/[&=,]/)]) values.add(part);
+    } else if ((m = /^\d{3} (.+)$/.exec(line))) values.add(m[1]!);
+    else if ((m = /^"[^"]+": "(.*)",?$/.exec(line))) values.add(m[1]!);
+    else if ((m = /^> (.+)$/.exec(line))) values.add(m[1]!);
+    else if ((m = /^([a-z][a-z0-9-]*): (.+)$/.exec(line)) && !['host', 'content-length', 'date'].includes(m[1]!)) values.add(m[2]!);
+  }
+  return [...values].filter((v) => v.length >= 4 && (/[g-z]/i.test(v) || v.length >= 12));
+}
+
+describe('npm run demo', () => {
+  let tmp: string;
+  let capture: string;
+  let stdout: string;
+
+  beforeAll(async () => {
+    tmp = mkdtempSync(join(tmpdir(), 'oscore-demo-test-'));
+    capture = join(tmp, 'capture');
+    ({ stdout } = await node(['examples/demo/demo.mjs', '--capture-dir', capture], tmp));
+  });
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+  it('runs, exits 0, and the proxy column holds none of the plaintext the services printed', async () => {
+    const tmpPlain = mkdtempSync(join(tmpdir(), 'oscore-demo-test-'));
+    try {
+      // As `npm run demo` runs it: no arguments, no configuration. A failure rejects (exit code ≠ 0).
+      const plain = await node(['examples/demo/demo.mjs'], tmpPlain);
+      expect(plain.stderr).toBe('');
+      // Its per-run state directory is gone after exit.
+      expect(readdirSync(tmpPlain)).toEqual([]);
+
+      const { proxy, services } = columns(plain.stdout);
+      const values = distinctiveValues(services);
+      // The extraction found what the demo sends: a bad parse must not pass the test vacuously.
+      for (const expected of ['Ada Lovelace', 'ada.lovelace@example.org', '221B Baker Street, London NW1 6XE', '4111 1111 1111 1111', '/orders', 'fields=status,address', 'Bearer shop-api-token-6Hq2vZ', 'Created', 'Not Found', '%PDF-1.4']) {
+        expect(values).toContain(expected);
+      }
+      expect(values.some((v) => /^\/orders\/ord_[\w-]+\/invoice$/.test(v))).toBe(true);
+      expect(values.filter((v) => /^ord_/.test(v)).length).toBeGreaterThanOrEqual(2); // the created one and the unknown one
+
+      const proxyText = proxy.join('\n');
+      expect(values.filter((v) => proxyText.includes(v))).toEqual([]);
+
+      // What the proxy did see: five opaque POSTs, four 200s with ciphertext, and the replay's 401.
+      const startLines = proxy.map((l) => l.trim()).filter((l) => /^[A-Z]+ \S+ HTTP\/1\.1$/.test(l));
+      expect(startLines).toEqual(Array(5).fill('POST /oscore HTTP/1.1'));
+      const statusLines = proxy.map((l) => l.trim()).filter((l) => /^HTTP\/1\.1 \d{3}/.test(l));
+      expect(statusLines).toEqual([...Array(4).fill('HTTP/1.1 200 OK'), 'HTTP/1.1 401 Unauthorized']);
+      expect(proxy.filter((l) => /^content-type:/i.test(l.trim())).map((l) => l.trim().toLowerCase())).toEqual([
+        ...Array(9).fill('content-type: application/oscore'),
+        'content-type: text/plain; charset=utf-8',
+      ]);
+      expect(proxy.filter((l) => /^oscore: [\w-]+$/.test(l.trim()))).toHaveLength(9);
+      expect(proxyText).toContain('body: "Replay detected"');
+      // The replay reached no route.
+      expect(plain.stdout).toMatch(/requests that reached a route: 4 before, 4 after/);
+      expect(plain.stdout).toMatch(/orders stored: 1 before, 1 after/);
+    } finally {
+      rmSync(tmpPlain, { recursive: true, force: true });
+    }
+  });
+
+  it('--capture-dir writes raw outer messages without plaintext, and both context files (mode 0600)', () => {
+    const files = readdirSync(capture).sort();
+    const slugs = ['01-create-order', '02-upload-invoice', '03-get-order', '04-unknown-order', '05-replay'];
+    expect(files).toEqual([...slugs.flatMap((s) => [`${s}.request.http`, `${s}.response.http`]), 'orders.contexts.json', 'shop.contexts.json'].sort());
+
+    const values = distinctiveValues(columns(stdout).services);
+    expect(values).toContain('ada.lovelace@example.org');
+    for (const slug of slugs) {
+      const request = readFileSync(join(capture, `${slug}.request.http`));
+      const response = readFileSync(join(capture, `${slug}.response.http`));
+      expect(request.subarray(0, 23).toString()).toBe('POST /oscore HTTP/1.1\r\n');
+      expect(request.toString('latin1')).toMatch(/\r\ncontent-type: application\/oscore\r\n/);
+      expect(response.subarray(0, 17).toString()).toBe(slug === '05-replay' ? 'HTTP/1.1 401 Unau' : 'HTTP/1.1 200 OK\r\n');
+      expect(values.filter((v) => request.includes(v) || response.includes(v)), slug).toEqual([]);
+    }
+    // The replay is the captured request 1, byte for byte.
+    expect(readFileSync(join(capture, '05-replay.request.http')).equals(readFileSync(join(capture, '01-create-order.request.http')))).toBe(true);
+
+    for (const name of ['orders.contexts.json', 'shop.contexts.json']) {
+      expect(statSync(join(capture, name)).mode & 0o777).toBe(0o600);
+      const file = JSON.parse(readFileSync(join(capture, name), 'utf8'));
+      expect(file.format).toBe('oscore-http-contexts/1');
+      expect(file.contexts[0].masterSecret.hex).toMatch(/^[0-9a-f]{64}$/);
+    }
+  });
+
+  it('oscore-http inspect --context decrypts a request captured from the running demo', async () => {
+    const { stdout: inner } = await node(
+      ['packages/cli/dist/bin.js', 'inspect', '--context', join(capture, 'orders.contexts.json'), join(capture, '01-create-order.request.http')],
+      tmp,
+    );
+    expect(inner).toMatch(/^POST \/orders\b/m);
+    for (const value of ['Ada Lovelace', 'ada.lovelace@example.org', '221B Baker Street, London NW1 6XE', '4111 1111 1111 1111', 'Bearer shop-api-token-6Hq2vZ']) {
+      expect(inner).toContain(value);
+    }
+  });
+
+  it('oscore-http inspect --context --request decrypts the response bound to that request', async () => {
+    const id = /location: \/orders\/(ord_[\w-]+)/.exec(stdout)?.[1];
+    expect(id).toBeDefined();
+    const { stdout: inner } = await node(
+      [
+        'packages/cli/dist/bin.js',
+        'inspect',
+        '--context',
+        join(capture, 'shop.contexts.json'),
+        '--request',
+        join(capture, '01-create-order.request.http'),
+        join(capture, '01-create-order.response.http'),
+      ],
+      tmp,
+    );
+    expect(inner).toMatch(/\b201\b/);
+    expect(inner).toContain(`/orders/${id}`);
+    expect(inner).toContain('**** 1111');
+  });
+});
