@@ -1,6 +1,6 @@
 /** Context files (docs/context-file.md): secret references, validation with located errors, per-origin lookup. */
 
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
@@ -109,5 +109,19 @@ describe('lookup', () => {
   it('never prints secrets', () => {
     const set = createContextSet([base]);
     expect(inspect(set, { depth: 10 }) + JSON.stringify(set.contexts)).not.toMatch(/0102030405060708090a0b0c0d0e0f10|1, 2, 3, 4/);
+  });
+});
+
+describe('state stores', () => {
+  it('uses a given file store instance as it is, so its owner closes it once', async () => {
+    const { openFileStateStore } = await import('@oscore-http/core/file-store');
+    const { existsSync } = await import('node:fs');
+    const stateDir = join(dir, 'given-store');
+    const store = openFileStateStore(stateDir);
+    const set = createContextSet([base], { store });
+    expect(set.store).toBe(store);
+    await store.close();
+    expect(existsSync(join(stateDir, 'lock'))).toBe(false);
+    expect(JSON.parse(readFileSync(join(stateDir, 'state.json'), 'utf8')).clean).toBe(true);
   });
 });

@@ -77,8 +77,9 @@ export function defaultStateStore(): StateStore {
 function storeOf(option: ContextSetOptions['store']): StateStore {
   if (option === undefined) return defaultStateStore();
   if (option === 'memory') return new MemoryStateStore();
-  if ('directory' in option) return openFileStateStore(option.directory);
-  return option;
+  // A store instance is used as given (a FileStateStore has a `directory` too).
+  if (typeof (option as StateStore).reserve === 'function') return option as StateStore;
+  return openFileStateStore((option as { directory: string }).directory);
 }
 
 /**
