@@ -113,6 +113,7 @@ export class FileStateStore implements StateStore {
   #writing = false;
   readonly #waiting: { key: string; count: number; resolve: (first: number) => void; reject: (err: unknown) => void }[] = [];
   #closed = false;
+  #writes = 0;
   /** Set when close() begins: no new reservation is accepted while the last writes finish. */
   #closing = false;
   readonly #onExit = () => this.#saveSync();
@@ -164,6 +165,12 @@ export class FileStateStore implements StateStore {
 
   #writeSync(clean: boolean): void {
     writeAtomicSync(this.directory, this.#file, this.#content(clean));
+    this.#writes++;
+  }
+
+  /** Durable writes of the state file so far: one at open, one per reservation batch, one at close. */
+  get writes(): number {
+    return this.#writes;
   }
 
   /** Writes the windows and the clean mark synchronously (close and process exit). */
@@ -199,6 +206,7 @@ export class FileStateStore implements StateStore {
         });
         try {
           await writeAtomic(this.directory, this.#file, this.#content(false));
+          this.#writes++;
           batch.forEach((w, i) => w.resolve(firsts[i]!));
         } catch (cause) {
           // Not durable: the values must not be used; the counter keeps its advance (skipping is safe).
