@@ -59,6 +59,26 @@ export class OuterMethodError extends OscoreHttpError {
   }
 }
 
+/** An OSCORE message at a path that is not the server's outer path (RFC 8613 §11.1 leaves the target to the deployment). */
+export class OuterPathError extends OscoreHttpError {
+  readonly code = 'ERR_OSCORE_HTTP_OUTER_PATH';
+  readonly outcome = undefined;
+  readonly httpStatus = 404;
+  constructor() {
+    super('No OSCORE endpoint at this path; send OSCORE requests to the configured outer path (outerPath, default /oscore) on both sides.');
+  }
+}
+
+/** A defect in the OSCORE layer: the request was not processed and nothing was revealed. */
+export class InternalError extends OscoreHttpError {
+  readonly code = 'ERR_OSCORE_HTTP_INTERNAL';
+  readonly outcome = undefined;
+  readonly httpStatus = 500;
+  constructor() {
+    super('The OSCORE layer failed unexpectedly; the request was not processed. Report this with the server log.');
+  }
+}
+
 /** A request without OSCORE protection to a route that requires it. */
 export class OscoreRequiredError extends OscoreHttpError {
   readonly code = 'ERR_OSCORE_HTTP_UNPROTECTED_REQUEST';

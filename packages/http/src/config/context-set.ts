@@ -125,12 +125,7 @@ export class ContextSet implements RecipientContextLookup {
    * instance's context once {@link contextFor} has allocated it.
    */
   forOrigin(origin: string | URL): SecurityContext | undefined {
-    let entry: SecurityContext | SenderFamily | undefined;
-    try {
-      entry = this.#byOrigin.get(normalizeOrigin(origin));
-    } catch {
-      return undefined;
-    }
+    const entry = this.#entry(origin);
     if (entry === undefined || !isFamily(entry)) return entry;
     return this.#allocated.get(entry);
   }
@@ -141,12 +136,7 @@ export class ContextSet implements RecipientContextLookup {
    * promise; later calls return the context directly.
    */
   contextFor(origin: string | URL): SecurityContext | Promise<SecurityContext> | undefined {
-    let entry: SecurityContext | SenderFamily | undefined;
-    try {
-      entry = this.#byOrigin.get(normalizeOrigin(origin));
-    } catch {
-      return undefined;
-    }
+    const entry = this.#entry(origin);
     if (entry === undefined || !isFamily(entry)) return entry;
     const allocated = this.#allocated.get(entry);
     if (allocated !== undefined) return allocated;
@@ -166,6 +156,15 @@ export class ContextSet implements RecipientContextLookup {
       this.#instances.set(entry, instance);
     }
     return instance;
+  }
+
+  /** The configured context or sender family of an origin; `undefined` for none or for a string that is not a URL. */
+  #entry(origin: string | URL): SecurityContext | SenderFamily | undefined {
+    try {
+      return this.#byOrigin.get(normalizeOrigin(origin));
+    } catch {
+      return undefined;
+    }
   }
 
   /** The configured origins. */

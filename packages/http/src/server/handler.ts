@@ -30,7 +30,16 @@ import {
   type RequestBinding,
 } from '@oscore-http/core';
 import { ContextSet } from '../config/context-set.js';
-import { BodyTooLargeError, httpStatusOf, OscoreHttpError, OscoreRequiredError, OuterMethodError, ResponseTooLargeError, UnsupportedMediaTypeError } from '../errors.js';
+import {
+  BodyTooLargeError,
+  httpStatusOf,
+  InternalError,
+  OscoreRequiredError,
+  OuterMethodError,
+  OuterPathError,
+  ResponseTooLargeError,
+  UnsupportedMediaTypeError,
+} from '../errors.js';
 import { toHeaderList, type HeaderList } from '../mapping/fields.js';
 import { createHeaderPolicy, type HeaderPolicyOptions } from '../mapping/header-policy.js';
 import { DEFAULT_MAX_HEADER_SIZE, decodeRequest, encodeResponse } from '../mapping/messages.js';
@@ -83,16 +92,6 @@ export interface OscoreServerOptions {
 }
 
 type Next = (req: IncomingMessage, res: ServerResponse) => void;
-
-/** An OSCORE message at a path that is not the configured outer path. */
-class OuterPathError extends OscoreHttpError {
-  readonly code = 'ERR_OSCORE_HTTP_OUTER_PATH';
-  readonly outcome = undefined;
-  readonly httpStatus = 404;
-  constructor() {
-    super('No OSCORE endpoint at this path; send OSCORE requests to the configured outer path.');
-  }
-}
 
 function toLookup(contexts: OscoreServerOptions['contexts']): RecipientContextLookup {
   if (contexts instanceof SecurityContext) return new ContextRegistry([contexts]);
@@ -335,15 +334,6 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): (
     }
     handle(req, res).catch((err: unknown) => fail(res, err));
   };
-}
-
-class InternalError extends OscoreHttpError {
-  readonly code = 'ERR_OSCORE_HTTP_INTERNAL';
-  readonly outcome = undefined;
-  readonly httpStatus = 500;
-  constructor() {
-    super('The OSCORE layer failed unexpectedly; the request was not processed. Report this with the server log.');
-  }
 }
 
 function kidOf(option: Uint8Array): string | undefined {
