@@ -1,6 +1,10 @@
 /**
  * @oscore-http/cli — the `oscore-http` command line, usable in-process.
  *
+ * Commands: `keygen` (a pair of context files), `doctor` (check a context file),
+ * `inspect` (decode, and with a context file decrypt, a captured OSCORE message) and
+ * `conformance` (test vectors and the black-box HTTP suite); docs/cli.md.
+ *
  * The executable is `oscore-http` (bin.ts). From code, `main(argv, io)` runs any command
  * with injected streams and environment and returns its exit code; commands are
  * {@link Command} objects listed in {@link COMMANDS}.

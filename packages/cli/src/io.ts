@@ -22,6 +22,8 @@ export interface CliIo {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Directory that relative paths are resolved against. */
   readonly cwd: string;
+  /** Reads standard input to its end (for a `-` file argument); absent where there is none. */
+  readonly readStdin?: () => Promise<Uint8Array>;
 }
 
 function streamOf(stream: NodeJS.WriteStream): OutputStream {
@@ -36,7 +38,14 @@ function streamOf(stream: NodeJS.WriteStream): OutputStream {
   };
 }
 
+async function readAll(stream: NodeJS.ReadableStream): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  const all = Buffer.concat(chunks);
+  return new Uint8Array(all.buffer, all.byteOffset, all.length);
+}
+
 /** The real process's streams, environment and working directory. */
 export function processIo(): CliIo {
-  return { stdout: streamOf(process.stdout), stderr: streamOf(process.stderr), env: process.env, cwd: process.cwd() };
+  return { stdout: streamOf(process.stdout), stderr: streamOf(process.stderr), env: process.env, cwd: process.cwd(), readStdin: () => readAll(process.stdin) };
 }

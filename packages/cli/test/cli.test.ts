@@ -58,7 +58,7 @@ describe('help and version', () => {
 describe('usage errors exit 2 with a message and a pointer to --help on stderr', () => {
   it.each([
     [[], /^Usage: oscore-http <command>/],
-    [['nope'], /^oscore-http: unknown command "nope"; commands: conformance\nRun "oscore-http --help" for usage\.\n$/],
+    [['nope'], /^oscore-http: unknown command "nope"; commands: keygen, doctor, inspect, conformance\nRun "oscore-http --help" for usage\.\n$/],
     [['--nope'], /unknown option "--nope"/],
     [['conformance', 'vectors'], /^oscore-http: give a vector file or a directory of them\nRun "oscore-http conformance vectors --help"/],
     [['conformance', 'vectors', APPENDIX_C, '--backend', 'openssl'], /--backend must be one of node, noble, not "openssl"/],

@@ -71,7 +71,7 @@ export {
   type CoapOption,
   type InnerMessage,
 } from './message/inner-message.js';
-export { RequestBinding, type BindingRole } from './process/binding.js';
+export { bindingForCapturedRequest, RequestBinding, type BindingRole } from './process/binding.js';
 export {
   establishFreshness,
   protectRequest,

@@ -77,3 +77,13 @@ describe.each([
     await expect(verifyResponse(r.binding, a.option, a.payload)).rejects.toMatchObject({ code: 'ERR_OSCORE_USAGE_LIMIT', limit: 'v' });
   });
 });
+
+describe('configuration', () => {
+  it('refuses usage limits that would never trigger', () => {
+    for (const usageLimits of [{ q: 'lots' }, { q: 0 }, { v: -1 }, { q: 1.5 }, { v: Number.POSITIVE_INFINITY }, { x: 5 }]) {
+      expect(() => createSecurityContext({ masterSecret, senderId: Uint8Array.of(1), recipientId: Uint8Array.of(2), usageLimits: usageLimits as never }), JSON.stringify(usageLimits)).toThrow(
+        expect.objectContaining({ code: 'ERR_OSCORE_INVALID_CONTEXT' }),
+      );
+    }
+  });
+});

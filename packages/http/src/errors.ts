@@ -183,8 +183,11 @@ export class ContextConfigError extends OscoreHttpError {
   readonly httpStatus = 500;
   /** Where in the configuration, e.g. `contexts[1].masterSecret`. */
   readonly path: string;
+  /** What is wrong there, without the file and place. */
+  readonly detail: string;
   constructor(path: string, detail: string, source?: string) {
     super(`${source ? `${source}: ` : ''}${path}: ${detail}.`);
     this.path = path;
+    this.detail = detail;
   }
 }

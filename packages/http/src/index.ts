@@ -14,6 +14,7 @@
  */
 
 export {
+  CONTEXT_CONFIG_KEYS,
   createContextSet,
   DEFAULT_HTTP_REPLAY_WINDOW,
   defaultStateStore,

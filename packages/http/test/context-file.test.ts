@@ -70,6 +70,9 @@ describe('validation', () => {
     [{ aeadAlgorithm: 'AES-GCM-999' }, 'contexts[0]'],
     [{ replayWindow: 0 }, 'contexts[0].replayWindow'],
     [{ peer: 'not a url' }, 'contexts[0].peer'],
+    [{ peer: 'ftp://billing' }, 'contexts[0].peer'],
+    [{ peer: 'http://billing/api' }, 'contexts[0].peer'],
+    [{ usageLimits: { q: 'lots' } }, 'contexts[0]'],
     [{ masterSecret: 'inline-string' }, 'contexts[0].masterSecret'],
     [{ sendKidContex: true }, 'contexts[0].sendKidContex'],
   ] as [Record<string, unknown>, string][])('%j is refused at %s', (change, path) => {

@@ -4,7 +4,10 @@
  */
 
 import { conformanceCommand } from './conformance.js';
+import { doctorCommand } from './doctor.js';
+import { inspectCommand } from './inspect.js';
+import { keygenCommand } from './keygen.js';
 import type { Command } from './types.js';
 
 /** Every top-level command. */
-export const COMMANDS: readonly Command[] = Object.freeze([conformanceCommand]);
+export const COMMANDS: readonly Command[] = Object.freeze([keygenCommand, doctorCommand, inspectCommand, conformanceCommand]);

@@ -21,21 +21,30 @@ export interface CliRun {
   readonly stderr: string;
 }
 
+/** Where and with what standard input {@link runCli} runs the binary. */
+export interface RunOptions {
+  /** Working directory (default the repository root). */
+  readonly cwd?: string;
+  /** Bytes written to the binary's standard input (default none: stdin is closed). */
+  readonly input?: Uint8Array | string;
+}
+
 /**
- * Runs `oscore-http args...` from the repository root, with a plain environment (no
- * colour variables unless `env` sets them). Resolves with the exit code; never rejects
- * for a non-zero exit.
+ * Runs `oscore-http args...` from the repository root (or `options.cwd`), with a plain
+ * environment (no colour variables unless `env` sets them). Resolves with the exit code;
+ * never rejects for a non-zero exit.
  */
-export function runCli(args: readonly string[], env: Record<string, string> = {}): Promise<CliRun> {
+export function runCli(args: readonly string[], env: Record<string, string> = {}, options: RunOptions = {}): Promise<CliRun> {
   const base: Record<string, string> = { PATH: process.env.PATH ?? '' };
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...base, ...env }, maxBuffer: 64 * 1024 * 1024, timeout: 60_000 }, (err, stdout, stderr) => {
+    const child = execFile(process.execPath, [BIN, ...args], { cwd: options.cwd ?? ROOT, env: { ...base, ...env }, maxBuffer: 64 * 1024 * 1024, timeout: 60_000 }, (err, stdout, stderr) => {
       if (err !== null && typeof err.code !== 'number') {
         reject(err);
         return;
       }
       resolve({ code: err === null ? 0 : (err.code as number), stdout, stderr });
     });
+    child.stdin!.end(options.input ?? '');
   });
 }
 

@@ -257,6 +257,14 @@ export function createSecurityContext(params: SecurityContextParams): SecurityCo
     );
   }
   if (!backend.supports(aead)) throw new UnsupportedAlgorithmError(aead.name, backend.name);
+  // A limit that is not a positive integer would never trigger (draft-ietf-core-oscore-key-limits §2.2).
+  for (const key of Object.keys(params.usageLimits ?? {})) {
+    const value = (params.usageLimits as Record<string, unknown>)[key];
+    if (key !== 'q' && key !== 'v') throw new InvalidContextError(`usageLimits has an unknown limit "${key}"; use q and v`);
+    if (value !== undefined && (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1)) {
+      throw new InvalidContextError(`usageLimits.${key} must be a positive integer`);
+    }
+  }
 
   const derived = deriveParameters({ masterSecret, masterSalt, senderId, recipientId, idContext, aead, hkdf }, backend);
   // State ids: the §3.2.1 derivation with its own label, so each key's state has a stable

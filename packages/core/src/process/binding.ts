@@ -80,3 +80,17 @@ export class RequestBinding {
     return this.toString();
   }
 }
+
+/**
+ * The client-side binding of a request that was captured rather than sent by this process,
+ * so that its captured response can be verified against it (RFC 8613 §7.1, §8.4) — for audit
+ * and inspection tools. Only a client binding: it can verify a response, never protect one
+ * (a server binding made this way could reuse the request nonce).
+ *
+ * @param context the client's security context (the request's kid is its Sender ID).
+ * @param kid the request's kid, as captured.
+ * @param partialIV the request's Partial IV, as captured.
+ */
+export function bindingForCapturedRequest(context: SecurityContext, kid: Uint8Array, partialIV: PartialIV): RequestBinding {
+  return new RequestBinding('client', context, Uint8Array.from(kid), Uint8Array.from(partialIV) as PartialIV);
+}

@@ -103,7 +103,8 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out;
 }
 
-const KNOWN_KEYS = new Set([
+/** The settings a context configuration may have (docs/context-file.md); others are refused. */
+export const CONTEXT_CONFIG_KEYS: readonly string[] = Object.freeze([
   'name',
   'peer',
   'aeadAlgorithm',
@@ -119,6 +120,7 @@ const KNOWN_KEYS = new Set([
   'replayWindow',
   'usageLimits',
 ]);
+const KNOWN_KEYS = new Set(CONTEXT_CONFIG_KEYS);
 
 /**
  * Validates context configurations and derives their security contexts.
@@ -176,11 +178,16 @@ export function createContextSet(configs: readonly ContextConfig[], options: Con
     const ctx = build({ senderId: concat(base.senderId, zeros(config.senderIdSuffix)), recipientId: concat(base.recipientId, zeros(config.recipientIdSuffix)) });
     let origin: string | undefined;
     if (config.peer !== undefined) {
+      let url: URL;
       try {
-        origin = normalizeOrigin(String(config.peer));
+        url = new URL(String(config.peer));
       } catch {
         return fail(`${at}.peer`, `"${String(config.peer)}" is not an origin like http://billing.internal:8080`, options);
       }
+      if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.pathname !== '/' || url.search !== '' || url.hash !== '') {
+        return fail(`${at}.peer`, `"${String(config.peer)}" is not an origin: give only scheme (http or https), host and port, like http://billing.internal:8080`, options);
+      }
+      origin = url.origin;
       if (origins.has(origin)) fail(`${at}.peer`, `${origin} already has a context; one context per peer origin`, options);
     }
     if (config.recipientIdSuffix !== undefined) {
