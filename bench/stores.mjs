@@ -149,8 +149,8 @@ try {
     ],
     rows,
   );
-  const n = results.file.exchanges;
-  console.log(`\nfile store: ${fileWrites} writes of state.json while ${n} exchanges took ${n} client sequence numbers and counted ${2 * n} encryptions (count_q, both sides) — reservations in blocks of 4,096, written together; no write per message.`);
+  const fileExchanges = results.file.exchanges;
+  console.log(`\nfile store: ${fileWrites} writes of state.json while ${fileExchanges} exchanges took ${fileExchanges} client sequence numbers and counted ${2 * fileExchanges} encryptions (count_q, both sides) — reservations in blocks of 4,096, written together; no write per message.`);
   if (o.json) writeJson(o.json, { env, options: o, results, fileWrites });
 } finally {
   await stores.redis.close();

@@ -181,20 +181,20 @@ export function oscore(options: OscoreInterceptorOptions): Dispatcher.Dispatcher
               }
             : undefined;
           try {
-            dispatch(
-              {
-                ...opts,
-                method: 'POST',
-                path: outerPathOf(origin),
-                query: undefined,
-                headers: outerHeaders,
-                body: Buffer.from(payload.buffer, payload.byteOffset, payload.length),
-                // A resent ciphertext is a replay: never let the transport retry it. Retry
-                // interceptors composed outside this one re-protect instead.
-                idempotent: false,
-              },
-              new OscoreResponseHandler(handler, binding, policy, maxResponseSize, release, retry),
-            );
+            // Object.assign, not `{ ...opts, idempotent: false }`: on V8 11 a spread followed by
+            // properties the source lacks yields an object with a map of its own, which made
+            // undici's Request constructor ~20x slower (5 µs per request; bench/http).
+            const outerOpts: DispatchOptions = Object.assign({}, opts, {
+              method: 'POST' as const,
+              path: outerPathOf(origin),
+              query: undefined,
+              headers: outerHeaders,
+              body: Buffer.from(payload.buffer, payload.byteOffset, payload.length),
+              // A resent ciphertext is a replay: never let the transport retry it. Retry
+              // interceptors composed outside this one re-protect instead.
+              idempotent: false,
+            });
+            dispatch(outerOpts, new OscoreResponseHandler(handler, binding, policy, maxResponseSize, release, retry));
           } catch (err) {
             release();
             throw err;
