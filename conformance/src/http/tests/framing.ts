@@ -9,7 +9,6 @@
 import {
   BAD_OPTION,
   BAD_OPTION_OR_UNAUTHORIZED,
-  describeRejection,
   NOT_OSCORE_MEDIA_TYPE,
   type Rejection,
 } from '../outcomes.js';
@@ -17,6 +16,7 @@ import type { OuterRequest, ProtectedRequest } from '../client.js';
 import type { HttpTestCategory } from '../types.js';
 import type { HttpTestDefinition } from '../test-run.js';
 import { base64url, oscoreField, withField } from './alter.js';
+import { alteredRequestTest } from './altered-request.js';
 
 function framingTest(
   id: string,
@@ -26,20 +26,7 @@ function framingTest(
   rejection: Rejection,
   alter: (request: ProtectedRequest) => { outer: OuterRequest; note: string },
 ): HttpTestDefinition {
-  return {
-    id,
-    title,
-    rfc,
-    category,
-    expected: `${describeRejection(rejection)}; application not run`,
-    async run(t) {
-      const request = await t.protect({ method: 'GET', target: t.target() });
-      const { outer, note } = alter(request);
-      const x = await t.send('#1', outer, { request, note });
-      t.expectRejected(x, rejection);
-      await t.expectNoApplicationEffect();
-    },
-  };
+  return alteredRequestTest({ id, category, title, rfc, rejection, alter: (_t, request) => alter(request) });
 }
 
 /** The option value with its flag byte (RFC 8613 §6.1, Figure 10) set to `flags`. */

@@ -6,10 +6,11 @@
  */
 
 import { decodeOscoreOption, encodeOscoreOption, type OscoreOptionFields } from '@oscore-http/core';
-import { BAD_OPTION, describeRejection, UNAUTHORIZED, type Rejection } from '../outcomes.js';
+import { BAD_OPTION, UNAUTHORIZED, type Rejection } from '../outcomes.js';
 import type { HttpTestCategory } from '../types.js';
 import type { HttpTestDefinition } from '../test-run.js';
 import { base64url, flipBit, withField } from './alter.js';
+import { alteredRequestTest } from './altered-request.js';
 
 /** A kid no deployment is expected to use: "unknown" in ASCII. */
 const UNKNOWN_KID = new TextEncoder().encode('unknown');
@@ -24,20 +25,17 @@ function identifierTest(
   rejection: Rejection,
   change: (fields: OscoreOptionFields) => { fields: OscoreOptionFields; note: string },
 ): HttpTestDefinition {
-  return {
+  return alteredRequestTest({
     id,
+    category,
     title,
     rfc,
-    category,
-    expected: `${describeRejection(rejection)}; application not run`,
-    async run(t) {
-      const request = await t.protect({ method: 'GET', target: t.target() });
+    rejection,
+    alter: (_t, request) => {
       const { fields, note } = change(decodeOscoreOption(request.option));
-      const x = await t.send('#1', withField(request.outer, 'oscore', base64url(encodeOscoreOption(fields))), { request, note });
-      t.expectRejected(x, rejection);
-      await t.expectNoApplicationEffect();
+      return { outer: withField(request.outer, 'oscore', base64url(encodeOscoreOption(fields))), note };
     },
-  };
+  });
 }
 
 export const identifierTests: readonly HttpTestDefinition[] = [
