@@ -13,7 +13,8 @@
 //   - ajv          (JSON Schema validation of the files before writing)
 //
 // Run from the repository root:
-//   node conformance/generator/generate.mjs
+//   node conformance/generator/generate.mjs           (writes conformance/vectors/)
+//   node conformance/generator/generate.mjs --check   (only compares; exit 1 if they differ)
 //
 // Output is fully deterministic: every "random-looking" byte string comes
 // from SHA-256 in counter mode over a fixed label (see detBytes), so running
@@ -39,6 +40,8 @@ import Ajv2020 from 'ajv/dist/2020.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const VECTOR_DIR = path.resolve(HERE, '..', 'vectors');
+/** `--check`: compare with the committed files instead of writing them (exit 1 on any difference). */
+const CHECK_ONLY = process.argv.includes('--check');
 const SCHEMA_FILE = path.join(VECTOR_DIR, 'oscore-vectors.schema.json');
 const APPENDIX_C_FILE = path.join(VECTOR_DIR, 'rfc8613-appendix-c.json');
 const GENERATOR_NAME = 'conformance/generator/generate.mjs';
@@ -226,6 +229,19 @@ function hkdf(hashName, salt, ikm, info, length) {
  */
 function hkdfInfo(id, idContext, alg, type, L) {
   return cbor([u8(id), idContext == null ? null : u8(idContext), alg, type, L]);
+}
+
+/** deriveContext from a vector's `input` (hex strings; an absent salt or ID Context stays absent). */
+function deriveContextFromInput(i) {
+  return deriveContext({
+    masterSecret: unhex(i.masterSecret),
+    masterSalt: i.masterSalt === undefined ? undefined : unhex(i.masterSalt),
+    idContext: i.idContext == null ? null : unhex(i.idContext),
+    aeadAlgorithm: i.aeadAlgorithm,
+    hkdfAlgorithm: i.hkdfAlgorithm,
+    senderId: unhex(i.senderId),
+    recipientId: unhex(i.recipientId),
+  });
 }
 
 /**
@@ -638,15 +654,7 @@ function selfTest() {
   for (const v of file.vectors) {
     if (v.kind === 'derivation') {
       const i = v.input;
-      const ctx = deriveContext({
-        masterSecret: unhex(i.masterSecret),
-        masterSalt: i.masterSalt === undefined ? undefined : unhex(i.masterSalt),
-        idContext: i.idContext == null ? null : unhex(i.idContext),
-        aeadAlgorithm: i.aeadAlgorithm,
-        hkdfAlgorithm: i.hkdfAlgorithm,
-        senderId: unhex(i.senderId),
-        recipientId: unhex(i.recipientId),
-      });
+      const ctx = deriveContextFromInput(i);
       for (const k of ['senderKeyInfo', 'recipientKeyInfo', 'commonIvInfo', 'senderKey', 'recipientKey', 'commonIv']) {
         if (v.expect[k] !== undefined) check(v.id, k, hex(ctx[k]), v.expect[k]);
       }
@@ -1316,16 +1324,7 @@ function buildNegative() {
 function crossCheck(v) {
   if (v.kind === 'derivation') {
     const i = v.input;
-    const run = () =>
-      deriveContext({
-        masterSecret: unhex(i.masterSecret),
-        masterSalt: i.masterSalt === undefined ? undefined : unhex(i.masterSalt),
-        idContext: i.idContext == null ? null : unhex(i.idContext),
-        aeadAlgorithm: i.aeadAlgorithm,
-        hkdfAlgorithm: i.hkdfAlgorithm,
-        senderId: unhex(i.senderId),
-        recipientId: unhex(i.recipientId),
-      });
+    const run = () => deriveContextFromInput(i);
     if (v.expect.error) expectError(run, v.expect.error, v.id);
     else assert(hex(run().senderKey) === v.expect.senderKey, `${v.id}: derivation`);
     return;
@@ -1453,7 +1452,16 @@ function main() {
     }
     outputs.push([name, text, doc]);
   }
-  for (const [name, text] of outputs) fs.writeFileSync(path.join(VECTOR_DIR, name), text);
+  if (CHECK_ONLY) {
+    // --check: the committed files must be exactly what this generator produces.
+    const stale = outputs.filter(([name, text]) => !fs.existsSync(path.join(VECTOR_DIR, name)) || fs.readFileSync(path.join(VECTOR_DIR, name), 'utf8') !== text).map(([name]) => name);
+    if (stale.length > 0) {
+      console.error(`conformance/vectors differs from the generator's output: ${stale.join(', ')}. Run: node conformance/generator/generate.mjs`);
+      process.exit(1);
+    }
+  } else {
+    for (const [name, text] of outputs) fs.writeFileSync(path.join(VECTOR_DIR, name), text);
+  }
 
   // Summary.
   console.log(`Self-test: ${appendixChecked} RFC 8613 Appendix C vectors + Section 5.4 / 6.3 examples reproduced exactly.`);

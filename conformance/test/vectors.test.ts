@@ -4,6 +4,7 @@
  * its AES-CCM cases are skipped because the library has no CCM).
  */
 
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { aeadAlgorithm, nobleBackend, nodeBackend, type CryptoBackend } from '@oscore-http/core';
 import { describe, expect, it } from 'vitest';
@@ -76,5 +77,15 @@ describe('the runner', () => {
     // Protecting no longer matches, and verifying the altered bytes fails to decrypt.
     expect(result.detail ?? '').toMatch(/ERR_OSCORE_DECRYPTION_FAILED/);
     expect(result.checks.find((c) => c.name === 'ciphertext')?.passed).toBe(false);
+  });
+});
+
+describe('the independent generator', () => {
+  it('reproduces the committed vector files byte for byte (nothing edited by hand, nothing stale)', () => {
+    const generator = fileURLToPath(new URL('../generator/generate.mjs', import.meta.url));
+    const run = spawnSync(process.execPath, [generator, '--check'], { encoding: 'utf8' });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/Appendix C vectors .* reproduced exactly/);
   });
 });
