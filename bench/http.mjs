@@ -34,8 +34,11 @@
  * HTTPS keys and OSCORE state live in temporary directories removed at exit.
  */
 
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import tlsModule from 'node:tls';
 import { MODES, median, spread } from './http/common.mjs';
 import { makeCertificate, opensslCli, runCell, startPair, tasksetStatus } from './http/procs.mjs';
@@ -237,6 +240,21 @@ try {
   await cleanup();
 }
 
+// The AEAD floor: raw node:crypto encrypt + decrypt per size, on the server's core, after
+// the cells (nothing else of the benchmark runs). { size: { ccm: µs, gcm: µs } }
+const floorAlgs = [...new Set(opts.modes.map((m) => MODES[m].aeadAlgorithm).filter((a) => a !== undefined).map((a) => (a === 10 ? 'ccm' : 'gcm')))];
+const aeadFloor = {};
+if (exitCode === 0 && floorAlgs.length > 0 && opts.modes.includes('plain')) {
+  const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'http', 'aead-floor.mjs');
+  for (const size of opts.sizes) {
+    const algs = floorAlgs.filter((a) => a !== 'ccm' || size <= 65535);
+    if (algs.length === 0) continue;
+    const command = [process.execPath, script, String(size), algs.join(',')];
+    if (pin) command.unshift('taskset', '-c', '0');
+    aeadFloor[size] = JSON.parse(execFileSync(command[0], command.slice(1), { encoding: 'utf8' }));
+  }
+}
+
 // ---------------------------------------------------------------------------------------
 // Summaries
 
@@ -341,12 +359,36 @@ if (results.length > 0) {
     }
     console.log('');
   }
+
+  // What node:crypto alone allows: a server (or client) does one encrypt and one decrypt per request.
+  if (Object.keys(aeadFloor).length > 0) {
+    console.log('AEAD floor: raw node:crypto encrypt + decrypt of the body (one pair per side and request), CPU µs on core 0,');
+    console.log('and the best req/s ratio an OSCORE layer on node:crypto could reach with no other cost: plain srv µs ÷ (plain srv µs + floor)');
+    const rows = [];
+    for (const size of opts.sizes) {
+      const plain = at(size, 'plain');
+      for (const [alg, us] of Object.entries(aeadFloor[size] ?? {})) {
+        rows.push([formatSize(size), alg === 'ccm' ? 'AES-CCM-16-64-128' : 'A128GCM', fmtUs(us), fmtUs(plain.serverCpuUsPerReq), fmtX(plain.serverCpuUsPerReq / (plain.serverCpuUsPerReq + us))]);
+      }
+    }
+    printTable(
+      [
+        { header: 'body', align: 'left' },
+        { header: 'algorithm', align: 'left' },
+        { header: 'floor µs/req', align: 'right' },
+        { header: 'plain srv µs/req', align: 'right' },
+        { header: 'best ×plain', align: 'right' },
+      ],
+      rows,
+    );
+    console.log('');
+  }
   console.log(`failed requests (non-200, wrong body, errors) in measured windows: ${totalFailed}${totalFailed === 0 ? '' : '  <-- results above are not valid'}`);
   console.log(`total time ${((Date.now() - started) / 1000).toFixed(0)} s; load average now ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 }
 
 if (opts.json) {
-  writeJson(opts.json, { env, options: opts, cells: results, summary });
+  writeJson(opts.json, { env, options: opts, cells: results, summary, aeadFloor });
   console.log(`raw results written to ${opts.json}`);
 }
 process.exit(exitCode || (totalFailed > 0 ? 1 : 0));
