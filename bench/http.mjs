@@ -189,6 +189,20 @@ process.on('SIGINT', () => {
 });
 
 const results = []; // every measured cell
+
+// The AEAD floor: raw node:crypto encrypt + decrypt of the body, measured on the server's
+// core after each repetition of a size (the pairs idle meanwhile), so every repetition's
+// plain cell has a floor taken minutes, not seconds, apart from it at most.
+const floorAlgs = [...new Set(opts.modes.map((m) => MODES[m].aeadAlgorithm).filter((a) => a !== undefined).map((a) => (a === 10 ? 'ccm' : 'gcm')))];
+const floorScript = path.join(path.dirname(fileURLToPath(import.meta.url)), 'http', 'aead-floor.mjs');
+const floors = []; // { repeat, size, us: { ccm?, gcm? } }
+function measureFloor(size) {
+  const algs = floorAlgs.filter((a) => a !== 'ccm' || size <= 65535);
+  if (algs.length === 0 || !opts.modes.includes('plain')) return undefined;
+  const command = [process.execPath, floorScript, String(size), algs.join(',')];
+  if (pin) command.unshift('taskset', '-c', '0');
+  return JSON.parse(execFileSync(command[0], command.slice(1), { encoding: 'utf8' }));
+}
 let totalFailed = 0;
 let exitCode = 0;
 const started = Date.now();
@@ -230,6 +244,8 @@ try {
             (r.failed ? `  FAILED ${r.failed}: ${r.firstError}` : ''),
         );
       }
+      const us = measureFloor(size);
+      if (us !== undefined) floors.push({ repeat: rep, size, us });
     }
   }
   console.log('');
@@ -240,20 +256,6 @@ try {
   await cleanup();
 }
 
-// The AEAD floor: raw node:crypto encrypt + decrypt per size, on the server's core, after
-// the cells (nothing else of the benchmark runs). { size: { ccm: µs, gcm: µs } }
-const floorAlgs = [...new Set(opts.modes.map((m) => MODES[m].aeadAlgorithm).filter((a) => a !== undefined).map((a) => (a === 10 ? 'ccm' : 'gcm')))];
-const aeadFloor = {};
-if (exitCode === 0 && floorAlgs.length > 0 && opts.modes.includes('plain')) {
-  const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'http', 'aead-floor.mjs');
-  for (const size of opts.sizes) {
-    const algs = floorAlgs.filter((a) => a !== 'ccm' || size <= 65535);
-    if (algs.length === 0) continue;
-    const command = [process.execPath, script, String(size), algs.join(',')];
-    if (pin) command.unshift('taskset', '-c', '0');
-    aeadFloor[size] = JSON.parse(execFileSync(command[0], command.slice(1), { encoding: 'utf8' }));
-  }
-}
 
 // ---------------------------------------------------------------------------------------
 // Summaries
@@ -361,14 +363,22 @@ if (results.length > 0) {
   }
 
   // What node:crypto alone allows: a server (or client) does one encrypt and one decrypt per request.
-  if (Object.keys(aeadFloor).length > 0) {
-    console.log('AEAD floor: raw node:crypto encrypt + decrypt of the body (one pair per side and request), CPU µs on core 0,');
-    console.log('and the best req/s ratio an OSCORE layer on node:crypto could reach with no other cost: plain srv µs ÷ (plain srv µs + floor)');
+  if (floors.length > 0) {
+    console.log('AEAD floor: raw node:crypto encrypt + decrypt of the body (one pair per side and request), CPU µs on core 0, and the');
+    console.log('best req/s ratio an OSCORE layer on node:crypto could reach with no other cost: plain srv µs ÷ (plain srv µs + floor),');
+    console.log('per repetition, then median');
     const rows = [];
     for (const size of opts.sizes) {
-      const plain = at(size, 'plain');
-      for (const [alg, us] of Object.entries(aeadFloor[size] ?? {})) {
-        rows.push([formatSize(size), alg === 'ccm' ? 'AES-CCM-16-64-128' : 'A128GCM', fmtUs(us), fmtUs(plain.serverCpuUsPerReq), fmtX(plain.serverCpuUsPerReq / (plain.serverCpuUsPerReq + us))]);
+      for (const alg of floorAlgs) {
+        const paired = floors
+          .filter((f) => f.size === size && f.us[alg] !== undefined)
+          .map((f) => [f.us[alg], results.find((r) => r.size === size && r.mode === 'plain' && r.repeat === f.repeat)])
+          .filter(([, plain]) => plain !== undefined);
+        if (paired.length === 0) continue;
+        const floor = median(paired.map(([us]) => us));
+        const plainUs = median(paired.map(([, plain]) => plain.serverCpuUsPerReq));
+        const best = median(paired.map(([us, plain]) => plain.serverCpuUsPerReq / (plain.serverCpuUsPerReq + us)));
+        rows.push([formatSize(size), alg === 'ccm' ? 'AES-CCM-16-64-128' : 'A128GCM', fmtUs(floor), fmtUs(plainUs), fmtX(best)]);
       }
     }
     printTable(
@@ -388,7 +398,7 @@ if (results.length > 0) {
 }
 
 if (opts.json) {
-  writeJson(opts.json, { env, options: opts, cells: results, summary, aeadFloor });
+  writeJson(opts.json, { env, options: opts, cells: results, summary, aeadFloor: floors });
   console.log(`raw results written to ${opts.json}`);
 }
 process.exit(exitCode || (totalFailed > 0 ? 1 : 0));

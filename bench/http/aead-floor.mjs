@@ -3,7 +3,7 @@
  * The AEAD floor of one OSCORE exchange per side: CPU time of one raw node:crypto encrypt
  * plus one raw decrypt of `size` bytes (a server decrypts the request and encrypts the
  * response; a client the other way round), with nothing of this project involved.
- * bench/http.mjs runs it pinned to the server's core after the cells and prints the best
+ * bench/http.mjs runs it pinned to the server's core after each repetition and prints the best
  * req/s ratio any node:crypto OSCORE layer could reach with zero other overhead:
  * plain µs ÷ (plain µs + floor µs).
  *
@@ -56,8 +56,8 @@ function measure(cipher, ms) {
 
 const result = {};
 for (const alg of algs) {
-  measure(CIPHERS[alg], 300); // warm-up
-  const runs = [measure(CIPHERS[alg], 700), measure(CIPHERS[alg], 700), measure(CIPHERS[alg], 700)].sort((a, b) => a - b);
+  measure(CIPHERS[alg], 200); // warm-up
+  const runs = [measure(CIPHERS[alg], 300), measure(CIPHERS[alg], 300), measure(CIPHERS[alg], 300)].sort((a, b) => a - b);
   result[alg] = runs[1];
 }
 console.log(JSON.stringify(result));
