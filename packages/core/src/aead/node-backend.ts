@@ -8,6 +8,7 @@
 
 import type * as NodeCrypto from 'node:crypto';
 import type { AeadAlgorithm, HkdfAlgorithm } from '../algorithms.js';
+import { createSlabAllocator } from '../slab.js';
 import { OpaqueKey, type AeadKey, type CryptoBackend } from './backend.js';
 
 type CipherName = NodeCrypto.CipherCCMTypes | NodeCrypto.CipherGCMTypes | NodeCrypto.CipherChaCha20Poly1305Types;
@@ -38,6 +39,13 @@ function plain(bytes: Uint8Array): Uint8Array {
 function allocate(size: number): Uint8Array {
   return NodeBuffer === undefined ? new Uint8Array(size) : plain(NodeBuffer.allocUnsafeSlow(size));
 }
+
+/*
+ * Ciphertexts are carved from slabs (see slab.ts) that hold ciphertexts only: nothing else
+ * is ever written there, so whatever reaches a ciphertext's `.buffer` is public (sent or
+ * about to be), unlike a view into Node's shared Buffer pool.
+ */
+const ciphertextBuffer = createSlabAllocator(allocate);
 
 class NodeKey extends OpaqueKey {
   readonly algorithm: AeadAlgorithm;
@@ -77,7 +85,7 @@ export function createNodeBackend(crypto: typeof NodeCrypto): CryptoBackend {
       const body = cipher.update(plaintext);
       cipher.final();
       const tag = cipher.getAuthTag();
-      const out = allocate(body.length + tag.length);
+      const out = ciphertextBuffer(body.length + tag.length);
       out.set(body, 0);
       out.set(tag, body.length);
       return out;

@@ -72,11 +72,24 @@ export function encodedLength(message: InnerMessage): number {
   return length;
 }
 
+function zeroed(length: number): Uint8Array {
+  return new Uint8Array(length);
+}
+
 /**
  * Encodes an inner message. Options may come in any order; they are written by number.
  * @throws {RangeError} for a code outside 0–255, an option number outside 0–65,535 or an over-long value.
  */
 export function encodeInnerMessage(message: InnerMessage): Uint8Array {
+  return encodeInnerMessageInto(message, zeroed);
+}
+
+/**
+ * {@link encodeInnerMessage} into a buffer from `allocate`, which must return exactly
+ * `length` bytes (every one is written). Engine-internal: protection encodes plaintexts
+ * into private memory it wipes after encryption (see process/plaintext.ts).
+ */
+export function encodeInnerMessageInto(message: InnerMessage, allocate: (length: number) => Uint8Array): Uint8Array {
   const { code, payload } = message;
   if (!Number.isInteger(code) || code < 0 || code > 0xff) throw new RangeError('a CoAP code is one byte');
   const options = sortedOptions(message.options);
@@ -87,7 +100,7 @@ export function encodeInnerMessage(message: InnerMessage): Uint8Array {
     }
     if (option.value.length > MAX_OPTION_LENGTH) throw new RangeError(`option ${option.number} is longer than ${MAX_OPTION_LENGTH} bytes`);
   }
-  const out = new Uint8Array(encodedLength({ code, options, payload }));
+  const out = allocate(encodedLength({ code, options, payload }));
   out[0] = code;
   let offset = 1;
   let previous = 0;

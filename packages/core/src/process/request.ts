@@ -12,7 +12,7 @@ import { ContextNotFoundError, DecryptionFailedError, FreshnessRequiredError, Ma
 import type { InnerMessage } from '../message/inner-message.js';
 import type { SequenceNumber } from '../types.js';
 import { RequestBinding } from './binding.js';
-import { innerMessageOf, plaintextOf } from './plaintext.js';
+import { innerMessageOf, plaintextOf, wipePlaintext } from './plaintext.js';
 import { failed, protectedMessage, startSpan, TELEMETRY, verifiedMessage } from '../telemetry/instrumentation.js';
 import { assertRecipientKeyUsable, countEncryption, countFailedDecryption } from './usage.js';
 
@@ -71,11 +71,12 @@ export interface VerifyRequestOptions {
  */
 export async function protectRequest(context: SecurityContext, message: InnerMessage): Promise<ProtectedRequest> {
   const span = startSpan(TELEMETRY.spans.protect, 'request');
+  let plaintext: Uint8Array | undefined;
   try {
     const internals = internalsOf(context);
     const { senderId, idContext, commonIV, senderKey, backend } = internals;
     // Step 2: the plaintext (validated before a sequence number is spent).
-    const plaintext = plaintextOf(message, 'request', context.aead);
+    plaintext = plaintextOf(message, 'request', context.aead);
     // Step 3: "Encode the Partial IV ... and increment the Sender Sequence Number by one."
     const next = context.senderSequence.next();
     const seq = typeof next === 'number' ? next : await next;
@@ -97,6 +98,8 @@ export async function protectRequest(context: SecurityContext, message: InnerMes
   } catch (err) {
     failed(span, 'request', err, false, { context });
     throw err;
+  } finally {
+    wipePlaintext(plaintext);
   }
 }
 

@@ -14,7 +14,7 @@ import type { InnerMessage } from '../message/inner-message.js';
 import { failed, protectedMessage, startSpan, TELEMETRY, verifiedMessage } from '../telemetry/instrumentation.js';
 import type { PartialIV, SequenceNumber } from '../types.js';
 import { bindingState, type RequestBinding } from './binding.js';
-import { innerMessageOf, plaintextOf } from './plaintext.js';
+import { innerMessageOf, plaintextOf, wipePlaintext } from './plaintext.js';
 import { assertRecipientKeyUsable, countEncryption, countFailedDecryption } from './usage.js';
 import type { ProtectedMessage } from './request.js';
 
@@ -49,12 +49,13 @@ export async function protectResponse(
 ): Promise<ProtectedMessage> {
   const span = startSpan(TELEMETRY.spans.protect, 'response');
   const context = binding.context;
+  let plaintext: Uint8Array | undefined;
   try {
     if (binding.role !== 'server') throw new ResponseBindingError('it belongs to a request this endpoint sent, not one it received');
     const state = bindingState(binding);
     const internals = internalsOf(context);
     const { senderId, commonIV, senderKey, backend } = internals;
-    const plaintext = plaintextOf(message, 'response', context.aead);
+    plaintext = plaintextOf(message, 'response', context.aead);
     let nonce: Uint8Array;
     let option: Uint8Array;
     let partialIV: PartialIV | undefined;
@@ -83,6 +84,8 @@ export async function protectResponse(
   } catch (err) {
     failed(span, 'response', err, false, { context });
     throw err;
+  } finally {
+    wipePlaintext(plaintext);
   }
 }
 
