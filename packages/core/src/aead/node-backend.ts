@@ -8,7 +8,7 @@
 
 import type * as NodeCrypto from 'node:crypto';
 import type { AeadAlgorithm, HkdfAlgorithm } from '../algorithms.js';
-import { createSlabAllocator } from '../slab.js';
+import { wireBuffer } from '../buffers.js';
 import { OpaqueKey, type AeadKey, type CryptoBackend } from './backend.js';
 
 type CipherName = NodeCrypto.CipherCCMTypes | NodeCrypto.CipherGCMTypes | NodeCrypto.CipherChaCha20Poly1305Types;
@@ -25,8 +25,6 @@ function cipherName(alg: AeadAlgorithm): CipherName {
   }
 }
 
-const NodeBuffer = (globalThis as { Buffer?: { allocUnsafeSlow(size: number): Uint8Array } }).Buffer;
-
 /**
  * A plain `Uint8Array` over `bytes`' memory. node:crypto returns `Buffer`s with their own
  * ArrayBuffer; the public API promises `Uint8Array`, whose `slice` copies (Buffer's aliases).
@@ -34,18 +32,6 @@ const NodeBuffer = (globalThis as { Buffer?: { allocUnsafeSlow(size: number): Ui
 function plain(bytes: Uint8Array): Uint8Array {
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
-
-/** Unpooled (so `.buffer` holds nothing else) and not zero-filled (every byte is written). */
-function allocate(size: number): Uint8Array {
-  return NodeBuffer === undefined ? new Uint8Array(size) : plain(NodeBuffer.allocUnsafeSlow(size));
-}
-
-/*
- * Ciphertexts are carved from slabs (see slab.ts) that hold ciphertexts only: nothing else
- * is ever written there, so whatever reaches a ciphertext's `.buffer` is public (sent or
- * about to be), unlike a view into Node's shared Buffer pool.
- */
-const ciphertextBuffer = createSlabAllocator(allocate);
 
 class NodeKey extends OpaqueKey {
   readonly algorithm: AeadAlgorithm;
@@ -85,7 +71,8 @@ export function createNodeBackend(crypto: typeof NodeCrypto): CryptoBackend {
       const body = cipher.update(plaintext);
       cipher.final();
       const tag = cipher.getAuthTag();
-      const out = ciphertextBuffer(body.length + tag.length);
+      // Public bytes from the wire pool (buffers.ts), never Node's shared Buffer pool.
+      const out = wireBuffer(body.length + tag.length);
       out.set(body, 0);
       out.set(tag, body.length);
       return out;

@@ -11,6 +11,7 @@
  */
 
 import type { AeadAlgorithm } from '../algorithms.js';
+import { newBuffer, type SlabAllocator } from '../buffers.js';
 import { EMPTY } from '../bytes.js';
 import { encodeCbor, headLength, MAJOR_BSTR, writeHead } from '../cbor.js';
 
@@ -30,11 +31,16 @@ export function encodeAadArray(alg: AeadAlgorithm, requestKid: Uint8Array, reque
 
 /** The AEAD associated data, `Enc_structure` with `aad_array` wrapped in a byte string. */
 export function encodeAad(alg: AeadAlgorithm, requestKid: Uint8Array, requestPiv: Uint8Array): Uint8Array {
+  return encodeAadInto(newBuffer, alg, requestKid, requestPiv);
+}
+
+/** {@link encodeAad} into a buffer from `allocate` (engine-internal: buffers.ts). */
+export function encodeAadInto(allocate: SlabAllocator, alg: AeadAlgorithm, requestKid: Uint8Array, requestPiv: Uint8Array): Uint8Array {
   // aad_array = [1, [alg], request_kid, request_piv, h''] written in place (hot path):
   // the same bytes encodeAadArray produces, without the general encoder's allocations.
   const algLength = headLength(alg.id);
   const arrayLength = 3 + algLength + headLength(requestKid.length) + requestKid.length + headLength(requestPiv.length) + requestPiv.length + 1;
-  const out = new Uint8Array(1 + ENC_STRUCTURE_PREFIX.length + headLength(arrayLength) + arrayLength);
+  const out = allocate(1 + ENC_STRUCTURE_PREFIX.length + headLength(arrayLength) + arrayLength);
   out[0] = 0x83; // array of 3 items
   out.set(ENC_STRUCTURE_PREFIX, 1);
   let offset = writeHead(out, 1 + ENC_STRUCTURE_PREFIX.length, MAJOR_BSTR, arrayLength);

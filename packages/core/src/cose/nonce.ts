@@ -8,13 +8,20 @@
  *  4. XOR with the Common IV.
  */
 
+import { newBuffer, type SlabAllocator } from '../buffers.js';
+
 /**
  * Computes the AEAD nonce. `idPiv` is at most nonce length − 6 bytes and `partialIV`
  * at most 5 bytes; both are guaranteed by context validation and the option decoder.
  */
 export function computeNonce(commonIV: Uint8Array, idPiv: Uint8Array, partialIV: Uint8Array): Uint8Array {
+  return computeNonceInto(newBuffer, commonIV, idPiv, partialIV);
+}
+
+/** {@link computeNonce} into a buffer from `allocate` (engine-internal: buffers.ts). */
+export function computeNonceInto(allocate: SlabAllocator, commonIV: Uint8Array, idPiv: Uint8Array, partialIV: Uint8Array): Uint8Array {
   const length = commonIV.length;
-  const nonce = new Uint8Array(length);
+  const nonce = allocate(length);
   nonce[0] = idPiv.length;
   nonce.set(idPiv, length - 5 - idPiv.length);
   nonce.set(partialIV, length - partialIV.length);

@@ -11,6 +11,7 @@
  * the input, and returns views into it.
  */
 
+import { wireBuffer } from '../buffers.js';
 import { MalformedOptionError } from '../errors.js';
 import type { PartialIV } from '../types.js';
 
@@ -43,7 +44,8 @@ export function encodeOscoreOption(fields: OscoreOptionFields): Uint8Array {
   if (flags === 0) return new Uint8Array(0);
   const length = 1 + n + (kidContext !== undefined ? 1 + kidContext.length : 0) + (kid?.length ?? 0);
   if (length > MAX_OSCORE_OPTION_LENGTH) throw new RangeError(`the OSCORE option value would be ${length} bytes; at most 255 fit`);
-  const out = new Uint8Array(length);
+  // Public bytes, carved like a ciphertext (buffers.ts): cheap to hand to Buffer and sockets.
+  const out = wireBuffer(length);
   out[0] = flags;
   let offset = 1;
   if (partialIV !== undefined) {

@@ -11,6 +11,7 @@
  * into it; it throws only {@link MalformedPlaintextError}.
  */
 
+import { newBuffer, type SlabAllocator } from '../buffers.js';
 import { MalformedPlaintextError } from '../errors.js';
 import type { CoapCode } from './coap.js';
 
@@ -72,24 +73,20 @@ export function encodedLength(message: InnerMessage): number {
   return length;
 }
 
-function zeroed(length: number): Uint8Array {
-  return new Uint8Array(length);
-}
-
 /**
  * Encodes an inner message. Options may come in any order; they are written by number.
  * @throws {RangeError} for a code outside 0–255, an option number outside 0–65,535 or an over-long value.
  */
 export function encodeInnerMessage(message: InnerMessage): Uint8Array {
-  return encodeInnerMessageInto(message, zeroed);
+  return encodeInnerMessageInto(message, newBuffer);
 }
 
 /**
  * {@link encodeInnerMessage} into a buffer from `allocate`, which must return exactly
  * `length` bytes (every one is written). Engine-internal: protection encodes plaintexts
- * into private memory it wipes after encryption (see process/plaintext.ts).
+ * into private memory it wipes after encryption (buffers.ts).
  */
-export function encodeInnerMessageInto(message: InnerMessage, allocate: (length: number) => Uint8Array): Uint8Array {
+export function encodeInnerMessageInto(message: InnerMessage, allocate: SlabAllocator): Uint8Array {
   const { code, payload } = message;
   if (!Number.isInteger(code) || code < 0 || code > 0xff) throw new RangeError('a CoAP code is one byte');
   const options = sortedOptions(message.options);

@@ -7,24 +7,9 @@ import type { AeadAlgorithm } from '../algorithms.js';
 import { InvalidMessageError, MalformedPlaintextError, MessageTooLargeError } from '../errors.js';
 import { CoapOptionNumber, formatCoapCode, isRequestCode, isResponseCode } from '../message/coap.js';
 import { decodeInnerMessage, encodeInnerMessageInto, type InnerMessage } from '../message/inner-message.js';
-import { createSlabAllocator } from '../slab.js';
+import { privateBuffer, wipe } from '../buffers.js';
 
 type Kind = 'request' | 'response';
-
-/*
- * Plaintexts to encrypt live only from encoding to encryption; small ones are carved from
- * slabs of their own (see slab.ts). Those slabs never leave the engine: only
- * `backend.encrypt`, which copies, ever sees a view, and every region is wiped by
- * {@link wipePlaintext} once its message is encrypted or abandoned, so no plaintext
- * outlives its protect call there. Regions are never reused, so protect calls waiting
- * on a sequence number between encoding and encryption never share bytes.
- */
-const plaintextBuffer = createSlabAllocator();
-
-/** Overwrites a plaintext from {@link plaintextOf} once it is encrypted or no longer needed. */
-export function wipePlaintext(plaintext: Uint8Array | undefined): void {
-  plaintext?.fill(0);
-}
 
 function hasOscoreOption(message: InnerMessage): boolean {
   return message.options.some((o) => o.number === CoapOptionNumber.Oscore);
@@ -32,7 +17,7 @@ function hasOscoreOption(message: InnerMessage): boolean {
 
 /**
  * Validates and encodes the plaintext of a message to protect (§5.3). The result is
- * engine-private memory: pass it to the backend, then to {@link wipePlaintext}.
+ * engine-private memory (buffers.ts): pass it to the backend, then wipe it.
  */
 export function plaintextOf(message: InnerMessage, kind: Kind, alg: AeadAlgorithm): Uint8Array {
   if (typeof message !== 'object' || message === null || !(message.payload instanceof Uint8Array) || !Array.isArray(message.options)) {
@@ -45,12 +30,12 @@ export function plaintextOf(message: InnerMessage, kind: Kind, alg: AeadAlgorith
   if (hasOscoreOption(message)) throw new InvalidMessageError('it already carries an OSCORE option (nested OSCORE is not supported)');
   let plaintext: Uint8Array;
   try {
-    plaintext = encodeInnerMessageInto(message, plaintextBuffer);
+    plaintext = encodeInnerMessageInto(message, privateBuffer);
   } catch (err) {
     throw new InvalidMessageError((err as Error).message);
   }
   if (plaintext.length > alg.maxPlaintextLength) {
-    wipePlaintext(plaintext);
+    wipe(plaintext);
     throw new MessageTooLargeError(plaintext.length, alg.maxPlaintextLength, alg.name);
   }
   return plaintext;

@@ -2,17 +2,18 @@
  * Protecting and verifying requests (RFC 8613 §8.1, §8.2).
  */
 
+import { privateBuffer, wipe } from '../buffers.js';
 import { internalsOf, type SecurityContext } from '../context/security-context.js';
 import { resolveRecipientContexts, type RecipientContextLookup } from '../context/lookup.js';
-import { encodeAad } from '../cose/aad.js';
-import { computeNonce } from '../cose/nonce.js';
+import { encodeAadInto } from '../cose/aad.js';
+import { computeNonceInto } from '../cose/nonce.js';
 import { decodeOscoreOption, encodeOscoreOption } from '../cose/oscore-option.js';
 import { encodePartialIV, partialIVToSequenceNumber } from '../cose/partial-iv.js';
 import { ContextNotFoundError, DecryptionFailedError, FreshnessRequiredError, MalformedCoseError, ReplayDetectedError } from '../errors.js';
 import type { InnerMessage } from '../message/inner-message.js';
 import type { SequenceNumber } from '../types.js';
 import { RequestBinding } from './binding.js';
-import { innerMessageOf, plaintextOf, wipePlaintext } from './plaintext.js';
+import { innerMessageOf, plaintextOf } from './plaintext.js';
 import { failed, protectedMessage, startSpan, TELEMETRY, verifiedMessage } from '../telemetry/instrumentation.js';
 import { assertRecipientKeyUsable, countEncryption, countFailedDecryption } from './usage.js';
 
@@ -81,9 +82,9 @@ export async function protectRequest(context: SecurityContext, message: InnerMes
     const next = context.senderSequence.next();
     const seq = typeof next === 'number' ? next : await next;
     const partialIV = encodePartialIV(seq);
-    const nonce = computeNonce(commonIV, senderId, partialIV);
+    const nonce = computeNonceInto(privateBuffer, commonIV, senderId, partialIV);
     // §5.4: in a request, request_kid is our Sender ID and request_piv our Partial IV.
-    const aad = encodeAad(context.aead, senderId, partialIV);
+    const aad = encodeAadInto(privateBuffer, context.aead, senderId, partialIV);
     // Step 4: encrypt with the Sender Key, then compress (§6).
     const counted = countEncryption(internals);
     if (counted !== undefined) await counted;
@@ -99,7 +100,7 @@ export async function protectRequest(context: SecurityContext, message: InnerMes
     failed(span, 'request', err, false, { context });
     throw err;
   } finally {
-    wipePlaintext(plaintext);
+    wipe(plaintext);
   }
 }
 
@@ -147,8 +148,8 @@ export async function verifyRequest(
       assertRecipientKeyUsable(internals);
       const { recipientId, commonIV, recipientKey, backend } = internals;
       // Steps 4–6: the kid is the Recipient ID, which is ID_PIV of the request nonce.
-      const aad = encodeAad(candidate.aead, recipientId, partialIV);
-      const nonce = computeNonce(commonIV, recipientId, partialIV);
+      const aad = encodeAadInto(privateBuffer, candidate.aead, recipientId, partialIV);
+      const nonce = computeNonceInto(privateBuffer, commonIV, recipientId, partialIV);
       const plaintext = backend.decrypt(recipientKey, nonce, aad, payload);
       if (plaintext === undefined) {
         await countFailedDecryption(internals);

@@ -4,9 +4,10 @@
  * carries no Partial IV of its own, through the request nonce (§5.2).
  */
 
+import { privateBuffer, wipe } from '../buffers.js';
 import { internalsOf } from '../context/security-context.js';
-import { encodeAad } from '../cose/aad.js';
-import { computeNonce } from '../cose/nonce.js';
+import { encodeAadInto } from '../cose/aad.js';
+import { computeNonceInto } from '../cose/nonce.js';
 import { decodeOscoreOption, encodeOscoreOption } from '../cose/oscore-option.js';
 import { encodePartialIV } from '../cose/partial-iv.js';
 import { DecryptionFailedError, MalformedCoseError, ResponseBindingError } from '../errors.js';
@@ -14,7 +15,7 @@ import type { InnerMessage } from '../message/inner-message.js';
 import { failed, protectedMessage, startSpan, TELEMETRY, verifiedMessage } from '../telemetry/instrumentation.js';
 import type { PartialIV, SequenceNumber } from '../types.js';
 import { bindingState, type RequestBinding } from './binding.js';
-import { innerMessageOf, plaintextOf, wipePlaintext } from './plaintext.js';
+import { innerMessageOf, plaintextOf } from './plaintext.js';
 import { assertRecipientKeyUsable, countEncryption, countFailedDecryption } from './usage.js';
 import type { ProtectedMessage } from './request.js';
 
@@ -65,17 +66,17 @@ export async function protectResponse(
       const next = context.senderSequence.next();
       seq = typeof next === 'number' ? next : await next;
       partialIV = encodePartialIV(seq as SequenceNumber);
-      nonce = computeNonce(commonIV, senderId, partialIV);
+      nonce = computeNonceInto(privateBuffer, commonIV, senderId, partialIV);
       option = encodeOscoreOption({ partialIV });
     } else {
       // Step 3, first alternative: the request nonce; the Partial IV MUST NOT be included (step 4).
       // Using it twice would reuse a nonce under our Sender Key (§5.2, §7.2).
       if (state.used) throw new ResponseBindingError('the request nonce already protected a response; pass { partialIV: true } for further responses');
       state.used = true;
-      nonce = computeNonce(commonIV, state.kid, state.partialIV);
+      nonce = computeNonceInto(privateBuffer, commonIV, state.kid, state.partialIV);
       option = encodeOscoreOption({});
     }
-    const aad = encodeAad(context.aead, state.kid, state.partialIV);
+    const aad = encodeAadInto(privateBuffer, context.aead, state.kid, state.partialIV);
     const counted = countEncryption(internals);
     if (counted !== undefined) await counted;
     const payload = backend.encrypt(senderKey, nonce, aad, plaintext);
@@ -85,7 +86,7 @@ export async function protectResponse(
     failed(span, 'response', err, false, { context });
     throw err;
   } finally {
-    wipePlaintext(plaintext);
+    wipe(plaintext);
   }
 }
 
@@ -112,9 +113,9 @@ export async function verifyResponse(binding: RequestBinding, option: Uint8Array
     assertRecipientKeyUsable(internals);
     const { recipientId, commonIV, recipientKey, backend } = internals;
     // Step 3: the AAD carries the request's kid and Partial IV.
-    const aad = encodeAad(context.aead, state.kid, state.partialIV);
+    const aad = encodeAadInto(privateBuffer, context.aead, state.kid, state.partialIV);
     // Step 4: the server's Partial IV with its Sender ID (our Recipient ID), else the request nonce.
-    const nonce = partialIV !== undefined ? computeNonce(commonIV, recipientId, partialIV) : computeNonce(commonIV, state.kid, state.partialIV);
+    const nonce = partialIV !== undefined ? computeNonceInto(privateBuffer, commonIV, recipientId, partialIV) : computeNonceInto(privateBuffer, commonIV, state.kid, state.partialIV);
     // Step 5.
     const plaintext = backend.decrypt(recipientKey, nonce, aad, payload);
     if (plaintext === undefined) {
