@@ -232,6 +232,12 @@ describe('header fields', () => {
     expect(() => encodeRequest({ method: 'GET', target: '/', headers: big, body: empty }, { maxHeaderSize: 32 * 1024 })).not.toThrow();
   });
 
+  it('refuses field names that are not tokens before sending them', () => {
+    for (const name of ['x a', 'x:a', '', 'x\u00e9', ':method']) {
+      expect(() => encodeResponse({ status: 200, headers: [[name, 'v']], body: empty })).toThrow(UnmappableMessageError);
+    }
+  });
+
   it('refuses field values with CR or LF on both sides', () => {
     expect(() => encodeRequest({ method: 'GET', target: '/', headers: [['x-a', 'a\r\nb']], body: empty })).toThrow(UnmappableMessageError);
     const injected = { code: 0x01, options: [{ number: HTTP_FIELD_OPTION, value: utf8('x-a:a\r\nb') }], payload: empty };

@@ -5,9 +5,11 @@
 
 /** Encodes a uint with as few bytes as possible; 0 is the empty string (RFC 7252 §3.2). */
 export function encodeUint(value: number): Uint8Array {
-  const bytes: number[] = [];
-  for (let v = value; v > 0; v = Math.floor(v / 256)) bytes.unshift(v % 256);
-  return Uint8Array.from(bytes);
+  let length = 0;
+  for (let v = value; v > 0; v = Math.floor(v / 256)) length++;
+  const out = new Uint8Array(length);
+  for (let i = length - 1, v = value; i >= 0; i--, v = Math.floor(v / 256)) out[i] = v % 256;
+  return out;
 }
 
 /** Decodes a uint of up to 4 bytes; `undefined` if longer. */

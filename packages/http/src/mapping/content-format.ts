@@ -59,9 +59,18 @@ function withoutJsonCharset(normalized: string): string {
 }
 const BY_FORMAT = new Map(REGISTRY.map(([cf, type]) => [cf, type]));
 
+// Lookups by the exact header value: a service sends few distinct media types, and the
+// normalisation costs more than the lookup. Bounded, as the values come from the network.
+const LOOKUP_CACHE_SIZE = 256;
+const lookups = new Map<string, number | undefined>();
+
 /** The Content-Format of a media type, or `undefined`. */
 export function mediaTypeToContentFormat(value: string): number | undefined {
-  return BY_TYPE.get(withoutJsonCharset(normalizeMediaType(value)));
+  if (lookups.has(value)) return lookups.get(value);
+  const format = BY_TYPE.get(withoutJsonCharset(normalizeMediaType(value)));
+  if (lookups.size >= LOOKUP_CACHE_SIZE) lookups.clear();
+  lookups.set(value, format);
+  return format;
 }
 
 /** The registered media type of a Content-Format, or `undefined` for one this table lacks. */

@@ -22,6 +22,7 @@ const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 
 /** Encodes one field line as an HTTP-Field option value. */
 export function encodeField(name: string, value: string): Uint8Array {
+  if (!(name.startsWith(':') ? PSEUDO.has(name) : isToken(name))) throw new UnmappableMessageError(`"${name.slice(0, 40)}" is not a valid header name`);
   if (INVALID_VALUE.test(value)) throw new UnmappableMessageError(`the value of header "${name}" has characters HTTP does not allow`);
   const line = Buffer.from(`${name}:${value}`, 'latin1');
   if (line.length > MAX_OPTION_LENGTH) throw new UnmappableMessageError(`header "${name}" is longer than one CoAP option can carry (${MAX_OPTION_LENGTH} bytes)`);

@@ -33,6 +33,8 @@ interface CaptureState {
   readonly limit: number;
   readonly bodyless: boolean;
   readonly onEnd: (captured: CapturedResponse) => void;
+  /** Fields given to writeHead when nothing was set before (Node keeps them only in the head it writes). */
+  headers: HeaderList | undefined;
   chunks: Buffer[];
   size: number;
   overflow: boolean;
@@ -96,17 +98,12 @@ function writeHead(this: Captured, status: number, reason?: unknown, headers?: u
   this.statusCode = status;
   if (typeof reason === 'string') this.statusMessage = reason;
   // Node's writeHead: after setHeader, the given fields are set one by one (last wins);
-  // otherwise a raw list is sent as it is, repeated names included.
-  if (Array.isArray(headers)) {
-    const list = toHeaderList(headers);
-    if (this.getHeaderNames().length > 0) for (const [name, value] of list) this.setHeader(name, value);
-    else {
-      const grouped = new Map<string, string[]>();
-      for (const [name, value] of list) grouped.set(name, [...(grouped.get(name) ?? []), value]);
-      for (const [name, values] of grouped) this.setHeader(name, values.length === 1 ? values[0]! : values);
-    }
-  } else if (headers !== null && typeof headers === 'object') {
-    for (const [name, value] of Object.entries(headers)) if (value !== undefined) this.setHeader(name, value as string | string[]);
+  // otherwise they are sent as given (a raw list with its repeated names) and not stored,
+  // which is what fastify's reply does for every response.
+  if (headers !== null && typeof headers === 'object') {
+    if (this.getHeaderNames().length === 0) c.headers = toHeaderList(headers);
+    else if (Array.isArray(headers)) for (const [name, value] of toHeaderList(headers)) this.setHeader(name, value);
+    else for (const [name, value] of Object.entries(headers)) if (value !== undefined) this.setHeader(name, value as string | string[]);
   }
   c.headSent = true;
   return this;
@@ -136,9 +133,13 @@ function end(this: Captured, chunk?: unknown, encoding?: unknown, cb?: unknown):
   if (done !== undefined) this.once('finish', done);
   const status = this.statusCode;
   const noBody = c.bodyless || status === 204 || status === 304;
-  const headers = toHeaderList(this.getHeaders());
-  if (this.sendDate && !this.hasHeader('date')) headers.push(['date', httpDate()]);
-  for (const name of this.getHeaderNames()) this.removeHeader(name);
+  const headers = c.headers ?? [];
+  const stored = this.getHeaderNames();
+  if (stored.length > 0) {
+    headers.push(...toHeaderList(this.getHeaders()));
+    for (const name of stored) this.removeHeader(name);
+  }
+  if (this.sendDate && !headers.some(([name]) => name === 'date')) headers.push(['date', httpDate()]);
   const chunks = c.chunks;
   c.chunks = [];
   c.onEnd({
@@ -170,7 +171,7 @@ const HEADERS_SENT: PropertyDescriptor = {
  * @param bodyless the request was HEAD: no body is kept.
  */
 export function captureResponse(res: ServerResponse, limit: number, bodyless: boolean, onEnd: (captured: CapturedResponse) => void): () => void {
-  const state: CaptureState = { limit, bodyless, onEnd, chunks: [], size: 0, overflow: false, ended: false, headSent: false, released: false };
+  const state: CaptureState = { limit, bodyless, onEnd, headers: undefined, chunks: [], size: 0, overflow: false, ended: false, headSent: false, released: false };
   const r = res as unknown as Record<string | symbol, unknown>;
   r[STATE] = state;
   r.writeHead = writeHead;
