@@ -4,10 +4,10 @@
  */
 
 import type { AeadAlgorithm } from '../algorithms.js';
+import { privateBuffer, wipe } from '../buffers.js';
 import { InvalidMessageError, MalformedPlaintextError, MessageTooLargeError } from '../errors.js';
 import { CoapOptionNumber, formatCoapCode, isRequestCode, isResponseCode } from '../message/coap.js';
 import { decodeInnerMessage, encodeInnerMessageInto, type InnerMessage } from '../message/inner-message.js';
-import { privateBuffer, wipe } from '../buffers.js';
 
 type Kind = 'request' | 'response';
 
