@@ -36,12 +36,12 @@
  */
 
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import tlsModule from 'node:tls';
-import { MODES, median, spread } from './http/common.mjs';
+import { DEFAULT_MODES, MODES, median, spread } from './http/common.mjs';
 import { makeCertificate, opensslCli, runCell, startPair, tasksetStatus } from './http/procs.mjs';
 import { environment, formatRate, formatRatio, formatSize, parseSize, printEnvironment, printTable, writeJson } from './lib/report.mjs';
 
@@ -62,6 +62,9 @@ function usage(exitCode) {
   --connections <n>     undici connections per origin    (default 16, pipelining 1)
   --store <file|memory> OSCORE state store: the library default (file store, in a private
                         temporary directory per process) or in-memory state (default: file)
+  --baseline <dir>      also run mode oscore-ccm-baseline: the @oscore-http packages built in
+                        another checkout (git worktree add <dir> <rev>; cd <dir>; npm ci;
+                        npx tsc -b), for a before/after comparison in one run
   --no-pin              do not pin server/client to cores 0/1
   -h, --help`);
   process.exit(exitCode);
@@ -71,7 +74,8 @@ function parseArgs(argv) {
   const o = {
     quick: false,
     json: undefined,
-    modes: Object.keys(MODES),
+    modes: DEFAULT_MODES,
+    baseline: undefined,
     sizes: [64, 1024, 60 * 1024],
     repeats: undefined,
     warmup: undefined,
@@ -98,6 +102,7 @@ function parseArgs(argv) {
     else if (a === '--connections') o.connections = Number(next());
     else if (a === '--no-pin') o.pin = false;
     else if (a === '--store') o.store = next();
+    else if (a === '--baseline') o.baseline = path.resolve(next());
     else if (a === '-h' || a === '--help') usage(0);
     else {
       console.error(`unknown option ${a}`);
@@ -105,6 +110,16 @@ function parseArgs(argv) {
     }
   }
   for (const m of o.modes) if (!(m in MODES)) (console.error(`unknown mode ${m}`), usage(2));
+  if (o.baseline !== undefined) {
+    if (!existsSync(path.join(o.baseline, 'packages', 'core', 'dist', 'index.js'))) {
+      console.error(`--baseline ${o.baseline}: no built checkout there (packages/core/dist/index.js is missing; run npm ci && npx tsc -b in it)`);
+      process.exit(2);
+    }
+    if (!o.modes.includes('oscore-ccm-baseline')) o.modes = [...o.modes, 'oscore-ccm-baseline'];
+  } else if (o.modes.some((m) => MODES[m].baseline)) {
+    console.error('mode oscore-ccm-baseline needs --baseline <dir>');
+    usage(2);
+  }
   if (!o.modes.includes('plain')) console.warn('note: without --mode plain there are no ratios');
   for (const s of o.sizes) {
     if (s > 65535 && o.modes.includes('oscore-ccm')) console.warn(`note: ${formatSize(s)} exceeds AES-CCM-16-64-128's 65,535-byte plaintext bound; oscore-ccm will fail there`);
@@ -138,10 +153,20 @@ function tlsInfo(origin, caFile) {
   });
 }
 
+/** The short commit of a checkout, or 'unknown'. */
+function commitOf(dir) {
+  try {
+    return execFileSync('git', ['-C', dir, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
 // ---------------------------------------------------------------------------------------
 // Main
 
 const opts = parseArgs(process.argv.slice(2));
+const modeWidth = Math.max(...opts.modes.map((m) => m.length));
 const pinning = tasksetStatus();
 const pin = opts.pin && pinning.ok;
 if (opts.pin && !pinning.ok) console.warn(`WARNING: not pinning server/client to cores (${pinning.why}); numbers will be noisier.`);
@@ -159,6 +184,7 @@ const env = environment({
   load: `closed loop, ${opts.concurrency} in flight, undici Agent ${opts.connections} connections, pipelining 1, keep-alive`,
   oscoreState: opts.store === 'memory' ? 'in-memory state (--store memory)' : 'library default state store (OSCORE_STATE_DIR = a private temporary directory per process)',
   timing: `${opts.repeats} repetition(s) × ${opts.warmup} s warm-up + ${opts.duration} s measured per cell; cells interleaved`,
+  ...(opts.baseline ? { baseline: `${opts.baseline} (commit ${commitOf(opts.baseline)})` } : {}),
 });
 
 console.log('HTTP benchmark: fastify/undici plain vs HTTPS vs OSCORE (@oscore-http/fastify + @oscore-http/undici)');
@@ -177,6 +203,7 @@ printEnvironment(env, {
   load: 'load',
   oscoreState: 'OSCORE state',
   timing: 'timing',
+  baseline: 'baseline',
 });
 console.log('');
 
@@ -210,7 +237,7 @@ const started = Date.now();
 
 try {
   for (const mode of opts.modes) {
-    pairs.set(mode, await startPair(mode, { pin, tls, connections: opts.connections, env: opts.store === 'memory' ? { BENCH_STORE: 'memory' } : {} }));
+    pairs.set(mode, await startPair(mode, { pin, tls, connections: opts.connections, baseline: opts.baseline, env: opts.store === 'memory' ? { BENCH_STORE: 'memory' } : {} }));
   }
   if (pairs.has('https')) {
     const negotiated = await tlsInfo(pairs.get('https').origin, tls.cert).catch((err) => `unknown (${err.message})`);
@@ -240,7 +267,7 @@ try {
         totalFailed += r.failed;
         done++;
         console.log(
-          `  [${String(done).padStart(String(total).length)}/${total}] rep ${rep + 1} ${formatSize(size).padEnd(6)} ${mode.padEnd(10)} ${formatRate(r.rps).padStart(7)} req/s` +
+          `  [${String(done).padStart(String(total).length)}/${total}] rep ${rep + 1} ${formatSize(size).padEnd(6)} ${mode.padEnd(modeWidth)} ${formatRate(r.rps).padStart(7)} req/s` +
             `  srv ${fmtUs(r.serverCpuUsPerReq).padStart(5)} µs/req  cli ${fmtUs(r.clientCpuUsPerReq).padStart(5)} µs/req  util ${r.serverUtil.toFixed(2)}/${r.clientUtil.toFixed(2)}` +
             (r.failed ? `  FAILED ${r.failed}: ${r.firstError}` : ''),
         );
@@ -353,11 +380,11 @@ if (results.length > 0) {
       if (!s) continue;
       const ref = MODES[mode].aeadAlgorithm === undefined ? '  (reference)' : '';
       console.log(
-        `  ${mode.padEnd(10)} server: ${fmtX(s.rpsVsPlain).padStart(6)} plain req/s` +
+        `  ${mode.padEnd(modeWidth)} server: ${fmtX(s.rpsVsPlain).padStart(6)} plain req/s` +
           ` (server CPU capacity ${fmtX(s.serverCapacityVsPlain)})  ${ref || verdict(s.rpsVsPlain)}`,
       );
       console.log(
-        `  ${''.padEnd(10)} client: ${fmtX(s.clientCapacityVsPlain).padStart(6)} plain undici capacity (1/CPU per request: ${fmtUs(at(1024, 'plain').clientCpuUsPerReq)} → ${fmtUs(s.clientCpuUsPerReq)} µs)  ${ref || verdict(s.clientCapacityVsPlain)}`,
+        `  ${''.padEnd(modeWidth)} client: ${fmtX(s.clientCapacityVsPlain).padStart(6)} plain undici capacity (1/CPU per request: ${fmtUs(at(1024, 'plain').clientCpuUsPerReq)} → ${fmtUs(s.clientCpuUsPerReq)} µs)  ${ref || verdict(s.clientCapacityVsPlain)}`,
       );
     }
     console.log('');

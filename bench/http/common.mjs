@@ -1,4 +1,6 @@
+import path from 'node:path';
 import { PerformanceObserver, constants } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
 
 /**
  * Shared by bench/http.mjs and its children: the modes, the benchmark's (public, test
@@ -11,7 +13,21 @@ export const MODES = Object.freeze({
   https: Object.freeze({ label: 'fastify HTTPS keep-alive', tls: true }),
   'oscore-ccm': Object.freeze({ label: 'OSCORE AES-CCM-16-64-128', tls: false, aeadAlgorithm: 10 }),
   'oscore-gcm': Object.freeze({ label: 'OSCORE A128GCM', tls: false, aeadAlgorithm: 'A128GCM' }),
+  // Only with --baseline <dir>: oscore-ccm as built in another checkout, for before/after in one run.
+  'oscore-ccm-baseline': Object.freeze({ label: 'OSCORE AES-CCM-16-64-128, baseline checkout', tls: false, aeadAlgorithm: 10, baseline: true }),
 });
+
+/** The modes run when none are asked for. */
+export const DEFAULT_MODES = Object.keys(MODES).filter((m) => !MODES[m].baseline);
+
+/**
+ * Imports an @oscore-http package: this checkout's, or, in a baseline child, the one built
+ * in the checkout named by BENCH_OSCORE_ROOT.
+ */
+export function importOscorePackage(name) {
+  const root = process.env.BENCH_OSCORE_ROOT;
+  return import(root ? pathToFileURL(path.join(root, 'packages', name, 'dist', 'index.js')).href : `@oscore-http/${name}`);
+}
 
 /** Test-only key material (RFC 8613 appendix C.1-like); never use outside the benchmark. */
 export const BENCH_MASTER_SECRET = '0102030405060708090a0b0c0d0e0f10';

@@ -22,7 +22,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Agent } from 'undici';
-import { MODES, BENCH_MASTER_SECRET, BENCH_MASTER_SALT, MAX_BODY, gcTotals, percentile } from './common.mjs';
+import { MODES, BENCH_MASTER_SECRET, BENCH_MASTER_SALT, MAX_BODY, gcTotals, percentile, importOscorePackage } from './common.mjs';
 import { createProfilerIpc } from './profiler.mjs';
 
 let dispatcher;
@@ -44,8 +44,8 @@ async function init(msg) {
   });
   dispatcher = agent;
   if (spec.aeadAlgorithm !== undefined) {
-    const { oscore } = await import('@oscore-http/undici');
-    const { createContextSet } = await import('@oscore-http/http');
+    const { oscore } = await importOscorePackage('undici');
+    const { createContextSet } = await importOscorePackage('http');
     const contexts = createContextSet([
       {
         name: 'server',

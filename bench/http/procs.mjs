@@ -167,8 +167,12 @@ function spawnNode(name, script, args, { core, pin, env, nodeArgs = [] }) {
  * Starts the server (core `serverCore`) and load generator (core `clientCore`) of a mode.
  * @returns `{ mode, server, client, origin }`
  */
-export async function startPair(mode, { pin, serverCore = 0, clientCore = 1, tls, connections, serverNodeArgs = [], serverScript = path.join(here, 'server.mjs'), serverEnv = {}, env: commonEnv = {} }) {
+export async function startPair(mode, { pin, serverCore = 0, clientCore = 1, tls, connections, serverNodeArgs = [], serverScript = path.join(here, 'server.mjs'), serverEnv = {}, env: commonEnv = {}, baseline }) {
   const spec = MODES[mode];
+  if (spec.baseline) {
+    if (baseline === undefined) throw new Error(`mode ${mode} needs --baseline <dir>`);
+    commonEnv = { ...commonEnv, BENCH_OSCORE_ROOT: baseline };
+  }
   const env = { ...commonEnv, ...(spec.tls ? { BENCH_TLS_KEY: tls.key, BENCH_TLS_CERT: tls.cert } : {}), ...serverEnv };
   const server = spawnNode(`server[${mode}]`, serverScript, [mode], { core: serverCore, pin, env, nodeArgs: serverNodeArgs });
   const { port } = await server.waitFor('ready');

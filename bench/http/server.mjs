@@ -24,7 +24,7 @@
 
 import { readFileSync } from 'node:fs';
 import Fastify from 'fastify';
-import { MODES, BENCH_MASTER_SECRET, BENCH_MASTER_SALT, MAX_BODY, gcTotals } from './common.mjs';
+import { MODES, BENCH_MASTER_SECRET, BENCH_MASTER_SALT, MAX_BODY, gcTotals, importOscorePackage } from './common.mjs';
 import { createProfilerIpc } from './profiler.mjs';
 
 const mode = process.argv[2];
@@ -42,7 +42,7 @@ const https =
 const app = Fastify({ logger: false, bodyLimit: MAX_BODY, ...(https ? { https } : {}) });
 
 if (spec.aeadAlgorithm !== undefined) {
-  const { default: oscore } = await import('@oscore-http/fastify');
+  const { default: oscore } = await importOscorePackage('fastify');
   const configs = [
     {
       name: 'client',
@@ -56,7 +56,7 @@ if (spec.aeadAlgorithm !== undefined) {
   // BENCH_STORE=memory: contexts with in-memory state instead of the default state store.
   let contexts = configs;
   if (process.env.BENCH_STORE === 'memory') {
-    const { createContextSet } = await import('@oscore-http/http');
+    const { createContextSet } = await importOscorePackage('http');
     contexts = createContextSet(configs, { store: 'memory' });
   }
   await app.register(oscore, {
