@@ -219,8 +219,8 @@ process.on('SIGINT', () => {
 const results = []; // every measured cell
 
 // The AEAD floor: raw node:crypto encrypt + decrypt of the body, measured on the server's
-// core after each repetition of a size (the pairs idle meanwhile), so every repetition's
-// plain cell has a floor taken minutes, not seconds, apart from it at most.
+// core right after each repetition of a size (the pairs idle meanwhile), so each plain cell
+// is paired with a floor taken seconds after it.
 const floorAlgs = [...new Set(opts.modes.map((m) => MODES[m].aeadAlgorithm).filter((a) => a !== undefined).map((a) => (a === 10 ? 'ccm' : 'gcm')))];
 const floorScript = path.join(path.dirname(fileURLToPath(import.meta.url)), 'http', 'aead-floor.mjs');
 const floors = []; // { repeat, size, us: { ccm?, gcm? } }
