@@ -30,8 +30,8 @@
  * is compared by CPU time per request rather than by req/s.
  *
  * Related: bench/http/profile.mjs (CPU and heap profiles of server and client, µs/request
- * by package and function), bench/http/gc-check.mjs (A/B of one GC cost in the server)
- * and bench/http/aead-floor.mjs (the AEAD floor printed after the 1 KiB target lines).
+ * by package and function) and bench/http/aead-floor.mjs (the AEAD floor printed after the
+ * 1 KiB target lines). --baseline <dir> compares with another checkout's build in one run.
  * HTTPS keys and OSCORE state live in temporary directories removed at exit.
  */
 
