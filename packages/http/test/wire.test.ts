@@ -70,6 +70,7 @@ describe('header policy', () => {
   it('passes only configured outer fields to the application, and never framing fields from inside', () => {
     const policy = createHeaderPolicy({ traceparent: 'outer' });
     expect(policy.passThrough([['traceparent', 'x'], ['x-injected', 'evil'], ['authorization', 'Bearer evil']])).toEqual([['traceparent', 'x']]);
+    expect(policy.passThrough({ traceparent: 'x', 'x-injected': 'evil', 'set-cookie': ['a', 'b'] })).toEqual([['traceparent', 'x']]);
     expect(createHeaderPolicy().passThrough([['traceparent', 'x']])).toEqual([]);
     for (const name of ['content-length', 'transfer-encoding', 'connection']) expect(policy.acceptsInner(name)).toBe(false);
     expect(policy.acceptsInner('authorization')).toBe(true);

@@ -12,7 +12,6 @@ import {
   decodeResponse,
   ECHO_OPTION,
   isOscoreContentType,
-  toHeaderList,
   UnprotectedResponseError,
   type HeaderList,
   type HeaderPolicy,
@@ -123,7 +122,7 @@ export class OscoreResponseHandler implements Handler {
     const list = response.headers.filter(([name]) => this.#policy.acceptsInner(name));
     list.push(['content-length', String(response.body.length)]);
     const present = new Set(list.map(([n]) => n));
-    for (const entry of this.#policy.passThrough(toHeaderList(headers))) if (!present.has(entry[0])) list.push(entry);
+    for (const entry of this.#policy.passThrough(headers)) if (!present.has(entry[0])) list.push(entry);
     this.#handler.onResponseStart?.(controller, response.status, headerObject(list), response.statusMessage ?? '');
     if (response.body.length > 0) this.#handler.onResponseData?.(controller, Buffer.from(response.body.buffer, response.body.byteOffset, response.body.length));
     this.#handler.onResponseEnd?.(controller, {});

@@ -15,7 +15,7 @@
  */
 
 import { ContextConfigError } from '../errors.js';
-import type { HeaderList } from './fields.js';
+import { toHeaderList, type HeaderList } from './fields.js';
 
 /** What happens to a header field. */
 export type HeaderDisposition = 'protect' | 'outer' | 'drop';
@@ -47,8 +47,8 @@ const NEVER_INSIDE = new Set([...TRANSPORT].filter((n) => n !== 'host'));
 export interface HeaderPolicy {
   /** Splits outgoing fields into those to protect and those to send outside. */
   split(headers: HeaderList): { inner: HeaderList; outer: HeaderList };
-  /** Outer fields the application may see, unprotected, on the receiving side. */
-  passThrough(outer: HeaderList): HeaderList;
+  /** Outer fields the application may see, unprotected, on the receiving side; any shape {@link toHeaderList} reads. */
+  passThrough(outer: HeaderList | Readonly<Record<string, string | readonly string[] | undefined>>): HeaderList;
   /** The same from Node's flat `rawHeaders` list (names in any case). */
   passThroughRaw(rawHeaders: readonly string[]): HeaderList;
   /** Whether a protected field may be handed to the application (framing fields are rebuilt, not trusted). */
@@ -97,8 +97,8 @@ export function createHeaderPolicy(overrides: HeaderPolicyOptions = {}): HeaderP
       return { inner, outer };
     },
     passThrough(outer) {
-      if (passThroughNames.size === 0) return [];
-      return outer.filter(([name]) => passThroughNames.has(name));
+      if (passThroughNames.size === 0) return []; // the default: nothing to convert
+      return toHeaderList(outer).filter(([name]) => passThroughNames.has(name));
     },
     passThroughRaw(rawHeaders) {
       if (passThroughNames.size === 0) return [];
