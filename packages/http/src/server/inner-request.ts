@@ -26,11 +26,12 @@ export function createInnerRequest(
   info: OscoreRequestInfo,
 ): IncomingMessage {
   const list: HeaderList = protectedHeaders;
-  const present = new Set(list.map(([n]) => n));
+  // Protected fields win over outer ones of the same name (pass-through is empty by default).
+  const present = passThrough.length > 0 ? new Set(list.map(([n]) => n)) : undefined;
   // Transport fields are rebuilt by the server, never taken from the outer message's framing.
-  if (!present.has('host') && outer.headers.host !== undefined) list.push(['host', outer.headers.host]);
+  if (outer.headers.host !== undefined && !list.some(([n]) => n === 'host')) list.push(['host', outer.headers.host]);
   if (parts.body.length > 0 || METHODS_WITH_BODY.has(parts.method)) list.push(['content-length', String(parts.body.length)]);
-  for (const entry of passThrough) if (!present.has(entry[0])) list.push(entry);
+  if (present !== undefined) for (const entry of passThrough) if (!present.has(entry[0])) list.push(entry);
 
   const inner = new IncomingMessage(outer.socket);
   inner.method = parts.method;
