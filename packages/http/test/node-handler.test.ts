@@ -139,6 +139,21 @@ function makeApp(state: AppState): (req: IncomingMessage, res: ServerResponse) =
           res.end(JSON.stringify({ before, afterWriteHead, afterWrite: res.headersSent }));
           return;
         }
+        case '/write-head-twice': {
+          // A second writeHead, or one after write, is a bug Node reports by throwing.
+          res.writeHead(200, { 'content-type': 'application/json', 'x-first': '1' });
+          const thrown: Array<string | undefined> = [];
+          for (const again of [() => res.writeHead(500, { 'x-second': '1' }), () => (res.write('['), res.writeHead(201))]) {
+            try {
+              again();
+              thrown.push(undefined);
+            } catch (err) {
+              thrown.push((err as NodeJS.ErrnoException).code);
+            }
+          }
+          res.end(`${JSON.stringify({ thrown, statusCode: res.statusCode })}]`);
+          return;
+        }
         case '/callbacks': {
           res.writeHead(200, { 'content-type': 'text/plain' });
           res.write('x', () => state.callbacks.push('write'));
@@ -412,6 +427,7 @@ describe('responses written with setHeader / writeHead / write / end', () => {
     ['GET', '/encodings'],
     ['GET', '/async-writes'],
     ['GET', '/headers-sent'],
+    ['GET', '/write-head-twice'],
     ['GET', '/status-only'],
     ['GET', '/no-content'],
     ['GET', '/not-modified'],

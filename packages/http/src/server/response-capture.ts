@@ -87,10 +87,16 @@ function callbackOf(a: unknown, b?: unknown, c?: unknown): (() => void) | undefi
   return typeof a === 'function' ? (a as () => void) : typeof b === 'function' ? (b as () => void) : typeof c === 'function' ? (c as () => void) : undefined;
 }
 
+/** What Node throws for a second head (`ERR_HTTP_HEADERS_SENT`): the first one stands. */
+function headersSentError(): Error {
+  return Object.assign(new Error('Cannot write headers after they are sent to the client'), { code: 'ERR_HTTP_HEADERS_SENT' });
+}
+
 function writeHead(this: Captured, status: number, reason?: unknown, headers?: unknown): ServerResponse {
   const c = this[STATE];
   // eslint-disable-next-line prefer-rest-params
   if (c.released) return proto.writeHead.apply(this, arguments as unknown as Parameters<typeof proto.writeHead>);
+  if (c.headSent) throw headersSentError();
   if (typeof reason !== 'string') {
     headers = reason;
     reason = undefined;
