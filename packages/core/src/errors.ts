@@ -8,11 +8,14 @@
  * material or plaintext. Callers branch on `instanceof` or `code`, never on text.
  */
 
+import type { RequestBinding } from './process/binding.js';
+
 /** CoAP response codes an OSCORE failure maps to (RFC 8613 §7.4, §8.2, §8.4; RFC 7252 §5.9.2). */
 export type OscoreOutcome =
   | '4.00' // Bad Request: decryption failed, malformed plaintext (RFC 8613 §8.2 step 6)
   | '4.01' // Unauthorized: context not found, replay (RFC 8613 §8.2 step 2, §7.4)
-  | '4.02' // Bad Option: OSCORE option or COSE object fails to decode (RFC 8613 §8.2 step 2)
+  | '4.02' // Bad Option: OSCORE option or COSE object fails to decode (RFC 8613 §8.2 step 2); an unrecognized critical inner option (RFC 7252 §5.4.1)
+  | '4.05' // Method Not Allowed: an inner request code the endpoint does not support (RFC 7252 §5.8)
   | '4.13' // Request Entity Too Large: the message exceeds what the AEAD can protect
   | '5.03'; // Service Unavailable: the sender cannot protect more messages with this context
 
@@ -83,6 +86,13 @@ export class ReplayDetectedError extends OscoreError {
 export class MalformedPlaintextError extends OscoreError {
   readonly code = 'ERR_OSCORE_MALFORMED_PLAINTEXT';
   readonly outcome = '4.00';
+  /**
+   * For a request: the binding of the authentic request it came in (set by `verifyRequest`).
+   * The request decrypted and was counted in the replay window, so the error is CoAP
+   * processing (§8.2 step 8) and its response is protected with this binding (§8.3).
+   * Not enumerable: it stays out of logs and JSON.
+   */
+  declare readonly binding?: RequestBinding;
   constructor(detail: string) {
     super(`The decrypted inner message is malformed (${detail}); the sender must encode it as RFC 8613 Section 5.3 specifies.`);
   }

@@ -14,6 +14,8 @@ export function httpStatusOf(err: OscoreError): number {
       return 400;
     case '4.01': // 401, not RFC 8075's 403: the response carries `WWW-Authenticate: OSCORE`.
       return 401;
+    case '4.05':
+      return 405;
     case '4.13':
       return 413;
     case '5.03':
@@ -65,7 +67,7 @@ export class OuterPathError extends OscoreHttpError {
   readonly outcome = undefined;
   readonly httpStatus = 404;
   constructor() {
-    super('No OSCORE endpoint at this path; send OSCORE requests to the configured outer path (outerPath, default /oscore) on both sides.');
+    super('No OSCORE endpoint at this path; send OSCORE requests to an outer path the server serves (outerPath; by default /oscore and /).');
   }
 }
 
@@ -119,10 +121,10 @@ export class InvalidInnerMessageError extends OscoreHttpError {
   readonly code = 'ERR_OSCORE_HTTP_INVALID_INNER_MESSAGE';
   readonly outcome: OscoreOutcome;
   readonly httpStatus: number;
-  constructor(detail: string, outcome: '4.00' | '4.02' = '4.00') {
+  constructor(detail: string, outcome: '4.00' | '4.02' | '4.05' = '4.00') {
     super(`The protected message cannot be mapped to HTTP: ${detail}.`);
     this.outcome = outcome;
-    this.httpStatus = 400;
+    this.httpStatus = outcome === '4.05' ? 405 : 400;
   }
 }
 

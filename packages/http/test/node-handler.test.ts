@@ -563,6 +563,36 @@ describe('requests as the listener sees them', () => {
   });
 });
 
+describe('the outer request target', () => {
+  it('by default an OSCORE request at / is served too: where an RFC 8613 §11 peer mapping from CoAP sends (§11.6)', async () => {
+    const rootClient = oscoreAgent(protectedOrigin, { contexts: clientSet, interceptor: { outerPath: '/' } });
+    try {
+      const res = await send(rootClient.dispatcher, protectedOrigin, '/echo?x=1', { method: 'POST', body: 'hi' });
+      expect(res.status).toBe(200);
+      expect(JSON.parse(res.body.toString())).toMatchObject({ method: 'POST', url: '/echo?x=1' });
+      expect(protectedTraffic.seen[0]).toMatchObject({ method: 'POST', url: '/', contentType: 'application/oscore' });
+    } finally {
+      await rootClient.close();
+    }
+  });
+
+  it('a server given one outerPath serves OSCORE only there', async () => {
+    const { origin } = await start(createOscoreHandler({ contexts: createContextSet([serverContextA()], { store: 'memory' }), outerPath: '/svc/oscore' }, makeApp(protectedState)));
+    const contexts = createContextSet([clientContextA(origin)], { store: 'memory' });
+    const there = oscoreAgent(origin, { contexts, interceptor: { outerPath: '/svc/oscore' } });
+    const root = oscoreAgent(origin, { contexts, interceptor: { outerPath: '/' } });
+    try {
+      expect((await send(there.dispatcher, origin, '/echo')).status).toBe(200);
+      const refused = await send(root.dispatcher, origin, '/echo').catch((e: unknown) => e);
+      expect(refused).toMatchObject({ code: 'ERR_OSCORE_HTTP_UNPROTECTED_RESPONSE', status: 404 });
+      expect(protectedState.seen).toHaveLength(1);
+    } finally {
+      await there.close();
+      await root.close();
+    }
+  });
+});
+
 // ---------------------------------------------------------------------------------
 // What never reaches the listener
 // ---------------------------------------------------------------------------------

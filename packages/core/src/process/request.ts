@@ -9,7 +9,7 @@ import { encodeAadInto } from '../cose/aad.js';
 import { computeNonceInto } from '../cose/nonce.js';
 import { decodeOscoreOption, encodeOscoreOption } from '../cose/oscore-option.js';
 import { encodePartialIV, partialIVToSequenceNumber } from '../cose/partial-iv.js';
-import { ContextNotFoundError, DecryptionFailedError, FreshnessRequiredError, MalformedCoseError, ReplayDetectedError } from '../errors.js';
+import { ContextNotFoundError, DecryptionFailedError, FreshnessRequiredError, MalformedCoseError, MalformedPlaintextError, ReplayDetectedError } from '../errors.js';
 import type { InnerMessage } from '../message/inner-message.js';
 import type { SequenceNumber } from '../types.js';
 import { RequestBinding } from './binding.js';
@@ -160,10 +160,16 @@ export async function verifyRequest(
       const verdict = typeof checked === 'string' ? checked : await checked;
       if (verdict === 'replayed') throw new ReplayDetectedError();
       if (verdict === 'unknown' && options.freshness !== 'caller') throw new FreshnessRequiredError();
-      // Step 7.
-      const message = innerMessageOf(plaintext, 'request');
       // The Partial IV is a view into the caller's buffer: the binding keeps its own copy.
       const binding = new RequestBinding('server', candidate, recipientId, new Uint8Array(partialIV) as typeof partialIV);
+      // Step 7. An authentic request whose plaintext is malformed is answered protected (§8.3).
+      let message: InnerMessage;
+      try {
+        message = innerMessageOf(plaintext, 'request');
+      } catch (err) {
+        if (err instanceof MalformedPlaintextError) Object.defineProperty(err, 'binding', { value: binding });
+        throw err;
+      }
       verifiedMessage(span, 'request', candidate, { kid, kidContext, partialIV, sequenceNumber: seq, size: payload.length });
       return { context: candidate, message, binding, sequenceNumber: seq, fresh: verdict === 'accepted' };
     }

@@ -231,7 +231,7 @@ export function decodeRequest(message: InnerMessage): HttpRequestParts {
     if (httpCode.length > 1 || !isToken(method)) throw new InvalidInnerMessageError('the HTTP-Code option does not hold one method token');
   } else {
     const known = codeToMethod(message.code);
-    if (known === undefined) throw new InvalidInnerMessageError(`request code ${message.code >>> 5}.${String(message.code & 31).padStart(2, '0')} has no HTTP method`, '4.02');
+    if (known === undefined) throw new InvalidInnerMessageError(`request code ${message.code >>> 5}.${String(message.code & 31).padStart(2, '0')} has no HTTP method`, '4.05');
     method = known;
   }
   const exactTarget = exact.get(PSEUDO_PATH);

@@ -21,6 +21,7 @@ import {
   decodeOscoreOption,
   establishFreshness,
   FreshnessRequiredError,
+  MalformedPlaintextError,
   protectResponse,
   toHex,
   verifyRequest,
@@ -28,6 +29,7 @@ import {
   SecurityContext,
   type RecipientContextLookup,
   type RequestBinding,
+  type SequenceNumber,
 } from '@oscore-http/core';
 import { ContextSet } from '../config/context-set.js';
 import {
@@ -43,6 +45,7 @@ import {
 import { toHeaderList, type HeaderList } from '../mapping/fields.js';
 import { createHeaderPolicy, type HeaderPolicyOptions } from '../mapping/header-policy.js';
 import { DEFAULT_MAX_HEADER_SIZE, decodeRequest, encodeResponse } from '../mapping/messages.js';
+import { codeToStatus } from '../mapping/status.js';
 import { APPLICATION_OSCORE, decodeOscoreHeader, encodeOscoreHeader, isOscoreContentType } from '../wire/oscore-header.js';
 import { diagnosticOf } from './diagnostics.js';
 import { ECHO_OPTION, EchoIssuer } from './echo.js';
@@ -73,8 +76,13 @@ export interface OscoreServerEvent {
 export interface OscoreServerOptions {
   /** The server's security contexts: a context set (from a context file), a lookup, or contexts. */
   readonly contexts: ContextSet | RecipientContextLookup | Iterable<SecurityContext>;
-  /** Outer request target of OSCORE requests. Default `/oscore`. */
-  readonly outerPath?: string;
+  /**
+   * Outer request target(s) of OSCORE requests. Default `['/oscore', '/']`: `/oscore` is
+   * where this project's clients send; `/` is where a peer that maps CoAP to HTTP per
+   * RFC 8613 §11 sends, since Uri-Path is protected and the outer target is the root
+   * (§11.6). Given a path, only that path is served.
+   */
+  readonly outerPath?: string | readonly string[];
   /** Routes served without OSCORE: `"/health"` (any method) or `"GET /health"`. Exact paths. Default none. */
   readonly allowUnprotected?: readonly string[];
   /** Header policy overrides (see docs/wire-format.md). */
@@ -189,7 +197,7 @@ function writeProtected(res: ServerResponse, option: Uint8Array, payload: Uint8A
 export function createOscoreHandler(options: OscoreServerOptions, next: Next): (req: IncomingMessage, res: ServerResponse) => void {
   const lookup = toLookup(options.contexts);
   const policy = createHeaderPolicy(options.headers);
-  const outerPath = options.outerPath ?? DEFAULT_OUTER_PATH;
+  const outerPaths = new Set(typeof options.outerPath === 'string' ? [options.outerPath] : (options.outerPath ?? [DEFAULT_OUTER_PATH, '/']));
   const maxBodySize = options.maxBodySize ?? DEFAULT_MAX_BODY_SIZE;
   const maxHeaderSize = options.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE;
   const maxResponseSize = options.maxResponseSize ?? maxBodySize;
@@ -244,7 +252,12 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): (
 
   async function sendProtectedError(res: ServerResponse, binding: RequestBinding, err: OscoreError, info: OscoreRequestInfo): Promise<void> {
     const status = httpStatusOf(err);
-    const message = encodeResponse({ status, headers: [['content-type', 'text/plain; charset=utf-8']], body: Buffer.from(diagnosticOf(err)) }, limits);
+    const mapped = encodeResponse({ status, headers: [['content-type', 'text/plain; charset=utf-8']], body: Buffer.from(diagnosticOf(err)) }, limits);
+    // The CoAP code is the outcome itself where it maps to the same status, so an RFC 8613
+    // peer reads 4.02 for an unrecognized critical option (RFC 7252 §5.4.1) and 4.05 for an
+    // unsupported method (§5.8), not the 4.00 that HTTP 400 alone would give.
+    const code = err.outcome === undefined ? undefined : outcomeCode(err.outcome);
+    const message = code !== undefined && codeToStatus(code, true) === status ? { ...mapped, code } : mapped;
     const sent = await protectResponse(binding, message);
     writeProtected(res, sent.option, sent.payload, []);
     report('rejected', err, status, true, info.kid, info.peer);
@@ -264,8 +277,8 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): (
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     // RFC 8613 §11.1: the OSCORE header field "is only used in POST requests", with
-    // Content-Type application/oscore, at the outer request target this server exposes.
-    if (pathOf(req.url) !== outerPath) return reject(res, new OuterPathError());
+    // Content-Type application/oscore, at an outer request target this server exposes.
+    if (!outerPaths.has(pathOf(req.url))) return reject(res, new OuterPathError());
     if (req.method !== 'POST') return reject(res, new OuterMethodError());
     if (!isOscoreContentType(req.headers['content-type'])) return reject(res, new UnsupportedMediaTypeError());
     let option: Uint8Array;
@@ -282,16 +295,12 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): (
       verified = await verifyRequest(lookup, option, body, { freshness: 'caller' });
     } catch (err) {
       if (!(err instanceof OscoreError)) throw err;
+      // Authentic, but its plaintext is malformed: CoAP processing, answered protected (§8.3).
+      if (err instanceof MalformedPlaintextError && err.binding !== undefined) return sendProtectedError(res, err.binding, err, infoOf(err.binding, option, err.binding.sequenceNumber));
       return reject(res, err, kidOf(option));
     }
     const { context, binding, sequenceNumber } = verified;
-    const info: OscoreRequestInfo = Object.freeze({
-      context,
-      peer: context.name,
-      kid: toHex(binding.kid),
-      kidContext: kidContextOf(option),
-      sequenceNumber,
-    });
+    const info = infoOf(binding, option, sequenceNumber);
     if (!verified.fresh) {
       // The replay window was lost (a restart without its state): the request may be a
       // replay. Appendix B.1.2: challenge with Echo; a request that returns a value we
@@ -334,6 +343,17 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): (
     }
     handle(req, res).catch((err: unknown) => fail(res, err));
   };
+}
+
+/** The CoAP code of an outcome such as `'4.02'`. */
+function outcomeCode(outcome: string): number {
+  const [cls, detail] = outcome.split('.');
+  return coapCode(Number(cls), Number(detail));
+}
+
+function infoOf(binding: RequestBinding, option: Uint8Array, sequenceNumber: SequenceNumber): OscoreRequestInfo {
+  const context = binding.context;
+  return Object.freeze({ context, peer: context.name, kid: toHex(binding.kid), kidContext: kidContextOf(option), sequenceNumber });
 }
 
 function kidOf(option: Uint8Array): string | undefined {
