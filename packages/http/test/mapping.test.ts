@@ -179,6 +179,21 @@ describe('header fields', () => {
     expect(roundTrip([['content-type', 'multipart/form-data; boundary=xyz']])).toEqual([['content-type', 'multipart/form-data; boundary=xyz']]);
   });
 
+  it('sends no Content-Format for a coded body: the type travels as a field (RFC 8075 §6.1: the format names type and coding)', () => {
+    for (const encode of [
+      (headers: [string, string][]) => encodeRequest({ method: 'POST', target: '/', headers, body: utf8('x') }),
+      (headers: [string, string][]) => encodeResponse({ status: 200, headers, body: utf8('x') }),
+    ]) {
+      const gzip = encode([['content-type', 'application/json'], ['content-encoding', 'gzip']]);
+      expect(gzip.options.map((o) => o.number)).toEqual([HTTP_FIELD_OPTION, HTTP_FIELD_OPTION]);
+      const identity = encode([['content-type', 'application/json'], ['content-encoding', 'identity']]);
+      expect(identity.options[0]).toEqual({ number: 12, value: fromHex('32') });
+    }
+    const coded: [string, string][] = [['content-type', 'application/json'], ['content-encoding', 'br']];
+    expect(roundTrip(coded)).toEqual(coded);
+    expect(decodeResponse(encodeResponse({ status: 200, headers: coded, body: utf8('x') })).headers).toEqual(coded);
+  });
+
   it('names an unknown Content-Format application/coap-payload;cf=N (RFC 8075 §6.2)', () => {
     const req = decodeRequest({ code: 0x02, options: [{ number: 12, value: fromHex('2711') }], payload: utf8('x') });
     expect(req.headers).toEqual([['content-type', 'application/coap-payload;cf=10001']]);

@@ -85,6 +85,22 @@ function* groupMapped(headers: HeaderList, mapped: ReadonlySet<string>): Generat
   }
 }
 
+/**
+ * Whether the body carries a content coding other than identity. A Content-Format names
+ * the media type and the coding together (RFC 8075 §6.1: "map both the Content-Type and
+ * Content-Encoding HTTP headers into a single CoAP Content-Format option"), and the formats
+ * this mapping knows are all uncoded, so a coded body's type travels as an HTTP-Field only:
+ * an RFC 8613 peer then sees no Content-Format instead of a wrong one.
+ */
+function hasContentCoding(headers: HeaderList): boolean {
+  for (const [name, value] of headers) {
+    if (name !== 'content-encoding') continue;
+    const coding = value.trim().toLowerCase();
+    if (coding !== '' && coding !== 'identity') return true;
+  }
+  return false;
+}
+
 /** Content-Type / Accept → Content-Format / Accept option, plus the exact spelling when it differs. */
 function mapMediaType(w: OptionWriter, name: string, value: string, option: number): void {
   const format = value.includes(',') ? undefined : mediaTypeToContentFormat(value);
@@ -122,13 +138,14 @@ export function encodeRequest(request: HttpRequestParts, limits: MappingLimits =
   for (const segment of path) w.add(O.UriPath, segment);
   for (const arg of query) w.add(O.UriQuery, arg);
   if (composeTarget(path, query) !== target) w.field(PSEUDO_PATH, target);
+  const coded = hasContentCoding(request.headers);
   for (const [name, value, count] of groupMapped(request.headers, MAPPED_IN_REQUESTS)) {
     if (count === 0) continue; // a further line of a field already written
     if (count > 1) {
       // Several lines of a mapped field: CoAP has one option per value and no line
       // structure, so every line travels exactly and the far side reads the fields only.
       for (const [n, v] of request.headers) if (n === name) w.field(n, v);
-    } else if (name === 'content-type') {
+    } else if (name === 'content-type' && !coded) {
       mapMediaType(w, name, value, O.ContentFormat);
     } else if (name === 'accept' && value.trim() !== '*/*') {
       // "an HTTP Accept */* MUST be mapped to a CoAP request without an Accept option" (RFC 8075 §6.1)
@@ -159,11 +176,12 @@ export function encodeResponse(response: HttpResponseParts, limits: MappingLimit
   if (response.statusMessage !== undefined && response.statusMessage !== '' && response.statusMessage !== STATUS_CODES[status]) {
     w.field(PSEUDO_REASON, response.statusMessage);
   }
+  const coded = hasContentCoding(response.headers);
   for (const [name, value, count] of groupMapped(response.headers, MAPPED_IN_RESPONSES)) {
     if (count === 0) continue;
     if (count > 1) {
       for (const [n, v] of response.headers) if (n === name) w.field(n, v);
-    } else if (name === 'content-type') {
+    } else if (name === 'content-type' && !coded) {
       mapMediaType(w, name, value, O.ContentFormat);
     } else if (name === 'etag') {
       mapEntityTags(w, name, value, O.ETag, false);
