@@ -334,6 +334,7 @@ const responseCases: ResponseCase[] = [
   { name: 'outer status: 200 → 500', tamper: (r) => ({ ...r, status: 500, statusMessage: 'Internal Server Error' }), error: UnprotectedResponseError, code: 'ERR_OSCORE_HTTP_UNPROTECTED_RESPONSE', status: 500 },
   { name: 'outer status: 200 → 201', tamper: (r) => ({ ...r, status: 201, statusMessage: 'Created' }), error: UnprotectedResponseError, code: 'ERR_OSCORE_HTTP_UNPROTECTED_RESPONSE', status: 201 },
   { name: 'outer Content-Type: application/oscore → application/json', tamper: (r) => ({ ...r, headers: setHeader(r.headers, 'content-type', 'application/json') }), error: UnprotectedResponseError, code: 'ERR_OSCORE_HTTP_UNPROTECTED_RESPONSE', status: 200 },
+  { name: 'outer Content-Type: repeated', tamper: (r) => ({ ...r, headers: addHeader(r.headers, 'content-type', 'application/oscore') }), error: UnprotectedResponseError, code: 'ERR_OSCORE_HTTP_UNPROTECTED_RESPONSE', status: 200 },
 ];
 
 describe('a response changed on the way fails the call with a typed error, never a response', () => {

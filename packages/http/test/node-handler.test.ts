@@ -197,6 +197,13 @@ function makeApp(state: AppState): (req: IncomingMessage, res: ServerResponse) =
           res.end('odd');
           return;
         }
+        case '/secret-reason': {
+          // Frameworks such as Koa set a reason phrase for every status; this one says too much.
+          res.statusCode = 404;
+          res.statusMessage = 'Order 42 of alice@example.com not found';
+          res.end('no');
+          return;
+        }
         case '/status-message': {
           res.statusCode = 200;
           res.statusMessage = 'Fine By Me';
@@ -476,6 +483,31 @@ describe('responses written with setHeader / writeHead / write / end', () => {
     }
   });
 
+  it('the outer status line is always 200 OK: the application’s reason phrase travels only inside', async () => {
+    const outer: string[] = [];
+    // Composed inside the OSCORE interceptor, this handler sees the outer responses.
+    const spy: Dispatcher.DispatcherComposeInterceptor = (dispatch) => (opts, handler) =>
+      dispatch(opts, {
+        onRequestStart: (c, ctx) => handler.onRequestStart?.(c, ctx),
+        onResponseStart: (c, status, headers, message) => {
+          outer.push(`${status} ${message}`);
+          return handler.onResponseStart?.(c, status, headers, message);
+        },
+        onResponseData: (c, chunk) => handler.onResponseData?.(c, chunk),
+        onResponseEnd: (c, trailers) => handler.onResponseEnd?.(c, trailers),
+        onResponseError: (c, err) => handler.onResponseError?.(c, err),
+      });
+    const spying = oscoreAgent(protectedOrigin, { contexts: clientSet, inner: [spy] });
+    try {
+      const res = await undiciFetch(`${protectedOrigin}/secret-reason`, { dispatcher: spying.dispatcher });
+      expect([res.status, res.statusText]).toEqual([404, 'Order 42 of alice@example.com not found']);
+      await res.arrayBuffer();
+      expect(outer).toEqual(['200 OK']);
+    } finally {
+      await spying.close();
+    }
+  });
+
   it('write and end callbacks run, and the response emits finish, as without OSCORE', async () => {
     await viaOscore('/callbacks');
     await expect.poll(() => [...protectedState.callbacks].sort()).toEqual(['end', 'write']);
@@ -589,6 +621,28 @@ describe('the outer request target', () => {
     } finally {
       await there.close();
       await root.close();
+    }
+  });
+});
+
+describe('fields the policy sends outside', () => {
+  it('an invalid value in an outer field makes a protected 500, never an unprotected answer', async () => {
+    const seen: OscoreServerEvent[] = [];
+    const { origin } = await start(
+      createOscoreHandler({ contexts: createContextSet([serverContextA()], { store: 'memory' }), headers: { 'x-trace': 'outer' }, onEvent: (e) => seen.push(e) }, (_req, res) => {
+        // Node's own writeHead would throw on this value; under the capture it arrives at the mapping.
+        res.writeHead(200, { 'content-type': 'text/plain', 'x-trace': 'a\r\nx-injected: 1' });
+        res.end('ok');
+      }),
+    );
+    const agent = oscoreAgent(origin, { contexts: createContextSet([clientContextA(origin)], { store: 'memory' }) });
+    try {
+      const res = await send(agent.dispatcher, origin, '/');
+      expect(res.status).toBe(500);
+      expect(res.headers['x-injected']).toBeUndefined();
+      expect(seen).toMatchObject([{ type: 'response-failed', protected: true, status: 500, error: { code: 'ERR_OSCORE_HTTP_UNMAPPABLE' } }]);
+    } finally {
+      await agent.close();
     }
   });
 });

@@ -106,7 +106,7 @@ export class OscoreResponseHandler implements Handler {
     this.#chunks = [];
     const headers = this.#headers;
     // RFC 8613 §11.1: a protected response is 200 with application/oscore and the OSCORE field.
-    if (this.#status !== 200 || !isOscoreContentType(headers['content-type'] as string | undefined) || headers.oscore === undefined) {
+    if (this.#status !== 200 || !isOscoreContentType(headers['content-type']) || headers.oscore === undefined) {
       throw new UnprotectedResponseError(this.#status, diagnosticExcerpt(headers, body));
     }
     const option = decodeOscoreHeader(headers.oscore);

@@ -17,8 +17,13 @@ export const PSEUDO_PATH = ':path';
 export const PSEUDO_REASON = ':reason';
 const PSEUDO = new Set([PSEUDO_PATH, PSEUDO_REASON]);
 
-// RFC 9110 §5.5: field-value = *field-content; no CR, LF or NUL.
+// RFC 9110 §5.5: field-value = *field-content; no CR, LF or NUL (the characters Node's writeHead accepts).
 const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+
+/** Whether `value` is a field value HTTP/1.1 (and Node's `writeHead`) accepts. */
+export function isFieldValue(value: string): boolean {
+  return !INVALID_VALUE.test(value);
+}
 
 /** Encodes one field line as an HTTP-Field option value. */
 export function encodeField(name: string, value: string): Uint8Array {

@@ -14,7 +14,7 @@
  * a fixed reason; a failure after verification gets a protected response (§8.3).
  */
 
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import {
   coapCode,
   ContextRegistry,
@@ -40,9 +40,10 @@ import {
   OuterMethodError,
   OuterPathError,
   ResponseTooLargeError,
+  UnmappableMessageError,
   UnsupportedMediaTypeError,
 } from '../errors.js';
-import { toHeaderList, type HeaderList } from '../mapping/fields.js';
+import { isFieldValue, toHeaderList, type HeaderList } from '../mapping/fields.js';
 import { createHeaderPolicy, type HeaderPolicyOptions } from '../mapping/header-policy.js';
 import { DEFAULT_MAX_HEADER_SIZE, decodeRequest, encodeResponse } from '../mapping/messages.js';
 import { codeToStatus } from '../mapping/status.js';
@@ -160,7 +161,8 @@ function sendUnprotected(res: ServerResponse, err: OscoreError): number {
   if (status === 401) headers.push(['www-authenticate', 'OSCORE']);
   if (status === 405) headers.push(['allow', 'POST']);
   if (status === 413) headers.push(['connection', 'close']);
-  res.writeHead(status, headers.flat());
+  // An explicit reason: Node would otherwise send whatever the application put in statusMessage.
+  res.writeHead(status, STATUS_CODES[status] ?? '', headers.flat());
   res.end(body);
   return status;
 }
@@ -179,7 +181,9 @@ function writeProtected(res: ServerResponse, option: Uint8Array, payload: Uint8A
     'no-store',
   ];
   for (const [name, value] of outer) headers.push(name, value);
-  res.writeHead(200, headers);
+  // "OK" given explicitly: Node would otherwise send the application's statusMessage, and
+  // the inner reason phrase (and with it the inner status) would travel in the clear.
+  res.writeHead(200, 'OK', headers);
   res.end(payload);
 }
 
@@ -228,6 +232,9 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): (
       if (captured.overflow) throw new ResponseTooLargeError(maxResponseSize);
       const split = policy.split(captured.headers);
       outer = split.outer.filter(([name]) => name !== 'host');
+      // Checked before protecting: once the response is protected, its binding is spent,
+      // and a field Node refuses in writeHead could then only be answered unprotected.
+      for (const [name, value] of outer) if (!isFieldValue(value)) throw new UnmappableMessageError(`the value of the outer field "${name}" is not a valid field value`);
       const message = encodeResponse({ status: captured.status, statusMessage: captured.statusMessage, headers: split.inner, body: captured.body }, limits);
       sent = await protectResponse(binding, message);
     } catch (err) {

@@ -55,9 +55,12 @@ export function decodeOscoreHeader(value: string | string[] | undefined): Uint8A
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
 }
 
-/** Whether a Content-Type value is `application/oscore` (parameters are not defined for it). */
-export function isOscoreContentType(value: string | undefined): boolean {
-  if (value === undefined) return false;
+/**
+ * Whether a Content-Type value is `application/oscore` (parameters are not defined for it).
+ * A repeated field (an array, as undici and Node deliver it) is not: it has no single type.
+ */
+export function isOscoreContentType(value: string | readonly string[] | undefined): boolean {
+  if (typeof value !== 'string') return false;
   const semi = value.indexOf(';');
   return (semi === -1 ? value : value.slice(0, semi)).trim().toLowerCase() === APPLICATION_OSCORE;
 }
