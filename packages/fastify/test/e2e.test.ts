@@ -340,7 +340,24 @@ function gcmRoutes(app: FastifyInstance, s: Pick<TestServer, 'record'>): void {
     }
     return reply.type('application/octet-stream').header('x-streamed', 'yes').send(Readable.from(chunks()));
   });
+  app.get('/stream-endless', async (req, reply) => {
+    s.record(req);
+    // Produces synchronously and never ends: only backpressure and the limit stop it.
+    const chunk = patternBytes(16 * KiB, 9);
+    let produced = 0;
+    const source = new Readable({
+      read() {
+        produced += chunk.length;
+        this.push(chunk);
+      },
+    });
+    source.once('close', () => endlessProduced.push(produced));
+    return reply.type('application/octet-stream').send(source);
+  });
 }
+
+/** Bytes each endless stream had produced when it was destroyed. */
+const endlessProduced: number[] = [];
 
 function tracedRoutes(app: FastifyInstance, s: Pick<TestServer, 'record'>): void {
   app.get('/trace', async (req, reply) => {
@@ -1127,6 +1144,16 @@ describe('bodies', () => {
     expect(res.headers['x-streamed']).toBeUndefined();
     expect(gcm.logs.some((l) => (l.oscore as { code?: string } | undefined)?.code === 'ERR_OSCORE_HTTP_RESPONSE_TOO_LARGE')).toBe(true);
     expectAllOuterProtected(gcm, 1);
+  });
+
+  it('an endless synchronous stream is cut at the limit: a protected 500, the source destroyed, the server still serving', async () => {
+    const res = await call(gcm, '/stream-endless');
+    expect(res.status).toBe(500);
+    expect(res.text).toBe('Response too large');
+    await expect.poll(() => endlessProduced.length).toBe(1);
+    // maxResponseSize is 1 MiB here: reading stopped at the limit, not at the end of the source.
+    expect(endlessProduced[0]).toBeLessThan(MiB + 128 * KiB);
+    expect((await call(gcm, '/stream/16')).status).toBe(200);
   });
 });
 

@@ -14,6 +14,12 @@
  * Interim responses (`writeContinue`, `writeProcessing`, `writeEarlyHints`) and trailers
  * are not sent: they would leave unprotected. Bodies of 204/304 responses and of
  * responses to HEAD are dropped, as HTTP requires.
+ *
+ * A stream piped into the response sees backpressure as from a socket: `write` returns
+ * false every `HIGH_WATER_MARK` bytes and `drain` follows on a later turn of the event
+ * loop, so a source that produces synchronously cannot starve the server. A body that
+ * passes the limit ends the capture at once (the server answers with a protected 500,
+ * and frameworks destroy the source when the response finishes); later writes are refused.
  */
 
 import { ServerResponse } from 'node:http';
@@ -37,11 +43,16 @@ interface CaptureState {
   headers: HeaderList | undefined;
   chunks: Buffer[];
   size: number;
+  /** Bytes written since `write` last returned false. */
+  sinceDrain: number;
   overflow: boolean;
   ended: boolean;
   headSent: boolean;
   released: boolean;
 }
+
+/** Bytes a writer may hand over before `write` returns false, as a socket's buffer would. */
+const HIGH_WATER_MARK = 64 * 1024;
 
 const STATE = Symbol('oscore-http.response-capture');
 type Captured = ServerResponse & { [STATE]: CaptureState };
@@ -68,8 +79,9 @@ function httpDate(): string {
   return dateValue;
 }
 
-function append(c: CaptureState, chunk: unknown, encoding: unknown): void {
-  if (chunk === undefined || chunk === null || typeof chunk === 'function' || c.overflow) return;
+/** Keeps a chunk (unless over the limit); returns its size. */
+function append(c: CaptureState, chunk: unknown, encoding: unknown): number {
+  if (chunk === undefined || chunk === null || typeof chunk === 'function' || c.overflow) return 0;
   const buf =
     typeof chunk === 'string'
       ? Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8')
@@ -78,9 +90,10 @@ function append(c: CaptureState, chunk: unknown, encoding: unknown): void {
   if (c.size > c.limit) {
     c.overflow = true;
     c.chunks = [];
-    return;
+    return buf.length;
   }
   c.chunks.push(buf);
+  return buf.length;
 }
 
 function callbackOf(a: unknown, b?: unknown, c?: unknown): (() => void) | undefined {
@@ -117,13 +130,27 @@ function writeHead(this: Captured, status: number, reason?: unknown, headers?: u
 
 function write(this: Captured, chunk: unknown, encoding?: unknown, cb?: unknown): boolean {
   const c = this[STATE];
-  // eslint-disable-next-line prefer-rest-params
-  if (c.released) return proto.write.apply(this, arguments as unknown as Parameters<typeof proto.write>);
-  c.headSent = true;
-  if (!c.ended) append(c, chunk, encoding);
   const done = callbackOf(encoding, cb);
+  if (c.ended) {
+    // After end, or after the limit ended the capture: refused, as Node refuses a write after end.
+    if (done !== undefined) process.nextTick(done, Object.assign(new Error('write after end'), { code: 'ERR_STREAM_WRITE_AFTER_END' }));
+    return false;
+  }
+  c.headSent = true;
+  c.sinceDrain += append(c, chunk, encoding);
+  if (c.overflow) {
+    // Answer now (a protected 500) instead of reading the rest of a body that cannot be sent.
+    finish(this, c);
+    return false;
+  }
   if (done !== undefined) process.nextTick(done);
-  return true;
+  if (c.sinceDrain < HIGH_WATER_MARK) return true;
+  c.sinceDrain = 0;
+  // setImmediate, not nextTick: I/O runs before the writer resumes.
+  setImmediate(() => {
+    if (!c.ended) this.emit('drain');
+  });
+  return false;
 }
 
 function end(this: Captured, chunk?: unknown, encoding?: unknown, cb?: unknown): ServerResponse {
@@ -132,30 +159,35 @@ function end(this: Captured, chunk?: unknown, encoding?: unknown, cb?: unknown):
   if (c.released) return proto.end.apply(this, arguments as unknown as Parameters<typeof proto.end>);
   if (c.ended) return this;
   append(c, chunk, encoding);
-  c.ended = true;
-  c.headSent = true;
-  this.finished = true; // writableEnded; cleared again before the real end()
   const done = callbackOf(chunk, encoding, cb);
   if (done !== undefined) this.once('finish', done);
-  const status = this.statusCode;
+  finish(this, c);
+  return this;
+}
+
+/** Ends the capture: hands what was written to `onEnd`. */
+function finish(res: Captured, c: CaptureState): void {
+  c.ended = true;
+  c.headSent = true;
+  res.finished = true; // writableEnded; cleared again before the real end()
+  const status = res.statusCode;
   const noBody = c.bodyless || status === 204 || status === 304;
   const headers = c.headers ?? [];
-  const stored = this.getHeaderNames();
+  const stored = res.getHeaderNames();
   if (stored.length > 0) {
-    headers.push(...toHeaderList(this.getHeaders()));
-    for (const name of stored) this.removeHeader(name);
+    headers.push(...toHeaderList(res.getHeaders()));
+    for (const name of stored) res.removeHeader(name);
   }
-  if (this.sendDate && !headers.some(([name]) => name === 'date')) headers.push(['date', httpDate()]);
+  if (res.sendDate && !headers.some(([name]) => name === 'date')) headers.push(['date', httpDate()]);
   const chunks = c.chunks;
   c.chunks = [];
   c.onEnd({
     status,
-    statusMessage: this.statusMessage,
+    statusMessage: res.statusMessage,
     headers,
     body: noBody || c.overflow ? new Uint8Array(0) : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, c.size),
     overflow: c.overflow && !noBody,
   });
-  return this;
 }
 
 /** Interim responses and trailers would travel unprotected: they are not sent. */
@@ -177,7 +209,7 @@ const HEADERS_SENT: PropertyDescriptor = {
  * @param bodyless the request was HEAD: no body is kept.
  */
 export function captureResponse(res: ServerResponse, limit: number, bodyless: boolean, onEnd: (captured: CapturedResponse) => void): () => void {
-  const state: CaptureState = { limit, bodyless, onEnd, headers: undefined, chunks: [], size: 0, overflow: false, ended: false, headSent: false, released: false };
+  const state: CaptureState = { limit, bodyless, onEnd, headers: undefined, chunks: [], size: 0, sinceDrain: 0, overflow: false, ended: false, headSent: false, released: false };
   const r = res as unknown as Record<string | symbol, unknown>;
   r[STATE] = state;
   r.writeHead = writeHead;
