@@ -28,6 +28,7 @@ import {
   type HeaderPolicyOptions,
 } from '@oscore-http/http';
 import { collectBody } from './body.js';
+import { DeferredController } from './controller.js';
 import { SequenceGate } from './sequence-gate.js';
 import { OscoreResponseHandler } from './response-handler.js';
 
@@ -146,15 +147,21 @@ export function oscore(options: OscoreInterceptorOptions): Dispatcher.Dispatcher
         handler.onResponseError?.(null as unknown as Dispatcher.DispatchController, new NoContextForOriginError(origin));
         return true;
       }
+      // The caller's handler gets its controller now, so that an abort works before dispatch too.
+      const controller = new DeferredController();
+      handler.onRequestStart?.(controller, undefined);
       protectAndDispatch(context, origin, opts, handler).catch((err: unknown) => {
-        handler.onResponseError?.(null as unknown as Dispatcher.DispatchController, err as Error);
+        handler.onResponseError?.(controller, err as Error);
       });
       return true;
 
       async function protectAndDispatch(resolved: SecurityContext | Promise<SecurityContext>, origin: string, opts: DispatchOptions, handler: Handler): Promise<void> {
-        const context = resolved instanceof Promise ? await resolved : resolved;
+        const context = resolved instanceof Promise ? await controller.race(resolved) : resolved;
+        controller.throwIfAborted();
         if (opts.upgrade || opts.method === 'CONNECT') throw new UnmappableMessageError('upgrades and CONNECT cannot travel inside OSCORE');
-        const { bytes, contentType } = await collectBody(opts.body, maxBodySize);
+        // An abort while the body is read destroys a stream body, as undici would once dispatched.
+        const unwatch = controller.onAbort((reason) => (opts.body as { destroy?: (err: Error) => void } | null | undefined)?.destroy?.(reason));
+        const { bytes, contentType } = await controller.race(collectBody(opts.body, maxBodySize)).finally(unwatch);
         const headers = toHeaderList(opts.headers);
         if (contentType !== undefined && !headers.some(([n]) => n === 'content-type')) headers.push(['content-type', contentType]);
         const { inner, outer } = policy.split(headers);
@@ -163,13 +170,21 @@ export function oscore(options: OscoreInterceptorOptions): Dispatcher.Dispatcher
         await send(message, true);
 
         async function send(message: InnerMessage, mayRetry: boolean): Promise<void> {
+          controller.throwIfAborted();
           const { option, payload, binding } = await protectRequest(context, message);
           const gate = gateOf(context);
           const seq = binding.sequenceNumber;
           const release = () => gate.done(seq);
           // Held while dispatching now could overtake an unanswered request by a whole window.
           const wait = gate.admit(seq);
-          if (wait !== undefined) await wait;
+          try {
+            if (wait !== undefined) await controller.race(wait);
+            // Aborted before dispatch: the sequence number is spent, never sent (skipping is safe, §7.2.1).
+            controller.throwIfAborted();
+          } catch (err) {
+            release();
+            throw err;
+          }
           const outerHeaders: Record<string, string | string[]> = { 'content-type': APPLICATION_OSCORE, oscore: encodeOscoreHeader(option) };
           for (const [name, value] of outerExtra) {
             const prev = outerHeaders[name];
@@ -177,7 +192,7 @@ export function oscore(options: OscoreInterceptorOptions): Dispatcher.Dispatcher
           }
           const retry = mayRetry
             ? (echo: Uint8Array) => {
-                send(withEcho(message, echo), false).catch((err: unknown) => handler.onResponseError?.(null as unknown as Dispatcher.DispatchController, err as Error));
+                send(withEcho(message, echo), false).catch((err: unknown) => handler.onResponseError?.(controller, err as Error));
               }
             : undefined;
           try {
@@ -194,7 +209,7 @@ export function oscore(options: OscoreInterceptorOptions): Dispatcher.Dispatcher
               // interceptors composed outside this one re-protect instead.
               idempotent: false,
             });
-            dispatch(outerOpts, new OscoreResponseHandler(handler, binding, policy, maxResponseSize, release, retry));
+            dispatch(outerOpts, new OscoreResponseHandler(handler, controller, binding, policy, maxResponseSize, release, retry));
           } catch (err) {
             release();
             throw err;

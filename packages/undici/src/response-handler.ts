@@ -5,6 +5,7 @@
  */
 
 import type { Dispatcher } from 'undici';
+import type { DeferredController } from './controller.js';
 import { verifyResponse, type RequestBinding } from '@oscore-http/core';
 import {
   BodyTooLargeError,
@@ -44,6 +45,8 @@ function headerObject(list: HeaderList): Headers {
 
 export class OscoreResponseHandler implements Handler {
   readonly #handler: Handler;
+  /** The controller the caller's handler holds (controller.ts); the transport's is attached to it. */
+  readonly #controller: DeferredController;
   readonly #binding: RequestBinding;
   readonly #policy: HeaderPolicy;
   readonly #limit: number;
@@ -59,8 +62,9 @@ export class OscoreResponseHandler implements Handler {
    * @param done called once when the exchange is over (answered or failed): frees the request's place in the gate.
    * @param retryWithEcho sends the request again with an Echo value; given for the first attempt only.
    */
-  constructor(handler: Handler, binding: RequestBinding, policy: HeaderPolicy, limit: number, done: () => void, retryWithEcho?: (echo: Uint8Array) => void) {
+  constructor(handler: Handler, controller: DeferredController, binding: RequestBinding, policy: HeaderPolicy, limit: number, done: () => void, retryWithEcho?: (echo: Uint8Array) => void) {
     this.#handler = handler;
+    this.#controller = controller;
     this.#binding = binding;
     this.#policy = policy;
     this.#limit = limit;
@@ -68,8 +72,9 @@ export class OscoreResponseHandler implements Handler {
     this.#retryWithEcho = retryWithEcho;
   }
 
-  onRequestStart(controller: Controller, context: unknown): void {
-    this.#handler.onRequestStart?.(controller, context);
+  onRequestStart(controller: Controller): void {
+    // The caller's handler got its controller when the request was made.
+    this.#controller.attach(controller);
   }
 
   onResponseStart(controller: Controller, statusCode: number, headers: Headers): void {
@@ -93,15 +98,16 @@ export class OscoreResponseHandler implements Handler {
   onResponseEnd(controller: Controller): void {
     this.#done();
     if (this.#failed) return;
-    this.#verify(controller).catch((err: unknown) => this.#handler.onResponseError?.(controller, err as Error));
+    this.#verify().catch((err: unknown) => this.#handler.onResponseError?.(this.#controller, err as Error));
   }
 
-  onResponseError(controller: Controller, err: Error): void {
+  onResponseError(_controller: Controller, err: Error): void {
     this.#done();
-    this.#handler.onResponseError?.(controller, err);
+    this.#handler.onResponseError?.(this.#controller, err);
   }
 
-  async #verify(controller: Controller): Promise<void> {
+  async #verify(): Promise<void> {
+    const controller = this.#controller;
     const body = Buffer.concat(this.#chunks, this.#size);
     this.#chunks = [];
     const headers = this.#headers;
@@ -123,6 +129,7 @@ export class OscoreResponseHandler implements Handler {
     list.push(['content-length', String(response.body.length)]);
     const present = new Set(list.map(([n]) => n));
     for (const entry of this.#policy.passThrough(headers)) if (!present.has(entry[0])) list.push(entry);
+    controller.setResponseHeaders(list);
     this.#handler.onResponseStart?.(controller, response.status, headerObject(list), response.statusMessage ?? '');
     if (response.body.length > 0) this.#handler.onResponseData?.(controller, Buffer.from(response.body.buffer, response.body.byteOffset, response.body.length));
     this.#handler.onResponseEnd?.(controller, {});

@@ -34,9 +34,11 @@ export class SequenceGate {
     return new Promise((go) => this.#held.push({ seq, go }));
   }
 
-  /** Marks `seq` as answered (or failed), releasing held requests that now fit. */
+  /** Marks `seq` as answered (or failed, or given up while held), releasing held requests that now fit. */
   done(seq: number): void {
     if (!this.#unanswered.delete(seq)) return;
+    const own = this.#held.findIndex((h) => h.seq === seq);
+    if (own !== -1) this.#held.splice(own, 1);
     if (seq !== this.#lowest) return;
     this.#lowest = Infinity;
     for (const s of this.#unanswered) if (s < this.#lowest) this.#lowest = s;

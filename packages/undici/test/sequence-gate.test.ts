@@ -47,4 +47,21 @@ describe('SequenceGate', () => {
       { numRuns: 200 },
     );
   });
+
+  it('forgets a held request that is given up (an abort before dispatch): it is never released', async () => {
+    const gate = new SequenceGate(2);
+    expect(gate.admit(0)).toBeUndefined();
+    expect(gate.admit(1)).toBeUndefined();
+    let released = false;
+    void gate.admit(2)!.then(() => (released = true));
+    gate.done(2);
+    gate.done(0);
+    await Promise.resolve();
+    expect(released).toBe(false);
+    // The window moved on: a new request 3 (2 above the lowest unanswered, 1) is held, then released by 1.
+    const wait = gate.admit(3);
+    expect(wait).toBeDefined();
+    gate.done(1);
+    await expect(wait).resolves.toBeUndefined();
+  });
 });

@@ -1,0 +1,122 @@
+/**
+ * The controller the caller's handler holds for the whole exchange.
+ *
+ * undici hands a handler its controller when the request is dispatched, and a caller's
+ * abort (an AbortSignal, `fetch`'s termination) goes through it. An OSCORE request is
+ * dispatched only after its body was collected, it was protected, and it passed the
+ * replay-window gate — so the caller gets this controller at once, and an abort before
+ * dispatch stops those steps (listeners registered with `onAbort`) instead of waiting
+ * for a dispatch that would come late or never. Once dispatched, and again for an Echo
+ * retry, the transport's controller is attached and calls are passed to it.
+ */
+
+import type { Dispatcher } from 'undici';
+
+type Controller = Dispatcher.DispatchController;
+
+export class DeferredController implements Controller {
+  #transport: Controller | undefined;
+  #aborted = false;
+  #reason: Error | null = null;
+  #paused = false;
+  #listeners: ((reason: Error) => void)[] = [];
+  #lines: readonly (readonly [string, string])[] | undefined;
+  #rawHeaders: Buffer[] | null = null;
+  rawTrailers: Buffer[] | null = null;
+
+  /**
+   * The verified inner response's header lines, for handlers that read them from the
+   * controller (undici's decompress interceptor); never the outer ones. Built on first read.
+   */
+  get rawHeaders(): Buffer[] | null {
+    if (this.#rawHeaders === null && this.#lines !== undefined) {
+      this.#rawHeaders = this.#lines.flatMap(([name, value]) => [Buffer.from(name, 'latin1'), Buffer.from(value, 'latin1')]);
+    }
+    return this.#rawHeaders;
+  }
+
+  set rawHeaders(value: Buffer[] | null) {
+    this.#rawHeaders = value;
+    this.#lines = undefined;
+  }
+
+  /** Sets the inner response's header lines (see {@link rawHeaders}). */
+  setResponseHeaders(lines: readonly (readonly [string, string])[]): void {
+    this.#lines = lines;
+    this.#rawHeaders = null;
+    this.rawTrailers = [];
+  }
+
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  get reason(): Error | null {
+    return this.#reason;
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  abort(reason: Error): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    const listeners = this.#listeners;
+    this.#listeners = [];
+    for (const listener of listeners) listener(reason);
+    this.#transport?.abort(reason);
+  }
+
+  pause(): void {
+    this.#paused = true;
+    this.#transport?.pause();
+  }
+
+  resume(): void {
+    this.#paused = false;
+    this.#transport?.resume();
+  }
+
+  /** Calls `listener` once if the caller aborts; returns a function that removes it. */
+  onAbort(listener: (reason: Error) => void): () => void {
+    if (this.#aborted) {
+      listener(this.#reason!);
+      return () => {};
+    }
+    this.#listeners.push(listener);
+    return () => {
+      this.#listeners = this.#listeners.filter((l) => l !== listener);
+    };
+  }
+
+  /** Throws the abort reason if the caller aborted. */
+  throwIfAborted(): void {
+    if (this.#aborted) throw this.#reason;
+  }
+
+  /** `promise`, or a rejection with the abort reason as soon as the caller aborts. */
+  race<T>(promise: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const off = this.onAbort(reject);
+      promise.then(
+        (value) => {
+          off();
+          resolve(value);
+        },
+        (err: unknown) => {
+          off();
+          reject(err as Error);
+        },
+      );
+    });
+  }
+
+  /** The transport's controller of the request now dispatched. */
+  attach(transport: Controller): void {
+    this.#transport = transport;
+    if (this.#aborted) transport.abort(this.#reason!);
+    else if (this.#paused) transport.pause();
+  }
+}

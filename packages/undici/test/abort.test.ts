@@ -1,0 +1,94 @@
+/**
+ * A caller's abort works at every stage of an OSCORE request, as it does without OSCORE:
+ * while the body is still being read, while the request waits for the replay-window gate,
+ * and once it is on the wire. The request fails with the abort reason, a stream body is
+ * destroyed, nothing half-done reaches the server, and later requests are not refused as
+ * replays (the sequence number of a request given up before dispatch is skipped, never
+ * reused). Real node:http server and undici client on loopback.
+ */
+
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fetch as undiciFetch } from 'undici';
+import { createContextSet, createOscoreHandler, type OscoreServerEvent } from '@oscore-http/http';
+import { clientContextA, closeServer, countTraffic, listen, oscoreAgent, Resources, serverContextA, type OscoreClient, type TrafficCounter } from '../../fastify/test/support/oscore-peers.js';
+
+const resources = new Resources();
+const events: OscoreServerEvent[] = [];
+const served: string[] = [];
+let origin: string;
+let traffic: TrafficCounter;
+let client: OscoreClient;
+
+beforeAll(async () => {
+  const server = createServer(
+    createOscoreHandler({ contexts: createContextSet([serverContextA()], { store: 'memory' }), onEvent: (e) => events.push(e) }, (req: IncomingMessage, res: ServerResponse) => {
+      served.push(req.url ?? '');
+      const delay = req.url === '/slow' ? 1_500 : 0;
+      setTimeout(() => res.end(`done ${req.url}`), delay);
+    }),
+  );
+  origin = await listen(resources.add(server, closeServer));
+  traffic = countTraffic(server);
+  // A replay window of 2: a third concurrent request waits at the gate.
+  client = resources.add(oscoreAgent(origin, { contexts: createContextSet([clientContextA(origin)], { store: 'memory' }), interceptor: { peerReplayWindow: 2 } }), (c) => c.close());
+});
+
+afterAll(() => resources.closeAll());
+
+/** Resolves with how the call ended and how long it took. */
+async function timed(call: Promise<unknown>): Promise<{ error: unknown; ms: number }> {
+  const start = Date.now();
+  const error = await call.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  return { error, ms: Date.now() - start };
+}
+
+describe('aborting an OSCORE request', () => {
+  it('while its body is still being read: fails at once with the reason, destroys the body, sends nothing', async () => {
+    traffic.reset();
+    const body = new Readable({ read() {} }); // never ends
+    body.push('a first chunk');
+    const { error, ms } = await timed(client.dispatcher.request({ origin, path: '/upload', method: 'POST', body, signal: AbortSignal.timeout(100) }));
+    expect((error as Error).name).toBe('TimeoutError');
+    expect(ms).toBeLessThan(1_000);
+    expect(body.destroyed).toBe(true);
+    expect(traffic.requests).toBe(0);
+  });
+
+  it('while it waits for the replay-window gate: fails at once; the requests ahead are unaffected and later ones are not replays', async () => {
+    events.length = 0;
+    served.length = 0;
+    const ahead = [client.dispatcher.request({ origin, path: '/slow', method: 'GET' }), client.dispatcher.request({ origin, path: '/slow', method: 'GET' })];
+    const held = timed(client.dispatcher.request({ origin, path: '/held', method: 'GET', signal: AbortSignal.timeout(200) }));
+    const { error, ms } = await held;
+    expect((error as Error).name).toBe('TimeoutError');
+    expect(ms).toBeLessThan(1_000);
+    for (const res of await Promise.all(ahead)) expect(await res.body.text()).toBe('done /slow');
+    const after = await client.dispatcher.request({ origin, path: '/after', method: 'GET' });
+    expect(after.statusCode).toBe(200);
+    await after.body.text();
+    expect(served.sort()).toEqual(['/after', '/slow', '/slow']);
+    expect(events).toEqual([]);
+  });
+
+  it('with fetch, aborted before dispatch: rejects with the AbortError', async () => {
+    const controller = new AbortController();
+    const body = new ReadableStream({ pull() {} }); // never ends
+    const call = undiciFetch(`${origin}/upload`, { method: 'POST', body, duplex: 'half', dispatcher: client.dispatcher, signal: controller.signal } as RequestInit & { duplex: 'half' });
+    setTimeout(() => controller.abort(), 50);
+    const { error, ms } = await timed(call);
+    expect((error as Error).name).toBe('AbortError');
+    expect(ms).toBeLessThan(1_000);
+  });
+
+  it('once on the wire: fails with the reason and the server still answers the next request', async () => {
+    const { error } = await timed(client.dispatcher.request({ origin, path: '/slow', method: 'GET', signal: AbortSignal.timeout(200) }));
+    expect((error as Error).name).toBe('TimeoutError');
+    const next = await client.dispatcher.request({ origin, path: '/next', method: 'GET' });
+    expect(await next.body.text()).toBe('done /next');
+  });
+});
