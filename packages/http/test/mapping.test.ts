@@ -264,6 +264,27 @@ describe('header fields', () => {
   });
 });
 
+describe('values from a plain CoAP peer', () => {
+  it('a binary ETag becomes a "~" entity tag, and comes back as the same bytes in If-Match', () => {
+    const res = decodeResponse({ code: 0x45, options: [{ number: 4, value: fromHex('009a22ff') }], payload: utf8('x') });
+    expect(res.headers).toEqual([['etag', '"~AJoi_w"']]);
+    const req = encodeRequest({ method: 'PUT', target: '/', headers: [['if-match', '"~AJoi_w"']], body: utf8('x') });
+    expect(req.options).toEqual([{ number: 1, value: fromHex('009a22ff') }]);
+    expect(decodeRequest({ code: 0x03, options: [{ number: 1, value: fromHex('0102') }], payload: utf8('x') }).headers).toEqual([['if-match', '"~AQI"']]);
+  });
+
+  it('treats a value outside its length range as an unrecognized option (RFC 7252 §5.4.3): elective ignored, critical 4.02', () => {
+    const etag9 = decodeResponse({ code: 0x45, options: [{ number: 4, value: utf8('123456789') }], payload: utf8('x') });
+    expect(etag9.headers).toEqual([]);
+    const format3 = decodeRequest({ code: 0x02, options: [{ number: 12, value: fromHex('000032') }], payload: utf8('x') });
+    expect(format3.headers).toEqual([]);
+    const accept3 = { code: 0x01, options: [{ number: 17, value: fromHex('000032') }], payload: empty };
+    expect(() => decodeRequest(accept3)).toThrow(expect.objectContaining({ code: 'ERR_OSCORE_HTTP_INVALID_INNER_MESSAGE', outcome: '4.02' }));
+    const ifMatch9 = { code: 0x03, options: [{ number: 1, value: utf8('123456789') }], payload: utf8('x') };
+    expect(() => decodeRequest(ifMatch9)).toThrow(expect.objectContaining({ outcome: '4.02' }));
+  });
+});
+
 describe('unknown options (RFC 7252 §5.4.1)', () => {
   it('rejects an unknown critical option with outcome 4.02 and ignores an unknown elective one', () => {
     const critical = { code: 0x01, options: [{ number: 2049, value: empty }], payload: empty };

@@ -55,15 +55,39 @@ export function parseEntityTags(value: string): EntityTag[] | undefined {
   return tags.length > 0 ? tags : undefined;
 }
 
-/** The CoAP ETag value of a strong HTTP entity tag of 1 … 8 bytes (RFC 7252 §5.10.6), else `undefined`. */
+/*
+ * A CoAP ETag is 1 … 8 opaque bytes (RFC 7252 §5.10.6); an HTTP entity tag is a quoted
+ * string of etagc characters. Bytes that are all etagc are spelled as they are. Any other
+ * bytes — a binary ETag from a CoAP peer — and bytes that begin with "~" are spelled "~"
+ * followed by their base64url, which is etagc: every CoAP ETag has exactly one HTTP
+ * spelling and maps back to the same bytes. An HTTP tag that begins with "~" but is not
+ * such a spelling has no CoAP form; it travels as an HTTP-Field.
+ */
+const ESCAPE = '~';
+
+function needsEscape(opaque: string): boolean {
+  return opaque.startsWith(ESCAPE) || !ETAGC.test(opaque);
+}
+
+/** The CoAP ETag value of a strong HTTP entity tag (RFC 7252 §5.10.6), or `undefined` if it has none. */
 export function coapEtagOf(tag: EntityTag): Uint8Array | undefined {
   if (tag === '*' || tag.weak) return undefined;
-  const bytes = Buffer.from(tag.opaque, 'latin1');
+  let bytes: Buffer;
+  if (tag.opaque.startsWith(ESCAPE)) {
+    const encoded = tag.opaque.slice(ESCAPE.length);
+    bytes = Buffer.from(encoded, 'base64url');
+    const canonical = bytes.toString('base64url') === encoded;
+    if (!canonical || !needsEscape(bytes.toString('latin1'))) return undefined;
+  } else {
+    bytes = Buffer.from(tag.opaque, 'latin1');
+  }
   return bytes.length >= 1 && bytes.length <= 8 ? new Uint8Array(bytes) : undefined;
 }
 
-/** The HTTP spelling of a CoAP ETag value, or `undefined` if its bytes are not etagc. */
+/** The HTTP spelling of a CoAP ETag value, or `undefined` if its length is not 1 … 8 bytes. */
 export function httpEtagOf(value: Uint8Array): string | undefined {
-  const opaque = Buffer.from(value.buffer, value.byteOffset, value.length).toString('latin1');
-  return value.length >= 1 && ETAGC.test(opaque) ? `"${opaque}"` : undefined;
+  if (value.length < 1 || value.length > 8) return undefined;
+  const bytes = Buffer.from(value.buffer, value.byteOffset, value.length);
+  const opaque = bytes.toString('latin1');
+  return `"${needsEscape(opaque) ? ESCAPE + bytes.toString('base64url') : opaque}"`;
 }

@@ -198,11 +198,29 @@ export function encodeResponse(response: HttpResponseParts, limits: MappingLimit
 const KNOWN_CRITICAL_REQUEST = new Set<number>([O.IfMatch, O.UriHost, O.IfNoneMatch, O.UriPort, O.UriPath, O.UriQuery, O.Accept, HTTP_CODE_OPTION]);
 const KNOWN_CRITICAL_RESPONSE = new Set<number>([HTTP_CODE_OPTION]);
 
-function mediaTypeOf(option: CoapOption): string {
-  const format = decodeUint(option.value);
-  if (format === undefined) throw new InvalidInnerMessageError('a Content-Format or Accept option is longer than 4 bytes');
+/**
+ * RFC 7252 §5.4.3: "If the length of an option value in a request is outside the defined
+ * range, that option MUST be treated like an unrecognized option" — ignored if elective,
+ * the message refused (4.02) if critical.
+ */
+function outOfRange(option: CoapOption, max: number, min = 0): boolean {
+  if (option.value.length >= min && option.value.length <= max) return false;
+  if ((option.number & 1) === 1) throw new InvalidInnerMessageError(`option ${option.number} has a value of ${option.value.length} bytes, outside its range`, '4.02');
+  return true;
+}
+
+/** Content-Format / Accept (uint, 0 … 2 bytes; RFC 7252 §5.10) as a media type; `undefined` to ignore. */
+function mediaTypeOf(option: CoapOption): string | undefined {
+  if (outOfRange(option, 2)) return undefined;
+  const format = decodeUint(option.value)!;
   // RFC 8075 §6.2: an unknown Content-Format becomes application/coap-payload with its number.
   return contentFormatToMediaType(format) ?? `application/coap-payload;cf=${format}`;
+}
+
+function pushMediaType(headers: HeaderList, name: string, options: CoapOption[] | undefined): void {
+  if (options === undefined || hasField(headers, name)) return;
+  const type = mediaTypeOf(options[0]!);
+  if (type !== undefined) headers.push([name, type]);
 }
 
 interface Collected {
@@ -261,14 +279,15 @@ export function decodeRequest(message: InnerMessage): HttpRequestParts {
           (byNumber.get(O.UriQuery) ?? []).map((o) => o.value),
         );
   const headers = fields;
-  const format = byNumber.get(O.ContentFormat);
-  if (format !== undefined && !hasField(headers, 'content-type')) headers.push(['content-type', mediaTypeOf(format[0]!)]);
-  const accept = byNumber.get(O.Accept);
-  if (accept !== undefined && !hasField(headers, 'accept')) headers.push(['accept', mediaTypeOf(accept[0]!)]);
+  pushMediaType(headers, 'content-type', byNumber.get(O.ContentFormat));
+  pushMediaType(headers, 'accept', byNumber.get(O.Accept));
   const ifMatch = byNumber.get(O.IfMatch);
   if (ifMatch !== undefined && !hasField(headers, 'if-match')) {
-    const tags = ifMatch.map((o) => (o.value.length === 0 ? '*' : httpEtagOf(o.value)));
-    if (tags.some((t) => t === undefined)) throw new InvalidInnerMessageError('an If-Match value is not a valid entity tag');
+    // If-Match is 0 … 8 bytes (RFC 7252 §5.10.8.1); empty means "the resource exists", HTTP's *.
+    const tags = ifMatch.map((o) => {
+      outOfRange(o, 8); // critical: throws outside the range
+      return o.value.length === 0 ? '*' : httpEtagOf(o.value)!;
+    });
     headers.push(['if-match', tags.join(', ')]);
   }
   if (byNumber.has(O.IfNoneMatch) && !hasField(headers, 'if-none-match')) headers.push(['if-none-match', '*']);
@@ -291,13 +310,12 @@ export function decodeResponse(message: InnerMessage): HttpResponseParts {
     status = codeToStatus(message.code, message.payload.length > 0);
   }
   const headers = fields;
-  const format = byNumber.get(O.ContentFormat);
-  if (format !== undefined && !hasField(headers, 'content-type')) headers.push(['content-type', mediaTypeOf(format[0]!)]);
+  pushMediaType(headers, 'content-type', byNumber.get(O.ContentFormat));
   const etag = byNumber.get(O.ETag);
   if (etag !== undefined && !hasField(headers, 'etag')) {
-    const tag = httpEtagOf(etag[0]!.value);
-    if (tag === undefined) throw new InvalidInnerMessageError('the ETag value is not a valid entity tag');
-    headers.push(['etag', tag]);
+    // In a response, ETag is 1 … 8 bytes (RFC 7252 §5.10.6); elective, so ignored outside that.
+    const tag = outOfRange(etag[0]!, 8, 1) ? undefined : httpEtagOf(etag[0]!.value);
+    if (tag !== undefined) headers.push(['etag', tag]);
   }
   return { status, statusMessage: exact.get(PSEUDO_REASON) ?? STATUS_CODES[status], headers, body: message.payload };
 }
