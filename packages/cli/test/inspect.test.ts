@@ -151,7 +151,8 @@ describe('verifying with --context', () => {
     '{"item":"book"}',
     '',
   ].join('\n');
-  const innerResponse = ['Inner response (CoAP 2.01; options Content-Format, HTTP-Field)', '201 Created', 'location: /orders/43', 'content-type: application/json', '', '{"id":43}', ''].join('\n');
+  // Location travels as Location-Path options (RFC 7252 §5.10.7) and is rebuilt after the mapped Content-Type.
+  const innerResponse = ['Inner response (CoAP 2.01; options Location-Path, Location-Path, Content-Format)', '201 Created', 'content-type: application/json', 'location: /orders/43', '', '{"id":43}', ''].join('\n');
 
   it("decrypts a request with the server's file (its Recipient ID is the kid)", async () => {
     const run = keep(await inspect(['--context', 'orders.contexts.json', 'req.http']));
@@ -227,7 +228,7 @@ describe('verifying with --context', () => {
       body: { size: exchange.response.body.length, ciphertextSize: exchange.response.body.length - 8, tagLength: 8, algorithm: 'AES-CCM-16-64-128' },
       request: { file: 'req.http', kid: '02', kidContext: null, partialIV: '14', sequenceNumber: 20 },
       verification: { contexts: 'orders.contexts.json', verified: true, context: { index: 0, name: 'shop', view: 'mirrored' }, problem: null },
-      inner: { status: 201, reason: 'Created', headers: [['location', '/orders/43'], ['content-type', 'application/json']], body: { size: 9, text: '{"id":43}' }, coap: { code: '2.01' }, error: null },
+      inner: { status: 201, reason: 'Created', headers: [['content-type', 'application/json'], ['location', '/orders/43']], body: { size: 9, text: '{"id":43}' }, coap: { code: '2.01' }, error: null },
     });
   });
 

@@ -42,7 +42,7 @@ describe('worked examples (docs/wire-format.md)', () => {
   it('201 Created with a JSON body and Location', () => {
     const m = encodeResponse({ status: 201, headers: [['content-type', 'application/json; charset=utf-8'], ['location', '/orders/43']], body: utf8('{"id":43}') });
     expect(plaintextOf(m)).toBe(
-      '41' + 'c132' + 'edfcd11f' + toHex(utf8('content-type:application/json; charset=utf-8')) + '0d06' + toHex(utf8('location:/orders/43')) + 'ff' + toHex(utf8('{"id":43}')),
+      '41' + '86' + toHex(utf8('orders')) + '02' + toHex(utf8('43')) + '4132' + 'edfcd11f' + toHex(utf8('content-type:application/json; charset=utf-8')) + 'ff' + toHex(utf8('{"id":43}')),
     );
   });
 
@@ -271,6 +271,35 @@ describe('values from a plain CoAP peer', () => {
     const req = encodeRequest({ method: 'PUT', target: '/', headers: [['if-match', '"~AJoi_w"']], body: utf8('x') });
     expect(req.options).toEqual([{ number: 1, value: fromHex('009a22ff') }]);
     expect(decodeRequest({ code: 0x03, options: [{ number: 1, value: fromHex('0102') }], payload: utf8('x') }).headers).toEqual([['if-match', '"~AQI"']]);
+  });
+
+  it('Location-Path / Location-Query become Location (RFC 7252 §10.2.4), Max-Age a Cache-Control max-age (§10.2.1)', () => {
+    const res = decodeResponse({
+      code: 0x41,
+      options: [
+        { number: 8, value: utf8('x') },
+        { number: 8, value: utf8('a b') },
+        { number: 14, value: fromHex('3c') },
+        { number: 20, value: utf8('q=1') },
+      ],
+      payload: empty,
+    });
+    expect(res.headers).toEqual([
+      ['location', '/x/a%20b?q=1'],
+      ['cache-control', 'max-age=60'],
+    ]);
+    expect(decodeResponse({ code: 0x41, options: [{ number: 20, value: utf8('p=2') }], payload: empty }).headers).toEqual([['location', '?p=2']]);
+  });
+
+  it('sends Location and a lone max-age as options a CoAP peer reads, and anything else as fields', () => {
+    const numbers = (headers: [string, string][]) => encodeResponse({ status: 201, headers, body: empty }).options.map((o) => o.number);
+    expect(numbers([['location', '/orders/43?v=1']])).toEqual([8, 8, 20]);
+    expect(numbers([['location', 'https://elsewhere.example/x']])).toEqual([HTTP_FIELD_OPTION]);
+    expect(numbers([['cache-control', 'max-age=30']])).toEqual([14]);
+    expect(numbers([['cache-control', 'no-store']])).toEqual([HTTP_FIELD_OPTION]);
+    for (const headers of [[['location', '/a/%7e']], [['location', 'rel/x']], [['cache-control', 'max-age=30, private']], [['cache-control', 'Max-Age=5']]] as [string, string][][]) {
+      expect(decodeResponse(encodeResponse({ status: 201, headers, body: empty })).headers).toEqual(headers);
+    }
   });
 
   it('treats a value outside its length range as an unrecognized option (RFC 7252 §5.4.3): elective ignored, critical 4.02', () => {

@@ -63,7 +63,7 @@ class OptionWriter {
 
 // Fields with a CoAP option of their own; all others travel as HTTP-Fields.
 const MAPPED_IN_REQUESTS = new Set(['content-type', 'accept', 'if-match', 'if-none-match']);
-const MAPPED_IN_RESPONSES = new Set(['content-type', 'etag']);
+const MAPPED_IN_RESPONSES = new Set(['content-type', 'etag', 'location', 'cache-control']);
 
 /**
  * Yields every field with, for mapped names, how many lines the name has at its first
@@ -119,6 +119,39 @@ function mapEntityTags(w: OptionWriter, name: string, value: string, option: num
   for (const v of values) w.add(option, v!);
   const rebuilt = values.map((v) => (v!.length === 0 ? '*' : httpEtagOf(v!))).join(', ');
   if (rebuilt !== value) w.field(name, value);
+}
+
+/**
+ * Location → Location-Path / Location-Query (RFC 7252 §5.10.7: they "indicate a relative
+ * URI that consists either of an absolute path, a query string, or both"), for an
+ * absolute-path reference; anything else (an absolute URI) travels as the field only.
+ */
+function mapLocation(w: OptionWriter, value: string): void {
+  if (!value.startsWith('/') || value.startsWith('//') || /[^\x21-\x7e]/.test(value)) {
+    w.field('location', value);
+    return;
+  }
+  let parts;
+  try {
+    parts = decomposeTarget(value);
+  } catch {
+    w.field('location', value);
+    return;
+  }
+  for (const segment of parts.path) w.add(O.LocationPath, segment);
+  for (const arg of parts.query) w.add(O.LocationQuery, arg);
+  if (composeTarget(parts.path, parts.query) !== value) w.field('location', value);
+}
+
+/** `Cache-Control: max-age=N` alone → Max-Age (RFC 7252 §5.10.5, uint seconds); other directives travel as the field. */
+function mapCacheControl(w: OptionWriter, value: string): void {
+  const match = /^max-age=(\d{1,10})$/.exec(value.trim());
+  const seconds = match === null ? undefined : Number(match[1]);
+  if (seconds !== undefined && seconds <= 0xffffffff) {
+    w.add(O.MaxAge, encodeUint(seconds));
+    if (`max-age=${seconds}` === value) return;
+  }
+  w.field('cache-control', value);
 }
 
 /**
@@ -185,6 +218,10 @@ export function encodeResponse(response: HttpResponseParts, limits: MappingLimit
       mapMediaType(w, name, value, O.ContentFormat);
     } else if (name === 'etag') {
       mapEntityTags(w, name, value, O.ETag, false);
+    } else if (name === 'location') {
+      mapLocation(w, value);
+    } else if (name === 'cache-control') {
+      mapCacheControl(w, value);
     } else {
       w.field(name, value);
     }
@@ -317,6 +354,17 @@ export function decodeResponse(message: InnerMessage): HttpResponseParts {
     const tag = outOfRange(etag[0]!, 8, 1) ? undefined : httpEtagOf(etag[0]!.value);
     if (tag !== undefined) headers.push(['etag', tag]);
   }
+  const locationPath = byNumber.get(O.LocationPath);
+  const locationQuery = byNumber.get(O.LocationQuery);
+  if ((locationPath !== undefined || locationQuery !== undefined) && !hasField(headers, 'location')) {
+    const query = (locationQuery ?? []).map((o) => o.value);
+    // Only a query: a reference relative to the request's path (RFC 7252 §5.10.7).
+    const location = locationPath === undefined ? composeTarget([], query).slice(1) : composeTarget(locationPath.map((o) => o.value), query);
+    headers.push(['location', location]);
+  }
+  const maxAge = byNumber.get(O.MaxAge);
+  // RFC 7252 §10.2.1: a Max-Age becomes a Cache-Control max-age; an absent one adds nothing here.
+  if (maxAge !== undefined && !hasField(headers, 'cache-control') && !outOfRange(maxAge[0]!, 4)) headers.push(['cache-control', `max-age=${decodeUint(maxAge[0]!.value)!}`]);
   return { status, statusMessage: exact.get(PSEUDO_REASON) ?? STATUS_CODES[status], headers, body: message.payload };
 }
 
