@@ -37,6 +37,11 @@ function toBytes(chunk: unknown): Uint8Array {
   throw new TypeError('request body chunks must be strings or bytes');
 }
 
+/** Whether `body` is already all in memory (nothing to wait for while collecting it). */
+export function isInMemory(body: unknown): boolean {
+  return body === undefined || body === null || typeof body === 'string' || body instanceof Uint8Array || ArrayBuffer.isView(body) || body instanceof ArrayBuffer;
+}
+
 function checked(bytes: Uint8Array, limit: number): Uint8Array {
   if (bytes.length > limit) throw new BodyTooLargeError(limit, 'request body');
   return bytes;
@@ -48,9 +53,7 @@ function checked(bytes: Uint8Array, limit: number): Uint8Array {
  */
 export async function collectBody(body: unknown, limit: number): Promise<CollectedBody> {
   if (body === undefined || body === null) return { bytes: new Uint8Array(0), contentType: undefined };
-  if (typeof body === 'string' || body instanceof Uint8Array || ArrayBuffer.isView(body) || body instanceof ArrayBuffer) {
-    return { bytes: checked(toBytes(body), limit), contentType: undefined };
-  }
+  if (isInMemory(body)) return { bytes: checked(toBytes(body), limit), contentType: undefined };
   if (isFormDataLike(body)) {
     // Serialise as fetch would: multipart/form-data with its boundary. undici's Response knows
     // only its own FormData class, so a FormData from elsewhere (Node's global) is copied first.

@@ -27,7 +27,7 @@ import {
   type ContextConfig,
   type HeaderPolicyOptions,
 } from '@oscore-http/http';
-import { collectBody } from './body.js';
+import { collectBody, isInMemory, type CollectedBody } from './body.js';
 import { DeferredController } from './controller.js';
 import { SequenceGate } from './sequence-gate.js';
 import { OscoreResponseHandler } from './response-handler.js';
@@ -138,6 +138,17 @@ export function oscore(options: OscoreInterceptorOptions): Dispatcher.Dispatcher
     return gate;
   };
 
+  /** The body, read so that an abort meanwhile fails at once and destroys a stream body, as undici would once dispatched. */
+  async function collectAbortably(body: unknown, controller: DeferredController): Promise<CollectedBody> {
+    if (isInMemory(body)) return collectBody(body, maxBodySize);
+    const unwatch = controller.onAbort((reason) => (body as { destroy?: (err: Error) => void }).destroy?.(reason));
+    try {
+      return await controller.race(collectBody(body, maxBodySize));
+    } finally {
+      unwatch();
+    }
+  }
+
   return (dispatch) =>
     function oscoreInterceptor(opts: DispatchOptions, handler: Handler): boolean {
       const origin = normalizeOrigin(String(opts.origin));
@@ -159,9 +170,7 @@ export function oscore(options: OscoreInterceptorOptions): Dispatcher.Dispatcher
         const context = resolved instanceof Promise ? await controller.race(resolved) : resolved;
         controller.throwIfAborted();
         if (opts.upgrade || opts.method === 'CONNECT') throw new UnmappableMessageError('upgrades and CONNECT cannot travel inside OSCORE');
-        // An abort while the body is read destroys a stream body, as undici would once dispatched.
-        const unwatch = controller.onAbort((reason) => (opts.body as { destroy?: (err: Error) => void } | null | undefined)?.destroy?.(reason));
-        const { bytes, contentType } = await controller.race(collectBody(opts.body, maxBodySize)).finally(unwatch);
+        const { bytes, contentType } = await collectAbortably(opts.body, controller);
         const headers = toHeaderList(opts.headers);
         if (contentType !== undefined && !headers.some(([n]) => n === 'content-type')) headers.push(['content-type', contentType]);
         const { inner, outer } = policy.split(headers);
