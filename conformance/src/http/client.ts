@@ -14,6 +14,7 @@ import {
   OscoreError,
   protectRequest,
   verifyResponse,
+  type CoapOption,
   type InnerMessage,
   type OscoreOptionFields,
   type RequestBinding,
@@ -43,6 +44,8 @@ export interface InnerRequest {
   readonly body?: Uint8Array;
   /** An Echo option value to return to the server (RFC 9175 §2.3; RFC 8613 Appendix B.1.2). */
   readonly echo?: Uint8Array;
+  /** Changes to the mapped CoAP message, for tests of the server's CoAP processing (RFC 8613 §8.3): another code, more options. */
+  readonly coap?: { readonly code?: number; readonly options?: readonly CoapOption[] };
 }
 
 /** An HTTP request exactly as it goes on the wire. */
@@ -174,7 +177,8 @@ export class SuiteClient {
       body: inner.body ?? new Uint8Array(0),
     });
     // The Echo option is Class E (RFC 9175 §2.2.1): it travels inside, like the mapped options.
-    const message = inner.echo === undefined ? mapped : { ...mapped, options: [...mapped.options, { number: ECHO_OPTION, value: inner.echo }] };
+    const extra = [...(inner.echo === undefined ? [] : [{ number: ECHO_OPTION, value: inner.echo }]), ...(inner.coap?.options ?? [])];
+    const message = extra.length === 0 && inner.coap?.code === undefined ? mapped : { code: inner.coap?.code ?? mapped.code, options: [...mapped.options, ...extra], payload: mapped.payload };
     if (sequenceNumber !== undefined) this.sequence.use(sequenceNumber);
     const { option, payload, binding } = await protectRequest(this.context, message);
     const outer: OuterRequest = {

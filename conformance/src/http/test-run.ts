@@ -203,6 +203,19 @@ export class TestRun {
   }
 
   /**
+   * Requires an error from the CoAP processing of a request that verified: "protected"
+   * (RFC 8613 §8.3), verifying against its request, with the inner code `code`.
+   */
+  expectProtectedError(x: Exchange, code: number, name: string): void {
+    const v = x.verification;
+    const actual = v === undefined ? 'not judged' : describeVerification(v);
+    this.check(`${x.label}: protected response`, v?.kind === 'protected' && v.verified, 'a protected response that verifies (RFC 8613 §8.3, §8.4)', actual);
+    if (v?.kind !== 'protected' || !v.verified) return;
+    const seen = `${v.message.code >>> 5}.${String(v.message.code & 31).padStart(2, '0')}`;
+    this.check(`${x.label}: inner code`, v.message.code === code, `${name} inside`, `${seen} inside (HTTP ${v.response.status})`);
+  }
+
+  /**
    * Requires the request to be refused by OSCORE processing: an unprotected error with an
    * acceptable status (RFC 8613 §8.3), never a protected answer.
    */

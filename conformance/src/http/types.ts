@@ -21,7 +21,8 @@ export type HttpTestCategory =
   | 'content-type'
   | 'size'
   | 'unprotected'
-  | 'binding';
+  | 'binding'
+  | 'inner';
 
 /** Every category, in report order. */
 export const HTTP_TEST_CATEGORIES: readonly HttpTestCategory[] = Object.freeze([
@@ -37,6 +38,7 @@ export const HTTP_TEST_CATEGORIES: readonly HttpTestCategory[] = Object.freeze([
   'size',
   'unprotected',
   'binding',
+  'inner',
 ]);
 
 /** The answer to one request, as the suite saw it. */

@@ -7,6 +7,7 @@ import { bindingTests } from './binding.js';
 import { bodyTests, oversized } from './bodies.js';
 import { contentTypeTests, headerTests } from './framing.js';
 import { identifierTests } from './identifiers.js';
+import { innerTests } from './inner.js';
 import { methodTests } from './methods.js';
 import { replayTests } from './replay.js';
 import { tamperTests } from './tampering.js';
@@ -24,4 +25,5 @@ export const HTTP_TESTS: readonly HttpTestDefinition[] = Object.freeze([
   oversized,
   ...unprotectedTests,
   ...bindingTests,
+  ...innerTests,
 ]);

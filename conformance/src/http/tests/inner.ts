@@ -1,0 +1,45 @@
+/**
+ * Errors of CoAP processing after successful verification (RFC 8613 §8.2 step 8): "CoAP
+ * error responses derived from CoAP processing ... are protected" (§8.3), unlike the
+ * OSCORE errors of steps 2, 3 and 6. The requests are authentic; what they carry inside
+ * is what a CoAP server must refuse, with the code RFC 7252 gives.
+ */
+
+import { coapCode } from '@oscore-http/core';
+import type { HttpTestDefinition } from '../test-run.js';
+
+/**
+ * An option number with no registration (RFC 7252 §12.2 registry; odd, so critical,
+ * RFC 7252 §5.4.6), outside the experimental range where an implementation may define its own.
+ */
+const UNASSIGNED_CRITICAL = 2049;
+
+/** A request method code with no assignment (RFC 7252 §12.1.1, RFC 8132 use 0.01–0.07). */
+const UNASSIGNED_METHOD = coapCode(0, 8);
+
+export const innerTests: readonly HttpTestDefinition[] = [
+  {
+    id: 'inner.critical-option',
+    title: 'An unrecognized critical inner option is refused with a protected 4.02',
+    rfc: 'RFC 8613 §8.2 step 8, §8.3; RFC 7252 §5.4.1',
+    category: 'inner',
+    expected: 'protected response that verifies, inner code 4.02 (Bad Option); application not run',
+    async run(t) {
+      const x = await t.exchange('request', { method: 'GET', target: t.target(), coap: { options: [{ number: UNASSIGNED_CRITICAL, value: new Uint8Array(0) }] } });
+      t.expectProtectedError(x, coapCode(4, 2), '4.02 Bad Option');
+      await t.expectNoApplicationEffect();
+    },
+  },
+  {
+    id: 'inner.method-code',
+    title: 'An unassigned inner method code is refused with a protected 4.05',
+    rfc: 'RFC 8613 §8.2 step 8, §8.3; RFC 7252 §5.8',
+    category: 'inner',
+    expected: 'protected response that verifies, inner code 4.05 (Method Not Allowed); application not run',
+    async run(t) {
+      const x = await t.exchange('request', { method: 'GET', target: t.target(), coap: { code: UNASSIGNED_METHOD } });
+      t.expectProtectedError(x, coapCode(4, 5), '4.05 Method Not Allowed');
+      await t.expectNoApplicationEffect();
+    },
+  },
+];
