@@ -10,6 +10,7 @@
  */
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { pipeline, Readable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Agent, fetch as undiciFetch, type Dispatcher } from 'undici';
 import { BodyTooLargeError, createContextSet, createOscoreHandler, oscoreInfoOf, type ContextSet, type OscoreRequestInfo, type OscoreServerEvent } from '@oscore-http/http';
@@ -152,6 +153,38 @@ function makeApp(state: AppState): (req: IncomingMessage, res: ServerResponse) =
             }
           }
           res.end(`${JSON.stringify({ thrown, statusCode: res.statusCode })}]`);
+          return;
+        }
+        case '/on-headers': {
+          // A hook in the style of the on-headers module: it runs when the head is written.
+          const writeHead = res.writeHead;
+          res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
+            this.setHeader('set-cookie', 'sid=SECRET; HttpOnly');
+            return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
+          } as typeof res.writeHead;
+          res.setHeader('content-type', 'text/plain');
+          res.end('implicit head'); // no explicit writeHead: Node writes the head implicitly
+          return;
+        }
+        case '/late-field': {
+          // 40 KiB against a 32 KiB limit, then a field and the end.
+          res.setHeader('content-type', 'application/octet-stream');
+          for (let i = 0; i < 10; i++) {
+            res.write(Buffer.alloc(4096, i), (err) => {
+              if (err) state.callbacks.push(`write: ${(err as NodeJS.ErrnoException).code}`);
+            });
+          }
+          if (res.writableEnded) res.setHeader('x-secret', 'session=abc123');
+          res.end(() => state.callbacks.push('end'));
+          return;
+        }
+        case '/head-stream': {
+          // 128 KiB piped into a HEAD answer (the limit is 32 KiB): no body is sent either way.
+          res.setHeader('content-type', 'application/octet-stream');
+          const source = Readable.from((function* () {
+            for (let i = 0; i < 32; i++) yield Buffer.alloc(4096, i);
+          })());
+          pipeline(source, res, (err) => state.callbacks.push(`pipeline: ${err ? (err as NodeJS.ErrnoException).code : 'ok'}`));
           return;
         }
         case '/callbacks': {
@@ -349,6 +382,23 @@ function buildConnectApp(): ConnectLike {
 // Servers and clients
 // ---------------------------------------------------------------------------------
 
+/** A client whose extra interceptor, composed inside the OSCORE one, records the outer responses. */
+function outerSpy(): { client: OscoreClient; outer: Array<{ status: string; headers: Record<string, string | string[]> }> } {
+  const outer: Array<{ status: string; headers: Record<string, string | string[]> }> = [];
+  const spy: Dispatcher.DispatcherComposeInterceptor = (dispatch) => (opts, handler) =>
+    dispatch(opts, {
+      onRequestStart: (c, ctx) => handler.onRequestStart?.(c, ctx),
+      onResponseStart: (c, status, headers, message) => {
+        outer.push({ status: `${status} ${message}`, headers: headers as Record<string, string | string[]> });
+        return handler.onResponseStart?.(c, status, headers, message);
+      },
+      onResponseData: (c, chunk) => handler.onResponseData?.(c, chunk),
+      onResponseEnd: (c, trailers) => handler.onResponseEnd?.(c, trailers),
+      onResponseError: (c, err) => handler.onResponseError?.(c, err),
+    });
+  return { client: oscoreAgent(protectedOrigin, { contexts: clientSet, inner: [spy] }), outer };
+}
+
 const resources = new Resources();
 const plainState: AppState = { seen: [], finished: [], callbacks: [] };
 const protectedState: AppState = { seen: [], finished: [], callbacks: [] };
@@ -484,28 +534,47 @@ describe('responses written with setHeader / writeHead / write / end', () => {
   });
 
   it('the outer status line is always 200 OK: the application’s reason phrase travels only inside', async () => {
-    const outer: string[] = [];
-    // Composed inside the OSCORE interceptor, this handler sees the outer responses.
-    const spy: Dispatcher.DispatcherComposeInterceptor = (dispatch) => (opts, handler) =>
-      dispatch(opts, {
-        onRequestStart: (c, ctx) => handler.onRequestStart?.(c, ctx),
-        onResponseStart: (c, status, headers, message) => {
-          outer.push(`${status} ${message}`);
-          return handler.onResponseStart?.(c, status, headers, message);
-        },
-        onResponseData: (c, chunk) => handler.onResponseData?.(c, chunk),
-        onResponseEnd: (c, trailers) => handler.onResponseEnd?.(c, trailers),
-        onResponseError: (c, err) => handler.onResponseError?.(c, err),
-      });
-    const spying = oscoreAgent(protectedOrigin, { contexts: clientSet, inner: [spy] });
+    const { client: spying, outer } = outerSpy();
     try {
       const res = await undiciFetch(`${protectedOrigin}/secret-reason`, { dispatcher: spying.dispatcher });
       expect([res.status, res.statusText]).toEqual([404, 'Order 42 of alice@example.com not found']);
       await res.arrayBuffer();
-      expect(outer).toEqual(['200 OK']);
+      expect(outer.map((o) => o.status)).toEqual(['200 OK']);
     } finally {
       await spying.close();
     }
+  });
+
+  it('fields set by a hook around writeHead (on-headers style) are captured and protected, never sent outside', async () => {
+    const { client: spying, outer } = outerSpy();
+    try {
+      const res = await send(spying.dispatcher, protectedOrigin, '/on-headers');
+      expect(res.headers['set-cookie']).toBe('sid=SECRET; HttpOnly');
+      expect(res.body.toString()).toBe('implicit head');
+      expect(outer[0]!.headers['set-cookie']).toBeUndefined();
+    } finally {
+      await spying.close();
+    }
+  });
+
+  it('a field set after the body passed the limit never reaches the outer response', async () => {
+    const { client: spying, outer } = outerSpy();
+    try {
+      const res = await send(spying.dispatcher, protectedOrigin, '/late-field');
+      expect(res.status).toBe(500);
+      expect(outer[0]!.headers['x-secret']).toBeUndefined();
+      await expect.poll(() => protectedState.callbacks).toEqual(['write: ERR_OSCORE_HTTP_RESPONSE_TOO_LARGE', 'write: ERR_STREAM_WRITE_AFTER_END', 'end']);
+    } finally {
+      await spying.close();
+    }
+  });
+
+  it('a HEAD answer streamed beyond the limit completes as without OSCORE (no body is kept or counted)', async () => {
+    const expected = await viaPlain('/head-stream', { method: 'HEAD' });
+    const actual = await viaOscore('/head-stream', { method: 'HEAD' });
+    expect([actual.status, actual.body.length]).toEqual([expected.status, 0]);
+    await expect.poll(() => protectedState.finished).toEqual(['/head-stream']);
+    expect(protectedState.callbacks).toEqual(['pipeline: ok']);
   });
 
   it('write and end callbacks run, and the response emits finish, as without OSCORE', async () => {

@@ -14,7 +14,7 @@
  * a fixed reason; a failure after verification gets a protected response (§8.3).
  */
 
-import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import { ServerResponse, STATUS_CODES, type IncomingMessage } from 'node:http';
 import {
   coapCode,
   ContextRegistry,
@@ -161,10 +161,22 @@ function sendUnprotected(res: ServerResponse, err: OscoreError): number {
   if (status === 401) headers.push(['www-authenticate', 'OSCORE']);
   if (status === 405) headers.push(['allow', 'POST']);
   if (status === 413) headers.push(['connection', 'close']);
-  // An explicit reason: Node would otherwise send whatever the application put in statusMessage.
-  res.writeHead(status, STATUS_CODES[status] ?? '', headers.flat());
-  res.end(body);
+  sendOwn(res, status, STATUS_CODES[status] ?? '', headers.flat(), body);
   return status;
+}
+
+const { writeHead: realWriteHead, end: realEnd } = ServerResponse.prototype;
+
+/**
+ * Writes a response of this layer's own: with an explicit reason (Node would otherwise send
+ * the application's statusMessage), without any field the application stored on `res`, and
+ * past any wrapper the application installed around writeHead or end (hooks in the style of
+ * on-headers would otherwise add fields outside, unprotected).
+ */
+function sendOwn(res: ServerResponse, status: number, reason: string, headers: string[], body: Uint8Array | string): void {
+  for (const name of res.getHeaderNames()) res.removeHeader(name);
+  (realWriteHead as (this: ServerResponse, status: number, reason: string, headers: string[]) => ServerResponse).call(res, status, reason, headers);
+  (realEnd as (this: ServerResponse, body: Uint8Array | string) => ServerResponse).call(res, body);
 }
 
 function writeProtected(res: ServerResponse, option: Uint8Array, payload: Uint8Array, outer: HeaderList): void {
@@ -181,10 +193,8 @@ function writeProtected(res: ServerResponse, option: Uint8Array, payload: Uint8A
     'no-store',
   ];
   for (const [name, value] of outer) headers.push(name, value);
-  // "OK" given explicitly: Node would otherwise send the application's statusMessage, and
-  // the inner reason phrase (and with it the inner status) would travel in the clear.
-  res.writeHead(200, 'OK', headers);
-  res.end(payload);
+  // "OK" given explicitly: the inner reason phrase (and with it the inner status) stays inside.
+  sendOwn(res, 200, 'OK', headers, payload);
 }
 
 /**

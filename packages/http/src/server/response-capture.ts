@@ -79,9 +79,13 @@ function httpDate(): string {
   return dateValue;
 }
 
-/** Keeps a chunk (unless over the limit); returns its size. */
-function append(c: CaptureState, chunk: unknown, encoding: unknown): number {
+/** Keeps a chunk (unless over the limit, or the response has no body); returns its size. */
+function append(res: Captured, c: CaptureState, chunk: unknown, encoding: unknown): number {
   if (chunk === undefined || chunk === null || typeof chunk === 'function' || c.overflow) return 0;
+  if (c.bodyless || res.statusCode === 204 || res.statusCode === 304) {
+    // No body is sent for these (as Node ignores such writes): nothing kept, nothing counted against the limit.
+    return typeof chunk === 'string' ? Buffer.byteLength(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8') : ((chunk as Uint8Array).byteLength ?? 0);
+  }
   const buf =
     typeof chunk === 'string'
       ? Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8')
@@ -136,11 +140,14 @@ function write(this: Captured, chunk: unknown, encoding?: unknown, cb?: unknown)
     if (done !== undefined) process.nextTick(done, Object.assign(new Error('write after end'), { code: 'ERR_STREAM_WRITE_AFTER_END' }));
     return false;
   }
-  c.headSent = true;
-  c.sinceDrain += append(c, chunk, encoding);
+  // Node writes an implicit head through this.writeHead (_implicitHeader): hooks that wrap
+  // writeHead (on-headers and the like) run now, while captured, not at the real write.
+  if (!c.headSent) this.writeHead(this.statusCode);
+  c.sinceDrain += append(this, c, chunk, encoding);
   if (c.overflow) {
     // Answer now (a protected 500) instead of reading the rest of a body that cannot be sent.
     finish(this, c);
+    if (done !== undefined) process.nextTick(done, Object.assign(new Error('the response exceeds its size limit'), { code: 'ERR_OSCORE_HTTP_RESPONSE_TOO_LARGE' }));
     return false;
   }
   if (done !== undefined) process.nextTick(done);
@@ -157,10 +164,11 @@ function end(this: Captured, chunk?: unknown, encoding?: unknown, cb?: unknown):
   const c = this[STATE];
   // eslint-disable-next-line prefer-rest-params
   if (c.released) return proto.end.apply(this, arguments as unknown as Parameters<typeof proto.end>);
-  if (c.ended) return this;
-  append(c, chunk, encoding);
   const done = callbackOf(chunk, encoding, cb);
   if (done !== undefined) this.once('finish', done);
+  if (c.ended) return this; // the limit ended it: the real response follows
+  if (!c.headSent) this.writeHead(this.statusCode);
+  append(this, c, chunk, encoding);
   finish(this, c);
   return this;
 }
