@@ -15,6 +15,7 @@ import { createCipheriv, createDecipheriv, hkdfSync } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
+import { createSecurityContext, ReplayWindow } from '@oscore-http/core';
 import { createContextSet, createOscoreHandler, type OscoreServerEvent } from '@oscore-http/http';
 import { closeServer, listen, Resources, SECRET_A, serverContextA } from '../../fastify/test/support/oscore-peers.js';
 
@@ -51,6 +52,16 @@ function nonceOf(piv: Buffer): Buffer {
 }
 
 /** §5.4: Enc_structure ["Encrypt0", h'', external_aad] with external_aad [1, [10], kid, piv, h'']. */
+/** §5.2: a response nonce from the server's ID and its own Partial IV. */
+function serverNonceOf(piv: Buffer): Buffer {
+  const nonce = Buffer.alloc(13);
+  nonce[0] = SERVER_ID.length;
+  SERVER_ID.copy(nonce, 13 - 5 - SERVER_ID.length);
+  piv.copy(nonce, 13 - piv.length);
+  for (let i = 0; i < 13; i++) nonce[i]! ^= commonIV[i]!;
+  return nonce;
+}
+
 function aadOf(piv: Buffer): Buffer {
   const externalAad = Buffer.concat([Buffer.from([0x85, 0x01, 0x81, 0x0a, 0x41]), CLIENT_ID, Buffer.from([0x40 | piv.length]), piv, Buffer.from([0x40])]);
   return Buffer.concat([Buffer.from([0x83, 0x68]), Buffer.from('Encrypt0'), Buffer.from([0x40, 0x40 | externalAad.length]), externalAad]);
@@ -78,6 +89,8 @@ const resources = new Resources();
 const events: OscoreServerEvent[] = [];
 const served: string[] = [];
 let origin: string;
+/** A server that lost its replay window (a restart without state): freshness is unknown. */
+let lostOrigin: string;
 let nextSeq = 0;
 
 beforeAll(async () => {
@@ -89,6 +102,12 @@ beforeAll(async () => {
     },
   );
   origin = await listen(resources.add(createServer(handler), closeServer));
+  const lost = createSecurityContext({ masterSecret: secret, senderId: SERVER_ID, recipientId: CLIENT_ID, replayProtection: ReplayWindow.lost() });
+  const lostHandler = createOscoreHandler({ contexts: [lost] }, (req: IncomingMessage, res: ServerResponse) => {
+    served.push(`${req.method} ${req.url}`);
+    res.end('ok');
+  });
+  lostOrigin = await listen(resources.add(createServer(lostHandler), closeServer));
 });
 
 afterAll(() => resources.closeAll());
@@ -102,22 +121,23 @@ interface Answer {
 }
 
 /** Seals `plaintext` as client A's request with the next sequence number (or `seq`) and opens the answer. */
-async function send(plaintext: Buffer, seq = nextSeq++): Promise<Answer> {
+async function send(plaintext: Buffer, seq = nextSeq++, target = origin): Promise<Answer> {
   const piv = seq === 0 ? Buffer.from([0]) : Buffer.from(seq.toString(16).padStart(2, '0'), 'hex');
   const nonce = nonceOf(piv);
   const aad = aadOf(piv);
   // §6.1: flags (k = 1, n = Partial IV length), Partial IV, kid.
   const option = Buffer.concat([Buffer.from([0x08 | piv.length]), piv, CLIENT_ID]);
-  const res = await request(`${origin}/oscore`, {
+  const res = await request(`${target}/oscore`, {
     method: 'POST',
     headers: { 'content-type': 'application/oscore', oscore: option.toString('base64url') },
     body: seal(clientKey, nonce, aad, plaintext),
   });
   const body = Buffer.from(await res.body.arrayBuffer());
   if (res.headers['content-type'] !== 'application/oscore') return { status: res.statusCode, isProtected: false };
-  // A response without its own Partial IV uses the request's nonce (§5.2, §8.3).
-  expect(res.headers.oscore).toBe('AA');
-  const inner = open(serverKey, nonce, aad, body);
+  // A response without its own Partial IV uses the request's nonce (§5.2, §8.3); with one, the server's.
+  const responsePiv = Buffer.from(res.headers.oscore as string, 'base64url');
+  const ownPiv = responsePiv.length > 1 ? responsePiv.subarray(1, 1 + (responsePiv[0]! & 7)) : undefined;
+  const inner = open(serverKey, ownPiv === undefined ? nonce : serverNonceOf(ownPiv), aad, body);
   const marker = inner.indexOf(0xff);
   return { status: res.statusCode, isProtected: true, code: inner[0]!, payload: marker === -1 ? '' : inner.subarray(marker + 1).toString('utf8') };
 }
@@ -152,5 +172,15 @@ describe('authentic requests the server cannot process get protected CoAP errors
     // The request was authentic, so its sequence number is spent: sending it again is a replay.
     const again = await send(hex(plaintext), seq);
     expect(again).toMatchObject({ status: 401, isProtected: false });
+  });
+
+  it('while the replay window is lost, a malformed request is refused unprotected: a protected answer would reuse the nonce of a possible replay', async () => {
+    served.length = 0;
+    const malformed = await send(hex('01 ff'), 40, lostOrigin);
+    expect(malformed).toMatchObject({ status: 400, isProtected: false });
+    // A well-formed one gets the Echo challenge, protected with the server's own Partial IV (Appendix B.1.2).
+    const wellFormed = await send(hex('01 b1 78'), 41, lostOrigin);
+    expect(wellFormed).toMatchObject({ status: 200, isProtected: true, code: 0x81 });
+    expect(served).toEqual([]);
   });
 });

@@ -162,12 +162,14 @@ export async function verifyRequest(
       if (verdict === 'unknown' && options.freshness !== 'caller') throw new FreshnessRequiredError();
       // The Partial IV is a view into the caller's buffer: the binding keeps its own copy.
       const binding = new RequestBinding('server', candidate, recipientId, new Uint8Array(partialIV) as typeof partialIV);
-      // Step 7. An authentic request whose plaintext is malformed is answered protected (§8.3).
+      // Step 7. An authentic request whose plaintext is malformed is answered protected (§8.3)
+      // — if it is known to be fresh. Otherwise it may be a replay, and a response bound to it
+      // would reuse the request's nonce for a second time (Appendix B.1.2): no binding then.
       let message: InnerMessage;
       try {
         message = innerMessageOf(plaintext, 'request');
       } catch (err) {
-        if (err instanceof MalformedPlaintextError) Object.defineProperty(err, 'binding', { value: binding });
+        if (err instanceof MalformedPlaintextError && verdict === 'accepted') Object.defineProperty(err, 'binding', { value: binding });
         throw err;
       }
       verifiedMessage(span, 'request', candidate, { kid, kidContext, partialIV, sequenceNumber: seq, size: payload.length });
