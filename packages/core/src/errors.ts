@@ -187,6 +187,15 @@ export class UsageLimitReachedError extends OscoreError {
   }
 }
 
+/** The file store's state file is damaged or not this store's: refused, never read as empty (that would reuse nonces). */
+export class StateFileCorruptError extends OscoreError {
+  readonly code = 'ERR_OSCORE_STATE_FILE_CORRUPT';
+  readonly outcome = undefined;
+  constructor(file: string, detail: string, options?: { cause?: unknown }) {
+    super(`The OSCORE state file ${file} cannot be used (${detail}); restore it from a backup, or rotate the security contexts (new keys) before starting with an empty state directory: starting its counters again would reuse nonces.`, options);
+  }
+}
+
 /** The state store (file, Redis) cannot be reached; processing fails closed. */
 export class StateStoreUnavailableError extends OscoreError {
   readonly code = 'ERR_OSCORE_STATE_UNAVAILABLE';

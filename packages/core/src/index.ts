@@ -56,6 +56,7 @@ export {
   ReplayDetectedError,
   ResponseBindingError,
   SequenceNumbersExhaustedError,
+  StateFileCorruptError,
   StateStoreUnavailableError,
   UnsupportedAlgorithmError,
   UsageLimitReachedError,

@@ -1,11 +1,11 @@
 /** The memory and file stores against the store contract, and the file store's crash semantics (RFC 8613 Appendix B.1). */
 
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FileStateStore, openFileStateStore, StateDirectoryInUseError } from '../src/state/file-store.js';
-import { MemoryStateStore, ReservedCounter, sequenceNumber } from '../src/index.js';
+import { MemoryStateStore, ReservedCounter, sequenceNumber, StateFileCorruptError, type StateStore } from '../src/index.js';
 import { stateStoreContract } from './state-store.contract.js';
 
 const seq = sequenceNumber;
@@ -133,4 +133,102 @@ describe('regressions found by the crash test', () => {
     }
     rmSync(dir, { recursive: true, force: true });
   }, 60_000);
+});
+
+describe('file store: one owner, trustworthy state (found in review)', () => {
+  it('after a crash, every saved window stays lost, also those the next process never touches', async () => {
+    const dir = tempDir();
+    const first = new FileStateStore(dir);
+    for (const n of [1, 2, 3]) first.replayWindow('w', 64).checkAndUpdate(seq(n));
+    await first.close();
+    const crashed = new FileStateStore(dir); // accepts 4, then dies without closing
+    expect(crashed.replayWindow('w', 64).checkAndUpdate(seq(4))).toBe('accepted');
+    const untouched = new FileStateStore(dir); // uses another window only, and closes cleanly
+    untouched.replayWindow('other', 64);
+    await untouched.close();
+    const next = new FileStateStore(dir);
+    expect(next.replayWindow('w', 64).checkAndUpdate(seq(4))).toBe('unknown'); // not a trusted "accepted"
+    await next.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('lets exactly one of several processes starting together own the directory, with or without a stale lock', async () => {
+    const { spawn } = await import('node:child_process');
+    const storeModule = new URL('../dist/state/file-store.js', import.meta.url).href;
+    const child = `
+      const { openFileStateStore } = await import(${JSON.stringify(storeModule)});
+      while (Date.now() < Number(process.argv[2])); // all start at the same moment
+      try {
+        const store = openFileStateStore(process.argv[1]);
+        console.log('ok ' + (await store.reserve('seq', 100)));
+        setTimeout(() => process.exit(0), 1500);
+      } catch (err) {
+        console.log(err.code);
+      }`;
+    const run = (dir: string, at: number) =>
+      new Promise<string>((done) => {
+        const p = spawn(process.execPath, ['--input-type=module', '-e', child, dir, String(at)], { stdio: ['ignore', 'pipe', 'inherit'] });
+        let out = '';
+        p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        p.on('exit', () => done(out.trim()));
+      });
+    for (const stale of [true, true, true, false, false]) {
+      const dir = tempDir();
+      if (stale) writeFileSync(join(dir, 'lock'), '2147483646');
+      const at = Date.now() + 2000;
+      const results = await Promise.all(Array.from({ length: 6 }, () => run(dir, at)));
+      expect(results.filter((r) => r.startsWith('ok'))).toEqual(['ok 0']);
+      expect(results.filter((r) => !r.startsWith('ok')).every((r) => r === 'ERR_OSCORE_STATE_DIRECTORY_IN_USE')).toBe(true);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('one directory under two spellings (a symlink) is one store', async () => {
+    const real = tempDir();
+    const link = `${real}-link`;
+    symlinkSync(real, link);
+    const a = openFileStateStore(real);
+    const b = openFileStateStore(link);
+    expect(b).toBe(a);
+    expect([await a.reserve('k', 1), await b.reserve('k', 1)]).toEqual([0, 1]);
+    await a.close();
+    await b.close();
+    rmSync(link, { force: true });
+    rmSync(real, { recursive: true, force: true });
+  });
+
+  const state = (overrides: Record<string, unknown>) => JSON.stringify({ format: 'oscore-http-state/1', clean: true, counters: {}, windows: {}, ...overrides });
+  it.each([
+    ['not JSON', '{"format":'],
+    ['null', 'null'],
+    ['no counters', JSON.stringify({ format: 'oscore-http-state/1', clean: true, windows: {} })],
+    ['a string counter', state({ counters: { k: '8192' } })],
+    ['a negative counter', state({ counters: { k: -5 } })],
+    ['"clean" as a string', state({ clean: 'false' })],
+    ['a window bitmap of the wrong length', state({ windows: { w: { size: 64, highest: 3, bitmap: [1] } } })],
+  ])('refuses a state file with %s with a typed error, never as empty state, and leaves no lock', (_label, content) => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'state.json'), content);
+    expect(() => openFileStateStore(dir)).toThrow(StateFileCorruptError);
+    expect(existsSync(join(dir, 'lock'))).toBe(false);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a resized window never accepts again what the old one accepted (memory and file)', async () => {
+    const dir = tempDir();
+    for (const store of [new MemoryStateStore(), openFileStateStore(dir)] as StateStore[]) {
+      const old = store.replayWindow('r', 64);
+      for (const n of [10, 11, 12]) expect(old.checkAndUpdate(seq(n))).toBe('accepted');
+      const resized = store.replayWindow('r', 32);
+      for (const n of [10, 11, 12]) expect(resized.checkAndUpdate(seq(n))).toBe('replayed');
+      expect(resized.checkAndUpdate(seq(13))).toBe('accepted');
+      await store.close();
+    }
+    // From the file, after a clean close, too.
+    const reopened = openFileStateStore(dir);
+    expect(reopened.replayWindow('r', 128).checkAndUpdate(seq(13))).toBe('replayed');
+    expect(reopened.replayWindow('r', 128).checkAndUpdate(seq(14))).toBe('accepted');
+    await reopened.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
 });

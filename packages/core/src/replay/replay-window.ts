@@ -88,6 +88,16 @@ export class ReplayWindow implements ReplayProtection {
     return new ReplayWindow(size, { size, highest: -1, known: false, bitmap });
   }
 
+  /**
+   * A window of another size that continues `previous`: the same highest number and
+   * known-ness, and every number at or below it treated as received — a resize must never
+   * accept again what the old window accepted (it may refuse a late in-window request).
+   */
+  static resized(previous: Pick<ReplayWindowState, 'highest' | 'known'>, size: number): ReplayWindow {
+    const bitmap = new Array<number>(Math.ceil(size / 32)).fill(previous.highest >= 0 ? 0xffffffff : 0);
+    return new ReplayWindow(size, { size, highest: previous.highest, known: previous.known ?? true, bitmap });
+  }
+
   /** Whether the window is known (not lost). */
   get known(): boolean {
     return this.#known;

@@ -12,14 +12,20 @@
  *   and treats every window as lost, so freshness is proved again with Echo (B.1.2)
  *   instead of trusting a window that may miss requests accepted after it was written.
  *   Two writes per process lifetime for all windows: bounded write amplification.
- * - One process at a time: a lock file holds the owner's pid; a stale lock (its process
- *   gone) is taken over. Within a process, stores of one directory are shared.
+ * - One process at a time: a lock file holds the owner's pid, created complete in one step
+ *   (written to a private temp file, then hard-linked into place, which fails if a lock
+ *   exists). A stale lock (its process gone, or this process's own pid left by an earlier
+ *   incarnation, as in containers) is removed only while holding a short takeover lock,
+ *   after reading it again, so two starting processes cannot both take it over. Within a
+ *   process, stores of one directory (by its real path) are shared.
+ * - A state file that is not exactly what this store writes is refused with a typed error,
+ *   never read as empty: starting counters from zero would reuse nonces.
  */
 
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { StateStoreUnavailableError } from '../errors.js';
+import { StateFileCorruptError, StateStoreUnavailableError } from '../errors.js';
 import { ReplayWindow, type ReplayWindowState } from '../replay/replay-window.js';
 import type { StateStore } from './state-store.js';
 
@@ -69,7 +75,8 @@ function writeAtomicSync(directory: string, file: string, data: string): void {
   const temp = `${file}.${process.pid}.sync.tmp`;
   const fd = openSync(temp, 'w', 0o600);
   try {
-    writeSync(fd, data);
+    // writeFileSync writes all of it or throws (a bare writeSync may write part on a full disk).
+    writeFileSync(fd, data);
     fsyncSync(fd);
   } finally {
     closeSync(fd);
@@ -93,6 +100,99 @@ async function writeAtomic(directory: string, file: string, data: string): Promi
     await dir.sync();
   } finally {
     await dir.close();
+  }
+}
+
+/** Reads and checks the state file; anything else than what this store writes is refused. */
+function readStateFile(file: string): StateFile {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (cause) {
+    throw new StateFileCorruptError(file, 'it is not JSON', { cause });
+  }
+  const f = parsed as Partial<StateFile> | null;
+  const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+  if (!isRecord(f) || f.format !== FORMAT) throw new StateFileCorruptError(file, `it is not an ${FORMAT} file`);
+  if (typeof f.clean !== 'boolean') throw new StateFileCorruptError(file, '"clean" is not a boolean');
+  if (!isRecord(f.counters) || !Object.values(f.counters).every((v) => Number.isSafeInteger(v) && (v as number) >= 0)) {
+    throw new StateFileCorruptError(file, '"counters" is not a map of non-negative integers');
+  }
+  if (!isRecord(f.windows)) throw new StateFileCorruptError(file, '"windows" is not a map');
+  for (const [key, w] of Object.entries(f.windows)) {
+    try {
+      const state = w as ReplayWindowState;
+      if (!isRecord(state) || !Array.isArray(state.bitmap) || !state.bitmap.every((b) => Number.isInteger(b) && b >= 0 && b <= 0xffffffff) || (state.known !== undefined && typeof state.known !== 'boolean')) throw new RangeError();
+      new ReplayWindow(state.size, state); // checks size, highest and the bitmap length
+    } catch {
+      throw new StateFileCorruptError(file, `the replay window "${key}" is malformed`);
+    }
+  }
+  return f as StateFile;
+}
+
+/** Sleeps synchronously (lock contention at start-up only). */
+function pause(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+function readOwner(lock: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(lock, 'utf8'));
+    return Number.isInteger(pid) && pid > 0 ? pid : 0;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/** A takeover lock is held for microseconds; one older than this was left by a crash. */
+const TAKEOVER_STALE_MS = 10_000;
+
+/**
+ * Takes the directory's lock for this process (see the module comment).
+ * @throws {StateDirectoryInUseError} if a live process holds it.
+ */
+function acquireLock(directory: string, lock: string): void {
+  const own = `${lock}.${process.pid}.tmp`;
+  const takeover = `${lock}.takeover`;
+  writeFileSync(own, String(process.pid), { mode: 0o600 });
+  try {
+    for (let attempt = 0; attempt < 200; attempt++) {
+      try {
+        linkSync(own, lock); // complete content, created only if no lock exists
+        return;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      const owner = readOwner(lock);
+      // This process's own pid: the directory is not open here (openFileStateStore checks
+      // by real path), so the lock is an earlier incarnation's (pids repeat in containers).
+      if (owner !== undefined && owner !== 0 && owner !== process.pid && alive(owner)) throw new StateDirectoryInUseError(directory, owner);
+      try {
+        linkSync(own, takeover);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        try {
+          const held = statSync(takeover);
+          if (Date.now() - held.mtimeMs > TAKEOVER_STALE_MS && statSync(takeover).ino === held.ino) unlinkSync(takeover);
+        } catch {
+          // gone meanwhile
+        }
+        pause(5);
+        continue;
+      }
+      try {
+        // Read again under the takeover lock: remove it only if it is still the stale one.
+        const now = readOwner(lock);
+        if (now === owner) rmSync(lock, { force: true });
+      } finally {
+        unlinkSync(takeover);
+      }
+    }
+    throw new StateDirectoryInUseError(directory, readOwner(lock) ?? -1);
+  } finally {
+    rmSync(own, { force: true });
   }
 }
 
@@ -124,36 +224,24 @@ export class FileStateStore implements StateStore {
     this.name = `file:${directory}`;
     this.#file = join(directory, 'state.json');
     this.#lock = join(directory, 'lock');
-    mkdirSync(directory, { recursive: true, mode: 0o700 });
-    this.#acquireLock();
-    let previous: StateFile | undefined;
-    if (existsSync(this.#file)) {
-      previous = JSON.parse(readFileSync(this.#file, 'utf8')) as StateFile;
-      if (previous.format !== FORMAT) throw new Error(`${this.#file} is not an ${FORMAT} file`);
-    }
-    this.#counters = { ...previous?.counters };
-    this.#saved = { ...previous?.windows };
-    this.#windowsKnown = previous === undefined || previous.clean;
-    // Mark the state in use, durably, before anything is served (see the module comment).
-    this.#writeSync(false);
-    process.once('exit', this.#onExit);
-  }
-
-  #acquireLock(): void {
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        const fd = openSync(this.#lock, 'wx', 0o600);
-        writeSync(fd, String(process.pid));
-        closeSync(fd);
-        return;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-        const pid = Number(readFileSync(this.#lock, 'utf8'));
-        if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) throw new StateDirectoryInUseError(this.directory, pid);
-        rmSync(this.#lock, { force: true }); // stale: its process is gone
+    acquireLock(directory, this.#lock);
+    try {
+      const previous = existsSync(this.#file) ? readStateFile(this.#file) : undefined;
+      this.#counters = { ...previous?.counters };
+      this.#windowsKnown = previous === undefined || previous.clean;
+      this.#saved = {};
+      for (const [key, state] of Object.entries(previous?.windows ?? {})) {
+        // After a crash every window is lost, also those this process never touches: written
+        // back as known, they would be trusted by the next process (Appendix B.1.2).
+        this.#saved[key] = this.#windowsKnown ? state : { ...state, known: false };
       }
+      // Mark the state in use, durably, before anything is served (see the module comment).
+      this.#writeSync(false);
+    } catch (err) {
+      rmSync(this.#lock, { force: true });
+      throw err;
     }
-    throw new StateDirectoryInUseError(this.directory, -1);
+    process.once('exit', this.#onExit);
   }
 
   #content(clean: boolean): string {
@@ -222,9 +310,10 @@ export class FileStateStore implements StateStore {
     let window = this.#windows.get(key);
     if (window !== undefined && window.size === size) return window;
     const saved = this.#saved[key];
-    if (!this.#windowsKnown) window = ReplayWindow.lost(size);
+    if (window !== undefined) window = ReplayWindow.resized({ highest: window.highest, known: window.known }, size);
+    else if (!this.#windowsKnown) window = ReplayWindow.lost(size);
     else if (saved !== undefined && saved.size === size) window = new ReplayWindow(size, saved);
-    else if (saved !== undefined) window = ReplayWindow.lost(size); // resized: the old bits cannot be carried over
+    else if (saved !== undefined) window = ReplayWindow.resized(saved, size);
     else window = new ReplayWindow(size);
     this.#windows.set(key, window);
     return window;
@@ -253,7 +342,9 @@ export class FileStateStore implements StateStore {
  * ```
  */
 export function openFileStateStore(directory: string): FileStateStore {
-  const dir = resolve(directory);
+  mkdirSync(resolve(directory), { recursive: true, mode: 0o700 });
+  // By real path: one directory under two spellings (a symlink) is one store, one lock.
+  const dir = realpathSync(resolve(directory));
   const entry = open_.get(dir);
   if (entry !== undefined) {
     entry.users++;

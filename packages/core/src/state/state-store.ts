@@ -49,7 +49,10 @@ export class MemoryStateStore implements StateStore {
 
   replayWindow(key: string, size: number): ReplayWindow {
     let window = this.#windows.get(key);
-    if (window === undefined || window.size !== size) this.#windows.set(key, (window = new ReplayWindow(size)));
+    if (window === undefined) window = new ReplayWindow(size);
+    else if (window.size !== size) window = ReplayWindow.resized({ highest: window.highest, known: window.known }, size);
+    else return window;
+    this.#windows.set(key, window);
     return window;
   }
 
