@@ -288,7 +288,13 @@ describe('values from a plain CoAP peer', () => {
       ['location', '/x/a%20b?q=1'],
       ['cache-control', 'max-age=60'],
     ]);
-    expect(decodeResponse({ code: 0x41, options: [{ number: 20, value: utf8('p=2') }], payload: empty }).headers).toEqual([['location', '?p=2']]);
+    // "leaving out Location-Path but supplying Location-Query means the path component in the URI is '/'" (§5.10.7)
+    expect(decodeResponse({ code: 0x41, options: [{ number: 20, value: utf8('p=2') }], payload: empty }).headers).toEqual([['location', '/?p=2']]);
+    // A ".." segment ("MUST NOT") or an over-long value: elective options, ignored.
+    expect(decodeResponse({ code: 0x41, options: [{ number: 8, value: utf8('..') }], payload: empty }).headers).toEqual([]);
+    expect(decodeResponse({ code: 0x41, options: [{ number: 8, value: new Uint8Array(256).fill(0x61) }], payload: empty }).headers).toEqual([]);
+    // In a 5.03, Max-Age is the Retry-After (RFC 8075 §7 note 8).
+    expect(decodeResponse({ code: 0xa3, options: [{ number: 14, value: fromHex('1e') }], payload: empty }).headers).toEqual([['retry-after', '30']]);
   });
 
   it('sends Location and a lone max-age as options a CoAP peer reads, and anything else as fields', () => {
@@ -297,9 +303,14 @@ describe('values from a plain CoAP peer', () => {
     expect(numbers([['location', 'https://elsewhere.example/x']])).toEqual([HTTP_FIELD_OPTION]);
     expect(numbers([['cache-control', 'max-age=30']])).toEqual([14]);
     expect(numbers([['cache-control', 'no-store']])).toEqual([HTTP_FIELD_OPTION]);
-    for (const headers of [[['location', '/a/%7e']], [['location', 'rel/x']], [['cache-control', 'max-age=30, private']], [['cache-control', 'Max-Age=5']]] as [string, string][][]) {
+    // Nothing to carry, dot segments, values over 255 bytes: the field only.
+    for (const location of ['/', '/a/../b', '/./x', `/${'a'.repeat(256)}`]) expect(numbers([['location', location]])).toEqual([HTTP_FIELD_OPTION]);
+    for (const headers of [[['location', '/a/%7e']], [['location', 'rel/x']], [['location', '/']], [['location', '/?page=2']], [['cache-control', 'max-age=30, private']], [['cache-control', 'Max-Age=5']]] as [string, string][][]) {
       expect(decodeResponse(encodeResponse({ status: 201, headers, body: empty })).headers).toEqual(headers);
     }
+    const unavailable = encodeResponse({ status: 503, headers: [['retry-after', '30']], body: empty });
+    expect(unavailable.options).toEqual([{ number: 14, value: fromHex('1e') }]);
+    expect(decodeResponse(unavailable).headers).toEqual([['retry-after', '30']]);
   });
 
   it('treats a value outside its length range as an unrecognized option (RFC 7252 §5.4.3): elective ignored, critical 4.02', () => {
@@ -311,6 +322,17 @@ describe('values from a plain CoAP peer', () => {
     expect(() => decodeRequest(accept3)).toThrow(expect.objectContaining({ code: 'ERR_OSCORE_HTTP_INVALID_INNER_MESSAGE', outcome: '4.02' }));
     const ifMatch9 = { code: 0x03, options: [{ number: 1, value: utf8('123456789') }], payload: utf8('x') };
     expect(() => decodeRequest(ifMatch9)).toThrow(expect.objectContaining({ outcome: '4.02' }));
+    const ifNoneMatch1 = { code: 0x03, options: [{ number: 5, value: fromHex('00') }], payload: utf8('x') };
+    expect(() => decodeRequest(ifNoneMatch1)).toThrow(expect.objectContaining({ outcome: '4.02' }));
+    const uriPath256 = { code: 0x01, options: [{ number: 11, value: new Uint8Array(256).fill(0x61) }], payload: empty };
+    expect(() => decodeRequest(uriPath256)).toThrow(expect.objectContaining({ outcome: '4.02' }));
+  });
+
+  it('sends a target with a segment over 255 bytes as :path only, and reads it back', () => {
+    const target = `/files/${'a'.repeat(300)}?q=1`;
+    const m = encodeRequest({ method: 'GET', target, headers: [], body: empty });
+    expect(m.options.map((o) => o.number)).toEqual([HTTP_FIELD_OPTION]);
+    expect(decodeRequest(m).target).toBe(target);
   });
 });
 

@@ -7,7 +7,7 @@
  * that option, also send the exact field as an HTTP-Field, which takes precedence.
  */
 
-import { CoapOptionNumber, type CoapOption, type InnerMessage } from '@oscore-http/core';
+import { coapCode, CoapOptionNumber, type CoapOption, type InnerMessage } from '@oscore-http/core';
 import { STATUS_CODES } from 'node:http';
 import { HeadersTooLargeError, InvalidInnerMessageError, UnmappableMessageError } from '../errors.js';
 import { coapEtagOf, decodeUint, encodeUint, httpEtagOf, parseEntityTags } from './coap-values.js';
@@ -63,7 +63,10 @@ class OptionWriter {
 
 // Fields with a CoAP option of their own; all others travel as HTTP-Fields.
 const MAPPED_IN_REQUESTS = new Set(['content-type', 'accept', 'if-match', 'if-none-match']);
-const MAPPED_IN_RESPONSES = new Set(['content-type', 'etag', 'location', 'cache-control']);
+const MAPPED_IN_RESPONSES = new Set(['content-type', 'etag', 'location', 'cache-control', 'retry-after']);
+
+/** Largest Uri-Path, Uri-Query, Location-Path and Location-Query value (RFC 7252 §5.10). */
+const MAX_URI_OPTION = 255;
 
 /**
  * Yields every field with, for mapped names, how many lines the name has at its first
@@ -138,20 +141,34 @@ function mapLocation(w: OptionWriter, value: string): void {
     w.field('location', value);
     return;
   }
+  const segments = parts.path.map((s) => Buffer.from(s.buffer, s.byteOffset, s.length).toString('latin1'));
+  // Nothing to carry ("/"), a dot segment ("MUST NOT be '.' or '..'", §5.10.7), or a value too long for an option.
+  const expressible =
+    (parts.path.length > 0 || parts.query.length > 0) &&
+    !segments.some((s) => s === '.' || s === '..') &&
+    [...parts.path, ...parts.query].every((v) => v.length <= MAX_URI_OPTION);
+  if (!expressible) {
+    w.field('location', value);
+    return;
+  }
   for (const segment of parts.path) w.add(O.LocationPath, segment);
   for (const arg of parts.query) w.add(O.LocationQuery, arg);
   if (composeTarget(parts.path, parts.query) !== value) w.field('location', value);
 }
 
-/** `Cache-Control: max-age=N` alone → Max-Age (RFC 7252 §5.10.5, uint seconds); other directives travel as the field. */
-function mapCacheControl(w: OptionWriter, value: string): void {
-  const match = /^max-age=(\d{1,10})$/.exec(value.trim());
+/**
+ * Max-Age (RFC 7252 §5.10.5, uint seconds) carries `Cache-Control: max-age=N` alone — or,
+ * in a 503, `Retry-After: N` (RFC 8075 §7 note 8) — so a CoAP peer reads it; anything else
+ * travels as the field.
+ */
+function mapMaxAge(w: OptionWriter, name: string, value: string, pattern: RegExp): void {
+  const match = pattern.exec(value.trim());
   const seconds = match === null ? undefined : Number(match[1]);
   if (seconds !== undefined && seconds <= 0xffffffff) {
     w.add(O.MaxAge, encodeUint(seconds));
-    if (`max-age=${seconds}` === value) return;
+    if (value === String(match![0])) return;
   }
-  w.field('cache-control', value);
+  w.field(name, value);
 }
 
 /**
@@ -168,9 +185,14 @@ export function encodeRequest(request: HttpRequestParts, limits: MappingLimits =
   }
   const target = request.target.split('#', 1)[0]!;
   const { path, query } = decomposeTarget(target);
-  for (const segment of path) w.add(O.UriPath, segment);
-  for (const arg of query) w.add(O.UriQuery, arg);
-  if (composeTarget(path, query) !== target) w.field(PSEUDO_PATH, target);
+  // Uri-Path and Uri-Query values are 0 … 255 bytes (RFC 7252 §5.10): a longer segment
+  // cannot be an option, so such a target travels as :path only.
+  const fits = path.every((s) => s.length <= MAX_URI_OPTION) && query.every((q) => q.length <= MAX_URI_OPTION);
+  if (fits) {
+    for (const segment of path) w.add(O.UriPath, segment);
+    for (const arg of query) w.add(O.UriQuery, arg);
+  }
+  if (!fits || composeTarget(path, query) !== target) w.field(PSEUDO_PATH, target);
   const coded = hasContentCoding(request.headers);
   for (const [name, value, count] of groupMapped(request.headers, MAPPED_IN_REQUESTS)) {
     if (count === 0) continue; // a further line of a field already written
@@ -220,8 +242,10 @@ export function encodeResponse(response: HttpResponseParts, limits: MappingLimit
       mapEntityTags(w, name, value, O.ETag, false);
     } else if (name === 'location') {
       mapLocation(w, value);
-    } else if (name === 'cache-control') {
-      mapCacheControl(w, value);
+    } else if (name === 'cache-control' && status !== 503) {
+      mapMaxAge(w, name, value, /^max-age=(\d{1,10})$/);
+    } else if (name === 'retry-after' && status === 503) {
+      mapMaxAge(w, name, value, /^(\d{1,10})$/);
     } else {
       w.field(name, value);
     }
@@ -307,6 +331,7 @@ export function decodeRequest(message: InnerMessage): HttpRequestParts {
     if (known === undefined) throw new InvalidInnerMessageError(`request code ${message.code >>> 5}.${String(message.code & 31).padStart(2, '0')} has no HTTP method`, '4.05');
     method = known;
   }
+  for (const o of [...(byNumber.get(O.UriPath) ?? []), ...(byNumber.get(O.UriQuery) ?? [])]) outOfRange(o, MAX_URI_OPTION);
   const exactTarget = exact.get(PSEUDO_PATH);
   const target =
     exactTarget !== undefined
@@ -327,8 +352,28 @@ export function decodeRequest(message: InnerMessage): HttpRequestParts {
     });
     headers.push(['if-match', tags.join(', ')]);
   }
-  if (byNumber.has(O.IfNoneMatch) && !hasField(headers, 'if-none-match')) headers.push(['if-none-match', '*']);
+  const ifNoneMatch = byNumber.get(O.IfNoneMatch);
+  if (ifNoneMatch !== undefined) {
+    outOfRange(ifNoneMatch[0]!, 0); // empty only (RFC 7252 §5.10.8.2); critical, so a value is 4.02
+    if (!hasField(headers, 'if-none-match')) headers.push(['if-none-match', '*']);
+  }
   return { method, target, headers, body: message.payload };
+}
+
+/**
+ * The Location of Location-Path / Location-Query options (RFC 7252 §5.10.7): always an
+ * absolute path ("leaving out Location-Path but supplying Location-Query means the path
+ * component in the URI is '/'"); `undefined` if there are none or they break the rules
+ * (a "." or ".." segment, a value longer than 255 bytes) — elective, so ignored then.
+ */
+function locationOf(path: readonly CoapOption[], query: readonly CoapOption[]): string | undefined {
+  if (path.length === 0 && query.length === 0) return undefined;
+  for (const o of [...path, ...query]) if (outOfRange(o, MAX_URI_OPTION)) return undefined;
+  if (path.some((o) => (o.value.length === 1 && o.value[0] === 0x2e) || (o.value.length === 2 && o.value[0] === 0x2e && o.value[1] === 0x2e))) return undefined;
+  return composeTarget(
+    path.map((o) => o.value),
+    query.map((o) => o.value),
+  );
 }
 
 /**
@@ -354,17 +399,16 @@ export function decodeResponse(message: InnerMessage): HttpResponseParts {
     const tag = outOfRange(etag[0]!, 8, 1) ? undefined : httpEtagOf(etag[0]!.value);
     if (tag !== undefined) headers.push(['etag', tag]);
   }
-  const locationPath = byNumber.get(O.LocationPath);
-  const locationQuery = byNumber.get(O.LocationQuery);
-  if ((locationPath !== undefined || locationQuery !== undefined) && !hasField(headers, 'location')) {
-    const query = (locationQuery ?? []).map((o) => o.value);
-    // Only a query: a reference relative to the request's path (RFC 7252 §5.10.7).
-    const location = locationPath === undefined ? composeTarget([], query).slice(1) : composeTarget(locationPath.map((o) => o.value), query);
-    headers.push(['location', location]);
-  }
+  const location = locationOf(byNumber.get(O.LocationPath) ?? [], byNumber.get(O.LocationQuery) ?? []);
+  if (location !== undefined && !hasField(headers, 'location')) headers.push(['location', location]);
   const maxAge = byNumber.get(O.MaxAge);
-  // RFC 7252 §10.2.1: a Max-Age becomes a Cache-Control max-age; an absent one adds nothing here.
-  if (maxAge !== undefined && !hasField(headers, 'cache-control') && !outOfRange(maxAge[0]!, 4)) headers.push(['cache-control', `max-age=${decodeUint(maxAge[0]!.value)!}`]);
+  // A Max-Age becomes a Cache-Control max-age (RFC 7252 §10.2.1), in a 503 a Retry-After
+  // (RFC 8075 §7 note 8); an absent one adds nothing here.
+  const maxAgeField = message.code === coapCode(5, 3) ? 'retry-after' : 'cache-control';
+  if (maxAge !== undefined && !hasField(headers, maxAgeField) && !outOfRange(maxAge[0]!, 4)) {
+    const seconds = decodeUint(maxAge[0]!.value)!;
+    headers.push([maxAgeField, maxAgeField === 'retry-after' ? String(seconds) : `max-age=${seconds}`]);
+  }
   return { status, statusMessage: exact.get(PSEUDO_REASON) ?? STATUS_CODES[status], headers, body: message.payload };
 }
 
