@@ -56,8 +56,14 @@ async function checkNode(client: Redis, replicated: boolean): Promise<Durability
   let appendonly: string | undefined;
   let appendfsync: string | undefined;
   let eviction: string | undefined;
+  let noFsyncOnRewrite: string | undefined;
   try {
-    [appendonly, appendfsync, eviction] = await Promise.all([configGet(client, 'appendonly'), configGet(client, 'appendfsync'), configGet(client, 'maxmemory-policy')]);
+    [appendonly, appendfsync, eviction, noFsyncOnRewrite] = await Promise.all([
+      configGet(client, 'appendonly'),
+      configGet(client, 'appendfsync'),
+      configGet(client, 'maxmemory-policy'),
+      configGet(client, 'no-appendfsync-on-rewrite'),
+    ]);
   } catch (err) {
     // The server answered, but not with the settings: CONFIG renamed away or not permitted (ACL).
     if (err instanceof ReplyError) return { problems: [], unverifiable: `CONFIG GET failed: ${(err as Error).message.split('\n')[0]}` };
@@ -67,6 +73,8 @@ async function checkNode(client: Redis, replicated: boolean): Promise<Durability
   if (!replicated) {
     if (appendonly !== 'yes') problems.push(`appendonly is "${appendonly ?? 'unknown'}", not "yes"`);
     else if (appendfsync !== 'always') problems.push(`appendfsync is "${appendfsync ?? 'unknown'}", not "always"`);
+    // With it, Redis skips fsync while an AOF rewrite or snapshot runs: acknowledged writes can be lost.
+    else if (noFsyncOnRewrite === 'yes') problems.push('no-appendfsync-on-rewrite is "yes", not "no"');
   }
   // Keys without a TTL are evicted only by the allkeys-* policies; the store sets no TTL.
   if (eviction !== undefined && eviction.startsWith('allkeys-')) problems.push(`maxmemory-policy is "${eviction}", which may evict counters and windows`);

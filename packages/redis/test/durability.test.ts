@@ -39,6 +39,7 @@ describe('refuses a server that may lose acknowledged writes (requireDurability,
     [['--appendfsync', 'everysec'], 'appendfsync is "everysec", not "always"'],
     [['--appendfsync', 'no'], 'appendfsync is "no", not "always"'],
     [['--maxmemory-policy', 'allkeys-lru'], 'maxmemory-policy is "allkeys-lru", which may evict counters and windows'],
+    [['--no-appendfsync-on-rewrite', 'yes'], 'no-appendfsync-on-rewrite is "yes", not "no"'],
   ])('%j → RedisDurabilityError, and no connection is left open', async (args, problem) => {
     const s = await server(...args);
     const err = await createRedisStateStore({ url: s.url }).catch((e: unknown) => e);
