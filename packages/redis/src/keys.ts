@@ -4,6 +4,7 @@
  *     <prefix>n:{<state id>}/seq    counter (a string holding an integer): INCRBY
  *     <prefix>w:{<state id>}        replay window: hash { highest, size }
  *     <prefix>b:{<state id>}        replay window: bitmap, bit (seq mod size)
+ *     <prefix>epoch                 random marker of this Redis's data, set once (SET NX)
  *
  * The engine names its state `<state id>/<what>` (counters) and `<state id>` (windows),
  * where the state id is an opaque hex digest of the context (see SecurityContext). The part
@@ -38,6 +39,11 @@ export class KeyLayout {
   /** The key of counter `key`. */
   counter(key: string): string {
     return `${this.prefix}n:${tagged(key)}`;
+  }
+
+  /** The marker whose change tells a process that Redis lost or replaced its data. */
+  epoch(): string {
+    return `${this.prefix}epoch`;
   }
 
   /** The two keys of replay window `key`: its hash (highest, size) and its bitmap. */

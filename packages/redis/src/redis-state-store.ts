@@ -16,6 +16,7 @@
  */
 
 import { MAX_REPLAY_WINDOW_SIZE, MAX_SEQUENCE_NUMBER, StateStoreUnavailableError, type ReplayProtection, type ReplayVerdict, type SequenceNumber, type StateStore } from '@oscore-http/core';
+import { randomBytes } from 'node:crypto';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { checkDurability } from './durability.js';
 import { RedisDurabilityError, RedisStateLostError } from './errors.js';
@@ -218,6 +219,16 @@ export class RedisStateStore implements StateStore {
   /** Windows this process has seen in Redis: if one disappears, Redis lost it. */
   readonly #seenWindows = new Set<string>();
   #warnedLostWindow = false;
+  /**
+   * The data marker (`<prefix>epoch`) this process first saw. Redis that comes back empty,
+   * or is flushed or replaced, has another (or none, and gets a new one): every process
+   * that saw the old one then refuses to serve, whichever process touches a key first.
+   */
+  #epoch: string | undefined;
+  #lastEpochCheck = 0;
+  #epochCheck: Promise<void> | undefined;
+  /** Set when the marker changed: sequence numbers may repeat, so the store never serves again. */
+  #dataLost: RedisStateLostError | undefined;
 
   readonly #onReady = () => {
     this.#checking = this.#verify();
@@ -339,9 +350,30 @@ export class RedisStateStore implements StateStore {
         `Cannot verify that ${this.name} persists every write before acknowledging it (${report.unverifiable}); make sure it runs with "appendonly yes" and "appendfsync always" (docs/scaling.md).`,
       );
     }
+    try {
+      await within(this.#checkEpoch(), this.#timeout);
+    } catch (cause) {
+      return new StateStoreUnavailableError(this.name, { cause });
+    }
+    if (generation !== this.#generation || this.#closed) return new StateStoreUnavailableError(this.name, { cause: new Error('the connection closed during the check') });
+    if (this.#dataLost !== undefined) return new StateStoreUnavailableError(this.name, { cause: this.#dataLost });
     this.#refusal = undefined;
     this.#verified = true;
     return undefined;
+  }
+
+  /** Reads (creating it if missing) the data marker and compares it with the one first seen. */
+  async #checkEpoch(): Promise<void> {
+    this.#lastEpochCheck = Date.now();
+    const key = this.#keys.epoch();
+    await this.#commands.set(key, randomBytes(16).toString('hex'), 'NX');
+    const epoch = await this.#commands.get(key);
+    if (epoch === null) throw new Error('the data marker vanished while it was read');
+    if (this.#epoch === undefined) this.#epoch = epoch;
+    else if (epoch !== this.#epoch && this.#dataLost === undefined) {
+      this.#dataLost = new RedisStateLostError(this.name, 'its data marker changed: Redis came back empty, was flushed or was replaced');
+      this.#warn('OSCORE_REDIS_STATE_LOST', `${this.#dataLost.message} Every OSCORE message that needs the store fails with 503 until the contexts are rotated and the process restarted.`, this.#dataLost);
+    }
   }
 
   #warn(code: RedisStoreWarning['code'], message: string, cause?: unknown): void {
@@ -355,6 +387,7 @@ export class RedisStateStore implements StateStore {
   /** The reason no operation can be served now, or `undefined`. */
   #blocked(): StateStoreUnavailableError | undefined {
     if (this.#closed) return new StateStoreUnavailableError(this.name, { cause: new Error('the store is closed') });
+    if (this.#dataLost !== undefined) return new StateStoreUnavailableError(this.name, { cause: this.#dataLost });
     const status = this.#client.status;
     if (status !== 'ready') return new StateStoreUnavailableError(this.name, { cause: new Error(`not connected to Redis (${status})`, { cause: this.#lastError }) });
     if (!this.#verified) {
@@ -362,6 +395,12 @@ export class RedisStateStore implements StateStore {
       // so a server fixed in place (CONFIG SET) or a check that timed out does not block for good.
       if (this.#started && !this.#checkInFlight && Date.now() - this.#lastCheck >= RECHECK_INTERVAL) this.#checking = this.#verify();
       return new StateStoreUnavailableError(this.name, { cause: this.#refusal ?? new Error('the connection is not verified yet') });
+    }
+    // A flush without a reconnection: the marker is read again at most once a second.
+    if (this.#epochCheck === undefined && Date.now() - this.#lastEpochCheck >= RECHECK_INTERVAL) {
+      this.#epochCheck = within(this.#checkEpoch(), this.#timeout)
+        .catch(() => undefined) // a failed read is retried at the next interval
+        .finally(() => (this.#epochCheck = undefined));
     }
     return undefined;
   }

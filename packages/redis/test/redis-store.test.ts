@@ -7,6 +7,8 @@
 import { MAX_SEQUENCE_NUMBER, ReplayWindow, sequenceNumber, type ReplayVerdict } from '@oscore-http/core';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
+import { readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stateStoreContract, type StoreHarness } from '../../core/test/state-store.contract.js';
 import { createRedisStateStore, KeyLayout, RedisStateStore, type RedisStoreWarning } from '../src/index.js';
@@ -162,7 +164,7 @@ describe('the Lua replay window', () => {
       await store.replayWindow('9f86d081884c7d65', 64).checkAndUpdate(seq(3));
       await store.reserve('9f86d081884c7d65/seq', 10);
       const keys = (await admin.keys(`${keyPrefix}*`)).sort();
-      expect(keys).toEqual([`${keyPrefix}b:{9f86d081884c7d65}`, `${keyPrefix}n:{9f86d081884c7d65}/seq`, `${keyPrefix}w:{9f86d081884c7d65}`]);
+      expect(keys).toEqual([`${keyPrefix}b:{9f86d081884c7d65}`, `${keyPrefix}epoch`, `${keyPrefix}n:{9f86d081884c7d65}/seq`, `${keyPrefix}w:{9f86d081884c7d65}`]);
       expect(await admin.hgetall(`${keyPrefix}w:{9f86d081884c7d65}`)).toEqual({ highest: '3', size: '64' });
       expect(await admin.get(`${keyPrefix}n:{9f86d081884c7d65}/seq`)).toBe('10');
       expect(() => new KeyLayout('bad{prefix}:')).toThrow(TypeError);
@@ -219,6 +221,50 @@ describe('when Redis lost state', () => {
       await other.close();
       // establish on a known window is an ordinary check, as in ReplayWindow.
       expect(await w.establish(seq(21))).toBe('replayed');
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('when Redis lost all its data (its data marker changed)', () => {
+  /** The code of the cause of `operation`'s rejection, or "ok". */
+  const outcome = (operation: () => Promise<unknown>) =>
+    operation().then(
+      () => 'ok',
+      (e: unknown) => String((e as { cause?: { code?: string } }).cause?.code ?? (e as { code?: string }).code),
+    );
+
+  it('after Redis came back empty, every process that saw its data refuses to serve, whichever replica touches a key first', { timeout: 60_000 }, async () => {
+    const own = await startRedisServer();
+    const a = await createRedisStateStore({ url: own.url, onWarning: () => {} });
+    const b = await createRedisStateStore({ url: own.url, onWarning: () => {} });
+    try {
+      expect(await a.reserve('ctx/seq', 20)).toBe(0);
+      expect(await a.replayWindow('r', 64).checkAndUpdate(seq(5))).toBe('accepted');
+      await own.stop('SIGKILL');
+      for (const entry of readdirSync(own.dir)) rmSync(join(own.dir, entry), { recursive: true, force: true }); // the AOF is gone
+      await own.start();
+      // B reaches the window first and would have started it afresh; then A replays 5.
+      await expect.poll(() => outcome(() => b.replayWindow('r', 64).checkAndUpdate(seq(5))), { timeout: 10_000 }).toBe('ERR_OSCORE_REDIS_STATE_LOST');
+      expect(await outcome(() => a.replayWindow('r', 64).checkAndUpdate(seq(5)))).toBe('ERR_OSCORE_REDIS_STATE_LOST');
+      expect(await outcome(() => a.reserve('ctx/seq', 20))).toBe('ERR_OSCORE_REDIS_STATE_LOST');
+    } finally {
+      await a.close();
+      await b.close();
+      await own.destroy();
+    }
+  });
+
+  it('a flush without a restart is noticed within about a second', async () => {
+    const keyPrefix = freshPrefix();
+    const store = await createRedisStateStore({ url: redis.url, keyPrefix, onWarning: () => {} });
+    try {
+      expect(await store.reserve('ctx/seq', 10)).toBe(0);
+      const keys = await admin.keys(`${keyPrefix}*`);
+      expect(keys).toContain(`${keyPrefix}epoch`);
+      await admin.del(...keys);
+      await expect.poll(() => outcome(() => store.reserve('other/seq', 10)), { timeout: 5_000, interval: 200 }).toBe('ERR_OSCORE_REDIS_STATE_LOST');
     } finally {
       await store.close();
     }
