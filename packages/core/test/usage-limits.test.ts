@@ -27,13 +27,17 @@ describe('limits per algorithm (§2.1.1)', () => {
 });
 
 describe.each([
-  ['in memory', undefined],
-  ['in a state store', new MemoryStateStore()],
-])('counting %s', (_label, state) => {
-  const pair = (limits: { q?: number; v?: number }) => ({
-    client: createSecurityContext({ masterSecret, senderId: Uint8Array.of(1), recipientId: Uint8Array.of(2), usageLimits: limits, ...(state ? { state } : {}) }),
-    server: createSecurityContext({ masterSecret, senderId: Uint8Array.of(2), recipientId: Uint8Array.of(1), usageLimits: limits, ...(state ? { state } : {}) }),
-  });
+  ['in memory', () => undefined],
+  ['in a state store', () => new MemoryStateStore()],
+])('counting %s', (_label, newStore) => {
+  // A store per pair: the counts of one test's contexts must not carry into the next.
+  const pair = (limits: { q?: number; v?: number }) => {
+    const state = newStore();
+    return {
+      client: createSecurityContext({ masterSecret, senderId: Uint8Array.of(1), recipientId: Uint8Array.of(2), usageLimits: limits, ...(state ? { state } : {}) }),
+      server: createSecurityContext({ masterSecret, senderId: Uint8Array.of(2), recipientId: Uint8Array.of(1), usageLimits: limits, ...(state ? { state } : {}) }),
+    };
+  };
 
   it('refuses to encrypt once count_q would exceed limit_q (§2.3.1), requests and responses alike', async () => {
     const { client, server } = pair({ q: 3 });
@@ -75,6 +79,25 @@ describe.each([
     forged[0]! ^= 1;
     await expect(verifyResponse(r.binding, a.option, forged)).rejects.toBeInstanceOf(DecryptionFailedError);
     await expect(verifyResponse(r.binding, a.option, a.payload)).rejects.toMatchObject({ code: 'ERR_OSCORE_USAGE_LIMIT', limit: 'v' });
+  });
+});
+
+describe('count_v across process lifetimes (a state store)', () => {
+  it('a Recipient Key retired in an earlier process decrypts nothing in the next one, not even before its first failure', async () => {
+    const state = new MemoryStateStore(); // stands for a store that outlives the process
+    const server = () => createSecurityContext({ masterSecret, senderId: Uint8Array.of(2), recipientId: Uint8Array.of(1), usageLimits: { v: 2 }, state });
+    const client = createSecurityContext({ masterSecret, senderId: Uint8Array.of(1), recipientId: Uint8Array.of(2) });
+    const first = server();
+    for (let i = 0; i < 2; i++) {
+      const r = await protectRequest(client, get);
+      const forged = r.payload.slice();
+      forged[0]! ^= 1;
+      await expect(verifyRequest(first, r.option, forged)).rejects.toBeInstanceOf(DecryptionFailedError);
+    }
+    // The next process: a new context over the same stored state, whose first request is authentic.
+    const next = server();
+    const authentic = await protectRequest(client, get);
+    await expect(verifyRequest(next, authentic.option, authentic.payload)).rejects.toMatchObject({ code: 'ERR_OSCORE_USAGE_LIMIT', limit: 'v' });
   });
 });
 

@@ -77,6 +77,8 @@ export interface ContextInternals {
   readonly limits: UsageLimits;
   /** Set once `count_v` reached `limit_v`: the Recipient Key decrypts nothing more. */
   readonly recipientKeyRetired: { value: boolean };
+  /** Whether `count_v` from earlier processes was read (stored counters only; see usage.ts). */
+  readonly recipientKeyChecked: { value: boolean };
   readonly senderId: Uint8Array;
   readonly recipientId: Uint8Array;
   readonly idContext: Uint8Array | undefined;
@@ -89,6 +91,8 @@ export interface ContextInternals {
 /** A usage counter: `take()` returns how many uses came before this one (0-based). */
 export interface UsageCounter {
   take(): number | Promise<number>;
+  /** The next value `take` would give, without taking it (for a stored counter, read once from the store). */
+  peek?(): Promise<number>;
 }
 
 /** Usage counting in memory, for contexts without a state store. */
@@ -281,6 +285,7 @@ export function createSecurityContext(params: SecurityContextParams): SecurityCo
     v: store === undefined ? new MemoryCounter() : new ReservedCounter(store, `${recipientStateId}/v`, block === undefined ? 64 : Math.min(block, 64)),
     limits,
     recipientKeyRetired: { value: false },
+    recipientKeyChecked: { value: store === undefined },
     senderId,
     recipientId,
     idContext,

@@ -145,7 +145,8 @@ export async function verifyRequest(
       // Step 3: an early look at the window saves decrypting a replay; the decisive check is below.
       if (candidates.length === 1 && replay.isFresh !== undefined && replay.known !== false && !replay.isFresh(seq)) throw new ReplayDetectedError();
       const internals = internalsOf(candidate);
-      assertRecipientKeyUsable(internals);
+      const usable = assertRecipientKeyUsable(internals);
+      if (usable !== undefined) await usable;
       const { recipientId, commonIV, recipientKey, backend } = internals;
       // Steps 4–6: the kid is the Recipient ID, which is ID_PIV of the request nonce.
       const aad = encodeAadInto(privateBuffer, candidate.aead, recipientId, partialIV);

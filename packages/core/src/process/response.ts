@@ -110,7 +110,8 @@ export async function verifyResponse(binding: RequestBinding, option: Uint8Array
     partialIV = decodeOscoreOption(option).partialIV;
     if (payload.length === 0) throw new MalformedCoseError('the message has no payload');
     const internals = internalsOf(context);
-    assertRecipientKeyUsable(internals);
+    const usable = assertRecipientKeyUsable(internals);
+    if (usable !== undefined) await usable;
     const { recipientId, commonIV, recipientKey, backend } = internals;
     // Step 3: the AAD carries the request's kid and Partial IV.
     const aad = encodeAadInto(privateBuffer, context.aead, state.kid, state.partialIV);

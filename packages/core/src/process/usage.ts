@@ -17,9 +17,21 @@ function checkQ(previous: number, internals: ContextInternals): void {
   if (previous >= internals.limits.q) throw new UsageLimitReachedError('q', internals.limits.q);
 }
 
-/** §2.3.2: "After 'count_v' has exceeded 'limit_v', incoming messages must not be decrypted". */
-export function assertRecipientKeyUsable(internals: ContextInternals): void {
+/**
+ * §2.3.2: "After 'count_v' has exceeded 'limit_v', incoming messages must not be decrypted".
+ * With a state store, `count_v` outlives the process but the retirement is found only by
+ * counting: so the first use in a process reads the stored count before any decryption.
+ */
+export function assertRecipientKeyUsable(internals: ContextInternals): void | Promise<void> {
   if (internals.recipientKeyRetired.value) throw new UsageLimitReachedError('v', internals.limits.v);
+  if (internals.recipientKeyChecked.value || internals.v.peek === undefined) return;
+  return internals.v.peek().then((next) => {
+    internals.recipientKeyChecked.value = true;
+    if (next >= internals.limits.v) {
+      internals.recipientKeyRetired.value = true;
+      throw new UsageLimitReachedError('v', internals.limits.v);
+    }
+  });
 }
 
 /** §2.3.2: "If the decryption and verification ... fails, the 'count_v' counter is incremented." */

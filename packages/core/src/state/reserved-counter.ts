@@ -62,6 +62,19 @@ export class ReservedCounter {
     return value;
   }
 
+  /**
+   * The next value `take` would give, so that it reflects the store: with nothing reserved,
+   * one value is reserved for it (not a block: a process that starts often moves the
+   * stored count by one per start, not by K).
+   */
+  async peek(): Promise<number> {
+    const held = this.#ranges[0];
+    if (held !== undefined) return held[0];
+    const first = await this.#store.reserve(this.#key, 1);
+    this.#ranges.push([first, first + 1]);
+    return first;
+  }
+
   /** Waits for reservations until a value is free: more callers may wait than one block holds. */
   async #takeAfterRefill(): Promise<number> {
     for (;;) {
