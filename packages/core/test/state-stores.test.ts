@@ -161,22 +161,32 @@ describe('file store: one owner, trustworthy state (found in review)', () => {
       try {
         const store = openFileStateStore(process.argv[1]);
         console.log('ok ' + (await store.reserve('seq', 100)));
-        setTimeout(() => process.exit(0), 1500);
       } catch (err) {
         console.log(err.code);
-      }`;
-    const run = (dir: string, at: number) =>
-      new Promise<string>((done) => {
-        const p = spawn(process.execPath, ['--input-type=module', '-e', child, dir, String(at)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      }
+      process.stdin.resume();
+      process.stdin.on('end', () => process.exit(0)); // holds the directory until every child reported`;
+    const start = (dir: string, at: number) => {
+      const p = spawn(process.execPath, ['--input-type=module', '-e', child, dir, String(at)], { stdio: ['pipe', 'pipe', 'inherit'] });
+      const reported = new Promise<string>((done) => {
         let out = '';
-        p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        p.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (out.includes('\n')) done(out.trim());
+        });
         p.on('exit', () => done(out.trim()));
       });
-    for (const stale of [true, true, true, false, false]) {
+      const exited = new Promise<void>((done) => p.on('exit', () => done()));
+      return { reported, release: () => p.stdin.end(), exited };
+    };
+    for (const stale of [true, true, true, false]) {
       const dir = tempDir();
       if (stale) writeFileSync(join(dir, 'lock'), '2147483646');
-      const at = Date.now() + 2000;
-      const results = await Promise.all(Array.from({ length: 6 }, () => run(dir, at)));
+      const at = Date.now() + 1500; // time for the children to start: then they open at once
+      const children = Array.from({ length: 6 }, () => start(dir, at));
+      const results = await Promise.all(children.map((c) => c.reported));
+      for (const c of children) c.release();
+      await Promise.all(children.map((c) => c.exited));
       expect(results.filter((r) => r.startsWith('ok'))).toEqual(['ok 0']);
       expect(results.filter((r) => !r.startsWith('ok')).every((r) => r === 'ERR_OSCORE_STATE_DIRECTORY_IN_USE')).toBe(true);
       rmSync(dir, { recursive: true, force: true });
