@@ -41,27 +41,17 @@ const clientKey = derive(CLIENT_ID, 'Key', 16);
 const serverKey = derive(SERVER_ID, 'Key', 16);
 const commonIV = derive(Buffer.alloc(0), 'IV', 13);
 
-/** §5.2: the request nonce from the client's ID and the Partial IV. */
-function nonceOf(piv: Buffer): Buffer {
+/** §5.2: the nonce from a sender's ID and a Partial IV (the client's for requests, the server's for a response with its own). */
+function nonceOf(piv: Buffer, id: Buffer = CLIENT_ID): Buffer {
   const nonce = Buffer.alloc(13);
-  nonce[0] = CLIENT_ID.length;
-  CLIENT_ID.copy(nonce, 13 - 5 - CLIENT_ID.length);
+  nonce[0] = id.length;
+  id.copy(nonce, 13 - 5 - id.length);
   piv.copy(nonce, 13 - piv.length);
   for (let i = 0; i < 13; i++) nonce[i]! ^= commonIV[i]!;
   return nonce;
 }
 
 /** §5.4: Enc_structure ["Encrypt0", h'', external_aad] with external_aad [1, [10], kid, piv, h'']. */
-/** §5.2: a response nonce from the server's ID and its own Partial IV. */
-function serverNonceOf(piv: Buffer): Buffer {
-  const nonce = Buffer.alloc(13);
-  nonce[0] = SERVER_ID.length;
-  SERVER_ID.copy(nonce, 13 - 5 - SERVER_ID.length);
-  piv.copy(nonce, 13 - piv.length);
-  for (let i = 0; i < 13; i++) nonce[i]! ^= commonIV[i]!;
-  return nonce;
-}
-
 function aadOf(piv: Buffer): Buffer {
   const externalAad = Buffer.concat([Buffer.from([0x85, 0x01, 0x81, 0x0a, 0x41]), CLIENT_ID, Buffer.from([0x40 | piv.length]), piv, Buffer.from([0x40])]);
   return Buffer.concat([Buffer.from([0x83, 0x68]), Buffer.from('Encrypt0'), Buffer.from([0x40, 0x40 | externalAad.length]), externalAad]);
@@ -137,7 +127,7 @@ async function send(plaintext: Buffer, seq = nextSeq++, target = origin): Promis
   // A response without its own Partial IV uses the request's nonce (§5.2, §8.3); with one, the server's.
   const responsePiv = Buffer.from(res.headers.oscore as string, 'base64url');
   const ownPiv = responsePiv.length > 1 ? responsePiv.subarray(1, 1 + (responsePiv[0]! & 7)) : undefined;
-  const inner = open(serverKey, ownPiv === undefined ? nonce : serverNonceOf(ownPiv), aad, body);
+  const inner = open(serverKey, ownPiv === undefined ? nonce : nonceOf(ownPiv, SERVER_ID), aad, body);
   const marker = inner.indexOf(0xff);
   return { status: res.statusCode, isProtected: true, code: inner[0]!, payload: marker === -1 ? '' : inner.subarray(marker + 1).toString('utf8') };
 }
