@@ -218,7 +218,7 @@ export function oscore(options: OscoreInterceptorOptions): Dispatcher.Dispatcher
               // interceptors composed outside this one re-protect instead.
               idempotent: false,
             });
-            dispatch(outerOpts, new OscoreResponseHandler(handler, controller, binding, policy, maxResponseSize, release, retry));
+            dispatch(outerOpts, new OscoreResponseHandler(handler, controller, binding, { policy, limit: maxResponseSize, head: opts.method === 'HEAD' }, release, retry));
           } catch (err) {
             release();
             throw err;

@@ -43,13 +43,21 @@ function headerObject(list: HeaderList): Headers {
   return out;
 }
 
+/** What the response handler needs to know about its exchange. */
+export interface ExchangeSettings {
+  readonly policy: HeaderPolicy;
+  /** Largest outer response body, in bytes. */
+  readonly limit: number;
+  /** The request was HEAD: its answer reports the Content-Length the server protected. */
+  readonly head: boolean;
+}
+
 export class OscoreResponseHandler implements Handler {
   readonly #handler: Handler;
   /** The controller the caller's handler holds (controller.ts); the transport's is attached to it. */
   readonly #controller: DeferredController;
   readonly #binding: RequestBinding;
-  readonly #policy: HeaderPolicy;
-  readonly #limit: number;
+  readonly #exchange: ExchangeSettings;
   #status = 0;
   #headers: Headers = {};
   #chunks: Buffer[] = [];
@@ -62,12 +70,11 @@ export class OscoreResponseHandler implements Handler {
    * @param done called once when the exchange is over (answered or failed): frees the request's place in the gate.
    * @param retryWithEcho sends the request again with an Echo value; given for the first attempt only.
    */
-  constructor(handler: Handler, controller: DeferredController, binding: RequestBinding, policy: HeaderPolicy, limit: number, done: () => void, retryWithEcho?: (echo: Uint8Array) => void) {
+  constructor(handler: Handler, controller: DeferredController, binding: RequestBinding, exchange: ExchangeSettings, done: () => void, retryWithEcho?: (echo: Uint8Array) => void) {
     this.#handler = handler;
     this.#controller = controller;
     this.#binding = binding;
-    this.#policy = policy;
-    this.#limit = limit;
+    this.#exchange = exchange;
     this.#done = done;
     this.#retryWithEcho = retryWithEcho;
   }
@@ -86,10 +93,10 @@ export class OscoreResponseHandler implements Handler {
   onResponseData(controller: Controller, chunk: Buffer): void {
     if (this.#failed) return;
     this.#size += chunk.length;
-    if (this.#size > this.#limit) {
+    if (this.#size > this.#exchange.limit) {
       this.#failed = true;
       this.#chunks = [];
-      controller.abort(new BodyTooLargeError(this.#limit, 'response'));
+      controller.abort(new BodyTooLargeError(this.#exchange.limit, 'response'));
       return;
     }
     this.#chunks.push(chunk);
@@ -125,10 +132,12 @@ export class OscoreResponseHandler implements Handler {
       return;
     }
     const response = decodeResponse(message);
-    const list = response.headers.filter(([name]) => this.#policy.acceptsInner(name));
-    list.push(['content-length', String(response.body.length)]);
+    const list = response.headers.filter(([name]) => this.#exchange.policy.acceptsInner(name));
+    // A HEAD answer reports the GET representation's length, which the server protected (RFC 9110 §9.3.2).
+    const headLength = this.#exchange.head ? response.headers.find(([name]) => name === 'content-length')?.[1] : undefined;
+    list.push(['content-length', headLength !== undefined && /^\d{1,15}$/.test(headLength) ? headLength : String(response.body.length)]);
     const present = new Set(list.map(([n]) => n));
-    for (const entry of this.#policy.passThrough(headers)) if (!present.has(entry[0])) list.push(entry);
+    for (const entry of this.#exchange.policy.passThrough(headers)) if (!present.has(entry[0])) list.push(entry);
     controller.setResponseHeaders(list);
     this.#handler.onResponseStart?.(controller, response.status, headerObject(list), response.statusMessage ?? '');
     if (response.body.length > 0) this.#handler.onResponseData?.(controller, Buffer.from(response.body.buffer, response.body.byteOffset, response.body.length));

@@ -235,7 +235,7 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): (
     report('rejected', err, sendUnprotected(res, err), false, kid, undefined);
   }
 
-  async function sendProtectedResponse(res: ServerResponse, binding: RequestBinding, captured: CapturedResponse, info: OscoreRequestInfo, release: () => void): Promise<void> {
+  async function sendProtectedResponse(res: ServerResponse, binding: RequestBinding, captured: CapturedResponse, info: OscoreRequestInfo, head: boolean, release: () => void): Promise<void> {
     let outer: HeaderList = [];
     let sent: { option: Uint8Array; payload: Uint8Array };
     try {
@@ -245,7 +245,11 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): (
       // Checked before protecting: once the response is protected, its binding is spent,
       // and a field Node refuses in writeHead could then only be answered unprotected.
       for (const [name, value] of outer) if (!isFieldValue(value)) throw new UnmappableMessageError(`the value of the outer field "${name}" is not a valid field value`);
-      const message = encodeResponse({ status: captured.status, statusMessage: captured.statusMessage, headers: split.inner, body: captured.body }, limits);
+      // A HEAD answer's Content-Length is the GET representation's, not framing (RFC 9110
+      // §9.3.2): it travels inside, protected, so the client can report it.
+      const headLength = head ? captured.headers.find(([name]) => name === 'content-length') : undefined;
+      const inner = headLength === undefined ? split.inner : [...split.inner, headLength];
+      const message = encodeResponse({ status: captured.status, statusMessage: captured.statusMessage, headers: inner, body: captured.body }, limits);
       sent = await protectResponse(binding, message);
     } catch (err) {
       const error = err instanceof OscoreError ? err : new ResponseTooLargeError(maxResponseSize);
@@ -341,7 +345,7 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): (
     }
     const inner = createInnerRequest(req, parts, parts.headers.filter(([name]) => policy.acceptsInner(name)), policy.passThroughRaw(req.rawHeaders), info);
     const release = captureResponse(res, maxResponseSize, parts.method === 'HEAD', (captured) => {
-      sendProtectedResponse(res, binding, captured, info, release).catch((err: unknown) => fail(res, err));
+      sendProtectedResponse(res, binding, captured, info, parts.method === 'HEAD', release).catch((err: unknown) => fail(res, err));
     });
     next(inner, res);
   }
