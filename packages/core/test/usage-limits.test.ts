@@ -99,6 +99,17 @@ describe('count_v across process lifetimes (a state store)', () => {
     const authentic = await protectRequest(client, get);
     await expect(verifyRequest(next, authentic.option, authentic.payload)).rejects.toMatchObject({ code: 'ERR_OSCORE_USAGE_LIMIT', limit: 'v' });
   });
+
+  it('concurrent first uses in a process read the stored count once, and an unused key is not retired by them', async () => {
+    const state = new MemoryStateStore();
+    const server = createSecurityContext({ masterSecret, senderId: Uint8Array.of(2), recipientId: Uint8Array.of(1), usageLimits: { v: 3 }, state });
+    const client = createSecurityContext({ masterSecret, senderId: Uint8Array.of(1), recipientId: Uint8Array.of(2) });
+    const requests = await Promise.all(Array.from({ length: 10 }, () => protectRequest(client, get)));
+    const verified = await Promise.all(requests.map((r) => verifyRequest(server, r.option, r.payload).then(() => 'ok', (e: { code?: string }) => e.code)));
+    expect(verified).toEqual(Array(10).fill('ok'));
+    // One value reserved for the read, not one per request.
+    expect(await state.reserve(`${server.recipientStateId}/v`, 1)).toBe(1);
+  });
 });
 
 describe('configuration', () => {

@@ -77,8 +77,8 @@ export interface ContextInternals {
   readonly limits: UsageLimits;
   /** Set once `count_v` reached `limit_v`: the Recipient Key decrypts nothing more. */
   readonly recipientKeyRetired: { value: boolean };
-  /** Whether `count_v` from earlier processes was read (stored counters only; see usage.ts). */
-  readonly recipientKeyChecked: { value: boolean };
+  /** Whether `count_v` from earlier processes was read (stored counters only; see usage.ts), and the read in progress. */
+  readonly recipientKeyChecked: { value: boolean; pending?: Promise<void> | undefined };
   readonly senderId: Uint8Array;
   readonly recipientId: Uint8Array;
   readonly idContext: Uint8Array | undefined;

@@ -24,13 +24,22 @@ function checkQ(previous: number, internals: ContextInternals): void {
  */
 export function assertRecipientKeyUsable(internals: ContextInternals): void | Promise<void> {
   if (internals.recipientKeyRetired.value) throw new UsageLimitReachedError('v', internals.limits.v);
-  if (internals.recipientKeyChecked.value || internals.v.peek === undefined) return;
-  return internals.v.peek().then((next) => {
-    internals.recipientKeyChecked.value = true;
-    if (next >= internals.limits.v) {
-      internals.recipientKeyRetired.value = true;
-      throw new UsageLimitReachedError('v', internals.limits.v);
-    }
+  const checked = internals.recipientKeyChecked;
+  if (checked.value || internals.v.peek === undefined) return;
+  // One read for all first users (concurrent requests must not each reserve and compare).
+  checked.pending ??= internals.v.peek().then(
+    (next) => {
+      checked.value = true;
+      checked.pending = undefined;
+      if (next >= internals.limits.v) internals.recipientKeyRetired.value = true;
+    },
+    (err: unknown) => {
+      checked.pending = undefined; // the next message tries again
+      throw err;
+    },
+  );
+  return checked.pending.then(() => {
+    if (internals.recipientKeyRetired.value) throw new UsageLimitReachedError('v', internals.limits.v);
   });
 }
 
