@@ -1,15 +1,18 @@
 /** The memory and file stores against the store contract, and the file store's crash semantics (RFC 8613 Appendix B.1). */
 
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FileStateStore, openFileStateStore, StateDirectoryInUseError } from '../src/state/file-store.js';
+import { lockTokenForTests } from '../src/state/directory-lock.js';
 import { MemoryStateStore, ReservedCounter, sequenceNumber, StateFileCorruptError, type StateStore } from '../src/index.js';
 import { stateStoreContract } from './state-store.contract.js';
 
 const seq = sequenceNumber;
 const tempDir = () => mkdtempSync(join(tmpdir(), 'oscore-state-'));
+/** What a SIGKILL leaves behind, in-process: the store stays open, and its lock names a process that is gone. */
+const simulateCrash = (dir: string) => writeFileSync(join(dir, 'lock'), lockTokenForTests({ pid: 2147483646, start: '1', nonce: 'crashed' }));
 
 stateStoreContract('memory', async () => ({ store: new MemoryStateStore(), cleanup: async () => {} }));
 
@@ -52,7 +55,8 @@ describe('file store', () => {
     crashed.replayWindow('r', 64).checkAndUpdate(seq(7));
     // The state file says "in use" from the moment the store opened.
     expect(JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')).clean).toBe(false);
-    const after = new FileStateStore(dir); // the lock names this pid, which the new store takes over
+    simulateCrash(dir);
+    const after = new FileStateStore(dir); // takes over the stale lock
     expect(await after.reserve('s/seq', 1024)).toBe(1024); // never 0 again
     const window = after.replayWindow('r', 64);
     expect(window.checkAndUpdate(seq(7))).toBe('unknown');
@@ -88,8 +92,54 @@ describe('file store', () => {
     expect(() => openFileStateStore(dir)).toThrow(StateDirectoryInUseError);
     writeFileSync(join(dir, 'lock'), '2147483646'); // no such process
     const store = openFileStateStore(dir);
-    expect(readFileSync(join(dir, 'lock'), 'utf8')).toBe(String(process.pid));
+    expect(JSON.parse(readFileSync(join(dir, 'lock'), 'utf8'))).toMatchObject({ pid: process.pid });
     await store.close();
+    expect(existsSync(join(dir, 'lock'))).toBe(false);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it.each([
+    ['this process, same start time: another isolate (a worker, a second module copy)', () => lockTokenForTests({ nonce: 'other-isolate' }), 0, true],
+    ['this pid with another start time: an earlier incarnation (a restarted container)', () => lockTokenForTests({ start: 'earlier', nonce: 'old' }), 0, false],
+    ['another host or PID namespace, refreshed just now', () => lockTokenForTests({ pid: 1, where: 'elsewhere|boot|ns', nonce: 'far' }), 0, true],
+    ['another host or PID namespace, silent for two minutes', () => lockTokenForTests({ pid: 1, where: 'elsewhere|boot|ns', nonce: 'far' }), 120_000, false],
+  ])('a lock held by %s', async (_label, token, ageMs, inUse) => {
+    const dir = tempDir();
+    const lock = join(dir, 'lock');
+    writeFileSync(lock, token());
+    const then = new Date(Date.now() - ageMs);
+    utimesSync(lock, then, then);
+    if (inUse) {
+      expect(() => openFileStateStore(dir)).toThrow(StateDirectoryInUseError);
+    } else {
+      const store = openFileStateStore(dir);
+      expect(await store.reserve('k', 1)).toBe(0);
+      await store.close();
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a store whose lock was taken over reserves and saves nothing more', async () => {
+    const dir = tempDir();
+    const store = openFileStateStore(dir);
+    expect(await store.reserve('k', 10)).toBe(0);
+    const stateBefore = readFileSync(join(dir, 'state.json'), 'utf8');
+    writeFileSync(join(dir, 'lock'), lockTokenForTests({ pid: 1, where: 'elsewhere|boot|ns', nonce: 'new-owner' }));
+    await expect(store.reserve('k', 10)).rejects.toMatchObject({ code: 'ERR_OSCORE_STATE_UNAVAILABLE' });
+    await store.close();
+    expect(readFileSync(join(dir, 'state.json'), 'utf8')).toBe(stateBefore); // the new owner's file is untouched
+    expect(existsSync(join(dir, 'lock'))).toBe(true); // and its lock too
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('an open while the same process is closing the directory is refused, not a second owner', async () => {
+    const dir = tempDir();
+    const store = openFileStateStore(dir);
+    const closing = store.close();
+    expect(() => openFileStateStore(dir)).toThrow(StateDirectoryInUseError);
+    await closing;
+    const again = openFileStateStore(dir);
+    await again.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -143,6 +193,7 @@ describe('file store: one owner, trustworthy state (found in review)', () => {
     await first.close();
     const crashed = new FileStateStore(dir); // accepts 4, then dies without closing
     expect(crashed.replayWindow('w', 64).checkAndUpdate(seq(4))).toBe('accepted');
+    simulateCrash(dir);
     const untouched = new FileStateStore(dir); // uses another window only, and closes cleanly
     untouched.replayWindow('other', 64);
     await untouched.close();

@@ -12,22 +12,23 @@
  *   and treats every window as lost, so freshness is proved again with Echo (B.1.2)
  *   instead of trusting a window that may miss requests accepted after it was written.
  *   Two writes per process lifetime for all windows: bounded write amplification.
- * - One process at a time: a lock file holds the owner's pid, created complete in one step
- *   (written to a private temp file, then hard-linked into place, which fails if a lock
- *   exists). A stale lock (its process gone, or this process's own pid left by an earlier
- *   incarnation, as in containers) is removed only while holding a short takeover lock,
- *   after reading it again, so two starting processes cannot both take it over. Within a
- *   process, stores of one directory (by its real path) are shared.
+ * - One process at a time (directory-lock.ts): a lock file that names its owner, taken over
+ *   only when its owner is provably gone; the owner checks it still holds the lock before
+ *   every durable reservation and before the final save. Within a process, stores of one
+ *   directory (by its real path) are shared.
  * - A state file that is not exactly what this store writes is refused with a typed error,
  *   never read as empty: starting counters from zero would reuse nonces.
  */
 
-import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, writeFileSync } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { StateFileCorruptError, StateStoreUnavailableError } from '../errors.js';
 import { ReplayWindow, type ReplayWindowState } from '../replay/replay-window.js';
+import { acquireDirectoryLock, StateDirectoryInUseError, type DirectoryLock } from './directory-lock.js';
 import type { StateStore } from './state-store.js';
+
+export { StateDirectoryInUseError } from './directory-lock.js';
 
 const FORMAT = 'oscore-http-state/1';
 
@@ -37,24 +38,6 @@ interface StateFile {
   readonly clean: boolean;
   readonly counters: Record<string, number>;
   readonly windows: Record<string, ReplayWindowState>;
-}
-
-/** Thrown when another live process holds the directory. */
-export class StateDirectoryInUseError extends Error {
-  readonly code = 'ERR_OSCORE_STATE_DIRECTORY_IN_USE';
-  constructor(directory: string, pid: number) {
-    super(`The OSCORE state directory ${directory} is in use by process ${pid}; give each process its own state directory (two processes must never share sequence numbers).`);
-    this.name = 'StateDirectoryInUseError';
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function fsyncDirectory(directory: string): void {
@@ -131,79 +114,18 @@ function readStateFile(file: string): StateFile {
   return f as StateFile;
 }
 
-/** Sleeps synchronously (lock contention at start-up only). */
-function pause(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
-function readOwner(lock: string): number | undefined {
-  try {
-    const pid = Number(readFileSync(lock, 'utf8'));
-    return Number.isInteger(pid) && pid > 0 ? pid : 0;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-}
-
-/** A takeover lock is held for microseconds; one older than this was left by a crash. */
-const TAKEOVER_STALE_MS = 10_000;
-
 /**
- * Takes the directory's lock for this process (see the module comment).
- * @throws {StateDirectoryInUseError} if a live process holds it.
+ * Open stores by real path. On globalThis, so that two copies of this module in one
+ * process share it; worker threads have their own, and the lock tells them apart.
  */
-function acquireLock(directory: string, lock: string): void {
-  const own = `${lock}.${process.pid}.tmp`;
-  const takeover = `${lock}.takeover`;
-  writeFileSync(own, String(process.pid), { mode: 0o600 });
-  try {
-    for (let attempt = 0; attempt < 200; attempt++) {
-      try {
-        linkSync(own, lock); // complete content, created only if no lock exists
-        return;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      }
-      const owner = readOwner(lock);
-      // This process's own pid: the directory is not open here (openFileStateStore checks
-      // by real path), so the lock is an earlier incarnation's (pids repeat in containers).
-      if (owner !== undefined && owner !== 0 && owner !== process.pid && alive(owner)) throw new StateDirectoryInUseError(directory, owner);
-      try {
-        linkSync(own, takeover);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-        try {
-          const held = statSync(takeover);
-          if (Date.now() - held.mtimeMs > TAKEOVER_STALE_MS && statSync(takeover).ino === held.ino) unlinkSync(takeover);
-        } catch {
-          // gone meanwhile
-        }
-        pause(5);
-        continue;
-      }
-      try {
-        // Read again under the takeover lock: remove it only if it is still the stale one.
-        const now = readOwner(lock);
-        if (now === owner) rmSync(lock, { force: true });
-      } finally {
-        unlinkSync(takeover);
-      }
-    }
-    throw new StateDirectoryInUseError(directory, readOwner(lock) ?? -1);
-  } finally {
-    rmSync(own, { force: true });
-  }
-}
-
-const open_ = new Map<string, { store: FileStateStore; users: number }>();
+const open_ = ((globalThis as Record<symbol, unknown>)[Symbol.for('oscore-http.file-stores')] ??= new Map()) as Map<string, { store: FileStateStore; users: number }>;
 
 /** A state store in one directory. Obtain it with {@link openFileStateStore}. */
 export class FileStateStore implements StateStore {
   readonly name: string;
   readonly directory: string;
   readonly #file: string;
-  readonly #lock: string;
+  readonly #lock: DirectoryLock;
   readonly #counters: Record<string, number>;
   readonly #windows = new Map<string, ReplayWindow>();
   readonly #saved: Record<string, ReplayWindowState>;
@@ -223,8 +145,7 @@ export class FileStateStore implements StateStore {
     this.directory = directory;
     this.name = `file:${directory}`;
     this.#file = join(directory, 'state.json');
-    this.#lock = join(directory, 'lock');
-    acquireLock(directory, this.#lock);
+    this.#lock = acquireDirectoryLock(directory, join(directory, 'lock'));
     try {
       const previous = existsSync(this.#file) ? readStateFile(this.#file) : undefined;
       this.#counters = { ...previous?.counters };
@@ -238,7 +159,7 @@ export class FileStateStore implements StateStore {
       // Mark the state in use, durably, before anything is served (see the module comment).
       this.#writeSync(false);
     } catch (err) {
-      rmSync(this.#lock, { force: true });
+      this.#lock.release();
       throw err;
     }
     process.once('exit', this.#onExit);
@@ -267,9 +188,11 @@ export class FileStateStore implements StateStore {
     this.#closed = true;
     process.removeListener('exit', this.#onExit);
     try {
-      this.#writeSync(true);
+      // A store whose lock was taken over (after a stall longer than the lock's staleness)
+      // must not write over the new owner's state.
+      if (this.#lock.held()) this.#writeSync(true);
     } finally {
-      rmSync(this.#lock, { force: true });
+      this.#lock.release();
     }
   }
 
@@ -293,6 +216,7 @@ export class FileStateStore implements StateStore {
           return first;
         });
         try {
+          if (!this.#lock.held()) throw new Error(`the lock of ${this.directory} was taken over by another process`);
           await writeAtomic(this.directory, this.#file, this.#content(false));
           this.#writes++;
           batch.forEach((w, i) => w.resolve(firsts[i]!));
@@ -323,10 +247,14 @@ export class FileStateStore implements StateStore {
   async close(): Promise<void> {
     const entry = open_.get(this.directory);
     if (entry !== undefined && entry.store === this && --entry.users > 0) return;
-    open_.delete(this.directory);
     this.#closing = true;
-    await this.#queue;
-    this.#saveSync();
+    try {
+      await this.#queue;
+      this.#saveSync();
+    } finally {
+      // Only now: an open during close() must not start a second owner beside this one.
+      if (open_.get(this.directory)?.store === this) open_.delete(this.directory);
+    }
   }
 }
 
@@ -347,6 +275,7 @@ export function openFileStateStore(directory: string): FileStateStore {
   const dir = realpathSync(resolve(directory));
   const entry = open_.get(dir);
   if (entry !== undefined) {
+    if (entry.users === 0) throw new StateDirectoryInUseError(dir, 'this process, which is closing it (open it again once close() has resolved)');
     entry.users++;
     return entry.store;
   }
