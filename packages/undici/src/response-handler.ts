@@ -136,8 +136,11 @@ export class OscoreResponseHandler implements Handler {
     // A HEAD answer reports the GET representation's length, which the server protected (RFC 9110 §9.3.2).
     const headLength = this.#exchange.head ? response.headers.find(([name]) => name === 'content-length')?.[1] : undefined;
     list.push(['content-length', headLength !== undefined && /^\d{1,15}$/.test(headLength) ? headLength : String(response.body.length)]);
-    const present = new Set(list.map(([n]) => n));
-    for (const entry of this.#exchange.policy.passThrough(headers)) if (!present.has(entry[0])) list.push(entry);
+    const passed = this.#exchange.policy.passThrough(headers); // by default none
+    if (passed.length > 0) {
+      const present = new Set(list.map(([n]) => n));
+      for (const entry of passed) if (!present.has(entry[0])) list.push(entry);
+    }
     controller.setResponseHeaders(list);
     this.#handler.onResponseStart?.(controller, response.status, headerObject(list), response.statusMessage ?? '');
     if (response.body.length > 0) this.#handler.onResponseData?.(controller, Buffer.from(response.body.buffer, response.body.byteOffset, response.body.length));

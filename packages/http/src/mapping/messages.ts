@@ -67,6 +67,7 @@ const MAPPED_IN_RESPONSES = new Set(['content-type', 'etag', 'location', 'cache-
 
 /** Largest Uri-Path, Uri-Query, Location-Path and Location-Query value (RFC 7252 §5.10). */
 const MAX_URI_OPTION = 255;
+const URI_OPTIONS = [O.UriPath, O.UriQuery] as const;
 
 /**
  * Yields every field with, for mapped names, how many lines the name has at its first
@@ -331,7 +332,7 @@ export function decodeRequest(message: InnerMessage): HttpRequestParts {
     if (known === undefined) throw new InvalidInnerMessageError(`request code ${message.code >>> 5}.${String(message.code & 31).padStart(2, '0')} has no HTTP method`, '4.05');
     method = known;
   }
-  for (const o of [...(byNumber.get(O.UriPath) ?? []), ...(byNumber.get(O.UriQuery) ?? [])]) outOfRange(o, MAX_URI_OPTION);
+  for (const number of URI_OPTIONS) for (const o of byNumber.get(number) ?? []) outOfRange(o, MAX_URI_OPTION);
   const exactTarget = exact.get(PSEUDO_PATH);
   const target =
     exactTarget !== undefined
@@ -363,12 +364,11 @@ export function decodeRequest(message: InnerMessage): HttpRequestParts {
 /**
  * The Location of Location-Path / Location-Query options (RFC 7252 §5.10.7): always an
  * absolute path ("leaving out Location-Path but supplying Location-Query means the path
- * component in the URI is '/'"); `undefined` if there are none or they break the rules
+ * component in the URI is '/'"); `undefined` if they break the rules
  * (a "." or ".." segment, a value longer than 255 bytes) — elective, so ignored then.
  */
 function locationOf(path: readonly CoapOption[], query: readonly CoapOption[]): string | undefined {
-  if (path.length === 0 && query.length === 0) return undefined;
-  for (const o of [...path, ...query]) if (outOfRange(o, MAX_URI_OPTION)) return undefined;
+  if ([...path, ...query].some((o) => outOfRange(o, MAX_URI_OPTION))) return undefined;
   if (path.some((o) => (o.value.length === 1 && o.value[0] === 0x2e) || (o.value.length === 2 && o.value[0] === 0x2e && o.value[1] === 0x2e))) return undefined;
   return composeTarget(
     path.map((o) => o.value),
@@ -399,8 +399,10 @@ export function decodeResponse(message: InnerMessage): HttpResponseParts {
     const tag = outOfRange(etag[0]!, 8, 1) ? undefined : httpEtagOf(etag[0]!.value);
     if (tag !== undefined) headers.push(['etag', tag]);
   }
-  const location = locationOf(byNumber.get(O.LocationPath) ?? [], byNumber.get(O.LocationQuery) ?? []);
-  if (location !== undefined && !hasField(headers, 'location')) headers.push(['location', location]);
+  if ((byNumber.has(O.LocationPath) || byNumber.has(O.LocationQuery)) && !hasField(headers, 'location')) {
+    const location = locationOf(byNumber.get(O.LocationPath) ?? [], byNumber.get(O.LocationQuery) ?? []);
+    if (location !== undefined) headers.push(['location', location]);
+  }
   const maxAge = byNumber.get(O.MaxAge);
   // A Max-Age becomes a Cache-Control max-age (RFC 7252 §10.2.1), in a 503 a Retry-After
   // (RFC 8075 §7 note 8); an absent one adds nothing here.

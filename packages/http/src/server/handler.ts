@@ -29,7 +29,6 @@ import {
   SecurityContext,
   type RecipientContextLookup,
   type RequestBinding,
-  type SequenceNumber,
 } from '@oscore-http/core';
 import { ContextSet } from '../config/context-set.js';
 import {
@@ -317,11 +316,11 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): (
     } catch (err) {
       if (!(err instanceof OscoreError)) throw err;
       // Authentic, but its plaintext is malformed: CoAP processing, answered protected (§8.3).
-      if (err instanceof MalformedPlaintextError && err.binding !== undefined) return sendProtectedError(res, err.binding, err, infoOf(err.binding, option, err.binding.sequenceNumber));
+      if (err instanceof MalformedPlaintextError && err.binding !== undefined) return sendProtectedError(res, err.binding, err, infoOf(err.binding, option));
       return reject(res, err, kidOf(option));
     }
-    const { context, binding, sequenceNumber } = verified;
-    const info = infoOf(binding, option, sequenceNumber);
+    const { context, binding } = verified;
+    const info = infoOf(binding, option);
     if (!verified.fresh) {
       // The replay window was lost (a restart without its state): the request may be a
       // replay. Appendix B.1.2: challenge with Echo; a request that returns a value we
@@ -372,9 +371,9 @@ function outcomeCode(outcome: string): number {
   return coapCode(Number(cls), Number(detail));
 }
 
-function infoOf(binding: RequestBinding, option: Uint8Array, sequenceNumber: SequenceNumber): OscoreRequestInfo {
+function infoOf(binding: RequestBinding, option: Uint8Array): OscoreRequestInfo {
   const context = binding.context;
-  return Object.freeze({ context, peer: context.name, kid: toHex(binding.kid), kidContext: kidContextOf(option), sequenceNumber });
+  return Object.freeze({ context, peer: context.name, kid: toHex(binding.kid), kidContext: kidContextOf(option), sequenceNumber: binding.sequenceNumber });
 }
 
 function kidOf(option: Uint8Array): string | undefined {
