@@ -114,6 +114,15 @@ describe('independent client → fastify server', () => {
         s.record(req);
         return { done: true };
       });
+      app.post('/orders/42/touch', async (req, reply) => {
+        s.record(req);
+        return reply.code(200).send();
+      });
+      app.get('/cache/:policy', async (req, reply) => {
+        s.record(req);
+        const policies: Record<string, string> = { 'no-store': 'no-store', 'no-cache': 'no-cache', listed: 'public, max-age=30, must-revalidate', upper: 'Max-Age=5' };
+        return reply.header('cache-control', policies[(req.params as { policy: string }).policy]!).send('x');
+      });
       app.put('/orders/42', async (req, reply) => {
         s.record(req);
         if (req.headers['if-match'] !== '"v42"') return reply.code(412).send();
@@ -181,6 +190,23 @@ describe('independent client → fastify server', () => {
     const { inner } = await exchange({ code: POST, options: [opt(Opt.UriPath, 'orders'), opt(Opt.UriPath, '42'), opt(Opt.UriPath, 'actions')], payload: EMPTY });
     expect(codeString(inner.code)).toBe('2.04');
     expect(JSON.parse(text(inner.payload))).toEqual({ done: true });
+  });
+
+  it('POST answered 200 without content → 2.04 Changed, with no critical option a CoAP peer would have to reject (RFC 7252 §5.4.1, §5.8.2)', async () => {
+    const { inner } = await exchange({ code: POST, options: [opt(Opt.UriPath, 'orders'), opt(Opt.UriPath, '42'), opt(Opt.UriPath, 'touch')], payload: EMPTY });
+    expect(codeString(inner.code)).toBe('2.04');
+    expect(inner.options.filter((o) => (o.number & 1) === 1)).toEqual([]);
+  });
+
+  it.each([
+    ['no-store', 0],
+    ['no-cache', 0],
+    ['listed', 30],
+    ['upper', 5],
+  ])('Cache-Control %s → a Max-Age no greater than the freshness HTTP allows (RFC 7252 §10.1.1, §5.10.5: absent means 60 s)', async (policy, maxAge) => {
+    const { inner } = await exchange({ code: GET, options: [opt(Opt.UriPath, 'cache'), opt(Opt.UriPath, policy)], payload: EMPTY });
+    expect(codeString(inner.code)).toBe('2.05');
+    expect(values(inner, Opt.MaxAge).map(readUint)).toEqual([maxAge]);
   });
 
   it('PUT with a matching If-Match → 2.04 Changed; with a stale one → 4.12 (RFC 7252 §5.8.3, §5.10.8.1)', async () => {

@@ -175,6 +175,31 @@ function mapMaxAge(w: OptionWriter, name: string, value: string, pattern: RegExp
 }
 
 /**
+ * Cache-Control → Max-Age. A CoAP peer without a Max-Age option treats the response as
+ * fresh for 60 s (RFC 7252 §5.10.5), and a mapped response "MUST indicate a Max-Age value
+ * that is no greater than the remaining time the representation can be considered fresh"
+ * (§10.1.1): `no-store` or `no-cache` give Max-Age 0, a `max-age=N` directive among others
+ * gives N (directive names are case-insensitive, RFC 9111 §5.2). The field also travels
+ * exactly unless it is `max-age=N` alone, and takes precedence on the far side.
+ */
+function mapCacheControl(w: OptionWriter, value: string): void {
+  let seconds: number | undefined;
+  let uncacheable = false;
+  for (const directive of value.split(',')) {
+    const [rawName = '', argument] = directive.split('=', 2);
+    const name = rawName.trim().toLowerCase();
+    if (name === 'no-store' || name === 'no-cache') uncacheable = true;
+    else if (name === 'max-age' && argument !== undefined && /^\d{1,10}$/.test(argument.trim()) && seconds === undefined) seconds = Number(argument.trim());
+  }
+  if (uncacheable) seconds = 0;
+  if (seconds !== undefined && seconds <= 0xffffffff) {
+    w.add(O.MaxAge, encodeUint(seconds));
+    if (value === `max-age=${seconds}`) return;
+  }
+  w.field('cache-control', value);
+}
+
+/**
  * Maps an HTTP request to the inner message (RFC 8613 §11.4, RFC 8075).
  * @throws {UnmappableMessageError} for an invalid method or target, {HeadersTooLargeError}.
  */
@@ -253,7 +278,7 @@ export function encodeResponse(response: HttpResponseParts, limits: MappingLimit
     } else if (name === 'location') {
       mapLocation(w, value);
     } else if (name === 'cache-control' && status !== 503) {
-      mapMaxAge(w, name, value, /^max-age=(\d{1,10})$/);
+      mapCacheControl(w, value);
     } else if (name === 'retry-after' && status === 503) {
       mapMaxAge(w, name, value, /^(\d{1,10})$/);
     } else {
