@@ -16,7 +16,7 @@ import { request } from 'undici';
 import { ReplayWindow } from '@oscore-http/core';
 import { createContextSet, UnprotectedResponseError } from '@oscore-http/http';
 import { startFastify, type TestServer } from './support/fastify-server.js';
-import { clientContextA, closeServer, listen, oscoreAgent, rejectionOf, Resources, SECRET_A, serverContextA, type OscoreClient } from './support/oscore-peers.js';
+import { clientContextA, closeServer, listen, oscoreAgent, rejectionOf, Resources, SALT_B, SECRET_A, SECRET_B, serverContextA, serverContextB, type OscoreClient } from './support/oscore-peers.js';
 import {
   code,
   codeString,
@@ -101,7 +101,7 @@ describe('independent client → fastify server', () => {
   const ctx = () => deriveContext({ secret: hexBytes(SECRET_A), senderId: hexBytes('02'), recipientId: hexBytes('01') });
 
   beforeAll(async () => {
-    server = await startFastify({ contexts: createContextSet([serverContextA()], { store: 'memory' }) }, (app, s) => {
+    server = await startFastify({ contexts: createContextSet([serverContextA(), serverContextB()], { store: 'memory' }) }, (app, s) => {
       app.get('/orders/:id', async (req, reply) => {
         s.record(req);
         return reply.header('etag', '"v42"').header('cache-control', 'max-age=30').send({ id: (req.params as { id: string }).id });
@@ -127,6 +127,10 @@ describe('independent client → fastify server', () => {
         s.record(req);
         if (req.headers['if-match'] !== '"v42"') return reply.code(412).send();
         return reply.code(204).send();
+      });
+      app.put('/orders/new', async (req, reply) => {
+        s.record(req);
+        return reply.code(req.headers['if-none-match'] === '*' ? 201 : 400).send();
       });
       app.delete('/orders/42', async (req, reply) => {
         s.record(req);
@@ -216,6 +220,27 @@ describe('independent client → fastify server', () => {
     expect(ok.inner.payload.length).toBe(0);
     const stale = await exchange({ code: PUT, options: [opt(Opt.IfMatch, [0x01, 0xff]), opt(Opt.UriPath, 'orders'), opt(Opt.UriPath, '42'), opt(Opt.ContentFormat, uint(50))], payload: utf8('{}') });
     expect(codeString(stale.inner.code)).toBe('4.12');
+  });
+
+  it('PUT with If-None-Match → the application sees If-None-Match: *, answers 2.01 Created (RFC 7252 §5.10.8.2, §5.8.3)', async () => {
+    const { inner } = await exchange({ code: PUT, options: [opt(Opt.IfNoneMatch, EMPTY), opt(Opt.UriPath, 'orders'), opt(Opt.UriPath, 'new'), opt(Opt.ContentFormat, uint(50))], payload: utf8('{}') });
+    expect(codeString(inner.code)).toBe('2.01');
+  });
+
+  it('a request with a kid context (§6.1, flag h) and an ID Context in the key derivation is served', async () => {
+    const idContext = hexBytes('37cbf3210017a2d3');
+    const b = new IndependentClient(deriveContext({ secret: hexBytes(SECRET_B), salt: hexBytes(SALT_B), senderId: hexBytes('0b0c'), recipientId: hexBytes('0a'), idContext }), idContext);
+    const sent = b.protect({ code: GET, options: [opt(Opt.UriPath, 'orders'), opt(Opt.UriPath, 'b')], payload: EMPTY });
+    const outer = await sendProtected(server.origin, sent.option, sent.payload);
+    expect(outer.status).toBe(200);
+    const { message } = b.verify(sent.binding, optionOf(outer.headers.oscore as string), outer.body);
+    expect(codeString(message.code)).toBe('2.05');
+    expect(server.seen.at(-1)!.peer).toBe('client-b');
+  });
+
+  it('a request code with no method → protected 4.05 Method Not Allowed (RFC 7252 §5.8)', async () => {
+    const { inner } = await exchange({ code: code(0, 10), options: [opt(Opt.UriPath, 'orders')], payload: EMPTY });
+    expect(codeString(inner.code)).toBe('4.05');
   });
 
   it('DELETE → 2.02 Deleted (RFC 7252 §5.8.4, §10.1.3)', async () => {
@@ -335,7 +360,8 @@ describe('undici client → independent server', () => {
   const outerRequests: { method: string; url: string; contentType: string | undefined }[] = [];
 
   /** The inner response for each path (joined Uri-Path), as a CoAP server would answer. */
-  const routes: Record<string, { message: CoapMessage; ownPiv?: boolean; outerStatus?: number }> = {
+  const routes: Record<string, { message: CoapMessage; ownPiv?: boolean; withKid?: boolean; outerStatus?: number }> = {
+    kid: { message: { code: code(2, 5), options: [], payload: utf8('with kid') }, ownPiv: true, withKid: true },
     text: { message: { code: code(2, 5), options: [opt(Opt.ContentFormat, uint(0))], payload: utf8('Exterminate! Exterminate!') } },
     json: { message: { code: code(2, 5), options: [opt(Opt.ContentFormat, uint(50)), opt(Opt.MaxAge, uint(10))], payload: utf8('{"a":1}') } },
     changed: { message: { code: code(2, 4), options: [], payload: EMPTY } },
@@ -371,7 +397,7 @@ describe('undici client → independent server', () => {
         received.push(verified.message);
         const path = values(verified.message, Opt.UriPath).map(text).join('/');
         const route = routes[path] ?? { message: { code: code(4, 4), options: [], payload: EMPTY } };
-        const sent = peer.protect(verified.binding, route.message, route.ownPiv === true);
+        const sent = peer.protect(verified.binding, route.message, route.ownPiv === true, route.withKid === true);
         // RFC 8613 §11.2: outer 2.04 Changed maps to HTTP 200 with the OSCORE field and application/oscore.
         res.writeHead(route.outerStatus ?? 200, { 'content-type': 'application/oscore', oscore: headerOf(sent.option) }).end(sent.payload);
       });
@@ -450,6 +476,12 @@ describe('undici client → independent server', () => {
     const res = await call('/piv');
     expect(res.status).toBe(200);
     expect(res.body.toString()).toBe('own nonce');
+  });
+
+  it('a response whose OSCORE option also carries the server kid is verified (kid is optional in responses, §6.1)', async () => {
+    const res = await call('/kid');
+    expect(res.status).toBe(200);
+    expect(res.body.toString()).toBe('with kid');
   });
 
   it('a binary ETag and Content-Format 60 → a strong entity tag and application/cbor (RFC 7252 §5.10.6, RFC 8075 §6)', async () => {

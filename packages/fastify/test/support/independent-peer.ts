@@ -239,14 +239,19 @@ export interface Binding {
 
 export class IndependentClient {
   seq = 0;
-  constructor(readonly ctx: PeerContext) {}
+  /** @param kidContext sent as 'kid context' in every request (§6.1), e.g. the ID Context. */
+  constructor(
+    readonly ctx: PeerContext,
+    readonly kidContext?: Uint8Array,
+  ) {}
 
   /** §8.1. */
   protect(m: CoapMessage, seq = this.seq++): { option: Uint8Array; payload: Uint8Array; binding: Binding } {
     const p = piv(seq);
     const n = nonce(this.ctx.commonIv, this.ctx.senderId, p);
     const payload = seal(this.ctx.senderKey, n, aad(this.ctx.senderId, p), encodePlaintext(m));
-    return { option: encodeOption({ piv: p, kid: this.ctx.senderId }), payload, binding: { kid: this.ctx.senderId, piv: p, nonce: n } };
+    const option = encodeOption({ piv: p, kid: this.ctx.senderId, ...(this.kidContext ? { kidContext: this.kidContext } : {}) });
+    return { option, payload, binding: { kid: this.ctx.senderId, piv: p, nonce: n } };
   }
 
   /** §8.4: the request nonce unless the response carries its own Partial IV. */
@@ -271,11 +276,12 @@ export class IndependentServer {
     return { message: parsePlaintext(pt), binding: { kid: f.kid, piv: f.piv, nonce: n } };
   }
 
-  /** §8.3: with `ownPiv`, a fresh Partial IV and nonce, else the request's nonce. */
-  protect(binding: Binding, m: CoapMessage, ownPiv = false): { option: Uint8Array; payload: Uint8Array } {
+  /** §8.3: with `ownPiv`, a fresh Partial IV and nonce, else the request's nonce; `withKid` adds its Sender ID as 'kid' (optional in responses, §6.1). */
+  protect(binding: Binding, m: CoapMessage, ownPiv = false, withKid = false): { option: Uint8Array; payload: Uint8Array } {
     const a = aad(binding.kid, binding.piv);
-    if (!ownPiv) return { option: new Uint8Array(0), payload: seal(this.ctx.senderKey, binding.nonce, a, encodePlaintext(m)) };
+    const kid = withKid ? { kid: this.ctx.senderId } : {};
+    if (!ownPiv) return { option: encodeOption(kid), payload: seal(this.ctx.senderKey, binding.nonce, a, encodePlaintext(m)) };
     const p = piv(this.seq++);
-    return { option: encodeOption({ piv: p }), payload: seal(this.ctx.senderKey, nonce(this.ctx.commonIv, this.ctx.senderId, p), a, encodePlaintext(m)) };
+    return { option: encodeOption({ piv: p, ...kid }), payload: seal(this.ctx.senderKey, nonce(this.ctx.commonIv, this.ctx.senderId, p), a, encodePlaintext(m)) };
   }
 }
