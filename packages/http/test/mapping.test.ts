@@ -302,7 +302,14 @@ describe('values from a plain CoAP peer', () => {
     expect(numbers([['location', '/orders/43?v=1']])).toEqual([8, 8, 20]);
     expect(numbers([['location', 'https://elsewhere.example/x']])).toEqual([HTTP_FIELD_OPTION]);
     expect(numbers([['cache-control', 'max-age=30']])).toEqual([14]);
-    expect(numbers([['cache-control', 'no-store']])).toEqual([HTTP_FIELD_OPTION]);
+    // No Max-Age would mean 60 s of freshness to a CoAP peer (RFC 7252 §5.10.5); a mapped response's
+    // Max-Age is "no greater than the remaining time the representation can be considered fresh" (§10.1.1).
+    const maxAgeOf = (value: string) => encodeResponse({ status: 200, headers: [['cache-control', value]], body: empty }).options.filter((o) => o.number === 14).map((o) => o.value);
+    expect(numbers([['cache-control', 'no-store']])).toEqual([14, HTTP_FIELD_OPTION]);
+    expect(maxAgeOf('no-store')).toEqual([empty]);
+    expect(maxAgeOf('private, no-cache')).toEqual([empty]);
+    expect(maxAgeOf('public, max-age=30, must-revalidate')).toEqual([fromHex('1e')]);
+    expect(maxAgeOf('private')).toEqual([]);
     // Nothing to carry, dot segments, values over 255 bytes: the field only.
     for (const location of ['/', '/a/../b', '/./x', `/${'a'.repeat(256)}`]) expect(numbers([['location', location]])).toEqual([HTTP_FIELD_OPTION]);
     for (const headers of [[['location', '/a/%7e']], [['location', 'rel/x']], [['location', '/']], [['location', '/?page=2']], [['cache-control', 'max-age=30, private']], [['cache-control', 'Max-Age=5']]] as [string, string][][]) {

@@ -44,6 +44,8 @@ export interface MappingLimits {
 export const DEFAULT_MAX_HEADER_SIZE = 16 * 1024;
 
 const O = CoapOptionNumber;
+/** The media type of a CoAP diagnostic payload in HTTP (RFC 8075 §6.6). */
+const DIAGNOSTIC_MEDIA_TYPE = 'text/plain;charset=utf-8';
 const latin1 = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
 
 class OptionWriter {
@@ -173,6 +175,31 @@ function mapMaxAge(w: OptionWriter, name: string, value: string, pattern: RegExp
 }
 
 /**
+ * Cache-Control → Max-Age. A CoAP peer without a Max-Age option treats the response as
+ * fresh for 60 s (RFC 7252 §5.10.5), and a mapped response "MUST indicate a Max-Age value
+ * that is no greater than the remaining time the representation can be considered fresh"
+ * (§10.1.1): `no-store` or `no-cache` give Max-Age 0, a `max-age=N` directive among others
+ * gives N (directive names are case-insensitive, RFC 9111 §5.2). The field also travels
+ * exactly unless it is `max-age=N` alone, and takes precedence on the far side.
+ */
+function mapCacheControl(w: OptionWriter, value: string): void {
+  let seconds: number | undefined;
+  let uncacheable = false;
+  for (const directive of value.split(',')) {
+    const [rawName = '', argument] = directive.split('=', 2);
+    const name = rawName.trim().toLowerCase();
+    if (name === 'no-store' || name === 'no-cache') uncacheable = true;
+    else if (name === 'max-age' && argument !== undefined && /^\d{1,10}$/.test(argument.trim()) && seconds === undefined) seconds = Number(argument.trim());
+  }
+  if (uncacheable) seconds = 0;
+  if (seconds !== undefined && seconds <= 0xffffffff) {
+    w.add(O.MaxAge, encodeUint(seconds));
+    if (value === `max-age=${seconds}`) return;
+  }
+  w.field('cache-control', value);
+}
+
+/**
  * Maps an HTTP request to the inner message (RFC 8613 §11.4, RFC 8075).
  * @throws {UnmappableMessageError} for an invalid method or target, {HeadersTooLargeError}.
  */
@@ -220,15 +247,22 @@ export function encodeRequest(request: HttpRequestParts, limits: MappingLimits =
 }
 
 /**
- * Maps an HTTP response to the inner message.
+ * Maps an HTTP response to the inner message. `requestMethod`, the method of the request
+ * answered, picks the success code CoAP uses for it (2.04 Changed for POST and PUT, 2.02
+ * Deleted for DELETE; see statusToCode).
  * @throws {UnmappableMessageError}, {HeadersTooLargeError}.
  */
-export function encodeResponse(response: HttpResponseParts, limits: MappingLimits = {}): InnerMessage {
+export function encodeResponse(response: HttpResponseParts, limits: MappingLimits = {}, requestMethod?: string): InnerMessage {
   const w = new OptionWriter(limits.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE);
   const { status } = response;
   if (!Number.isInteger(status) || status < 200 || status > 599) throw new UnmappableMessageError(`status ${status} cannot be sent as a final response`);
-  const code = statusToCode(status);
-  if (codeToStatus(code, response.body.length > 0) !== status) w.add(HTTP_CODE_OPTION, encodeUint(status));
+  const code = statusToCode(status, requestMethod);
+  const hasPayload = response.body.length > 0;
+  // A 200 without content sent as 2.02/2.04 reads back as 204 (RFC 8075 §7 note 2), which
+  // is what HTTP says for no content (RFC 9110 §15.3.5). No HTTP-Code for it: that option is
+  // critical, and a CoAP peer would have to reject a plain success (RFC 7252 §5.4.1).
+  const sameSuccess = status === 200 && !hasPayload && (code === coapCode(2, 2) || code === coapCode(2, 4));
+  if (!sameSuccess && codeToStatus(code, hasPayload) !== status) w.add(HTTP_CODE_OPTION, encodeUint(status));
   if (response.statusMessage !== undefined && response.statusMessage !== '' && response.statusMessage !== STATUS_CODES[status]) {
     w.field(PSEUDO_REASON, response.statusMessage);
   }
@@ -244,7 +278,7 @@ export function encodeResponse(response: HttpResponseParts, limits: MappingLimit
     } else if (name === 'location') {
       mapLocation(w, value);
     } else if (name === 'cache-control' && status !== 503) {
-      mapMaxAge(w, name, value, /^max-age=(\d{1,10})$/);
+      mapCacheControl(w, value);
     } else if (name === 'retry-after' && status === 503) {
       mapMaxAge(w, name, value, /^(\d{1,10})$/);
     } else {
@@ -393,6 +427,13 @@ export function decodeResponse(message: InnerMessage): HttpResponseParts {
   }
   const headers = fields;
   pushMediaType(headers, 'content-type', byNumber.get(O.ContentFormat));
+  // An error response's payload without Content-Format is a diagnostic message (RFC 7252
+  // §5.5.2), which "SHOULD be copied into the HTTP response body with the media type of the
+  // response set to text/plain;charset=utf-8" (RFC 8075 §6.6). Not for a coded body (an
+  // HTTP peer's, whose fields say what it is).
+  if (message.code >>> 5 >= 4 && message.payload.length > 0 && !hasField(headers, 'content-type') && !hasField(headers, 'content-encoding')) {
+    headers.push(['content-type', DIAGNOSTIC_MEDIA_TYPE]);
+  }
   const etag = byNumber.get(O.ETag);
   if (etag !== undefined && !hasField(headers, 'etag')) {
     // In a response, ETag is 1 … 8 bytes (RFC 7252 §5.10.6); elective, so ignored outside that.

@@ -63,8 +63,30 @@ const CODE_TO_STATUS: ReadonlyMap<number, number> = new Map([
   [coapCode(5, 5), 502],
 ]);
 
-/** The CoAP code for an HTTP status: exact where Table 2 has one, else by class (2xx/3xx → 2.05, 4xx → 4.00, 5xx → 5.00). */
-export function statusToCode(status: number): number {
+/**
+ * The success code of a 200 or 204 answer to `method`, where CoAP names one: 2.05 Content is
+ * "only used in response to GET requests" (RFC 7252 §5.9.1.5; FETCH too, RFC 8132 §2.3.1),
+ * 2.04 Changed answers POST and PUT (§5.8.2, §5.8.3; PATCH and iPATCH, RFC 8132 §3.1) and
+ * 2.02 Deleted answers DELETE (§5.8.4); a CoAP-HTTP proxy maps 200/204 so (§10.1.2–10.1.4).
+ */
+const SUCCESS_BY_METHOD: ReadonlyMap<string, number> = new Map([
+  ['POST', coapCode(2, 4)],
+  ['PUT', coapCode(2, 4)],
+  ['PATCH', coapCode(2, 4)],
+  ['iPATCH', coapCode(2, 4)],
+  ['DELETE', coapCode(2, 2)],
+]);
+
+/**
+ * The CoAP code for an HTTP status: exact where Table 2 has one, else by class (2xx/3xx → 2.05,
+ * 4xx → 4.00, 5xx → 5.00). With the request's `method`, a 200 or 204 to POST, PUT, PATCH,
+ * iPATCH or DELETE is 2.04 or 2.02 (see SUCCESS_BY_METHOD); other methods keep 2.05 / 2.04.
+ */
+export function statusToCode(status: number, method?: string): number {
+  if ((status === 200 || status === 204) && method !== undefined) {
+    const success = SUCCESS_BY_METHOD.get(method);
+    if (success !== undefined) return success;
+  }
   const exact = STATUS_TO_CODE.get(status);
   if (exact !== undefined) return exact;
   if (status >= 500) return coapCode(5, 0);

@@ -234,7 +234,8 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): (
     report('rejected', err, sendUnprotected(res, err), false, kid, undefined);
   }
 
-  async function sendProtectedResponse(res: ServerResponse, binding: RequestBinding, captured: CapturedResponse, info: OscoreRequestInfo, head: boolean, release: () => void): Promise<void> {
+  async function sendProtectedResponse(res: ServerResponse, binding: RequestBinding, captured: CapturedResponse, info: OscoreRequestInfo, method: string, release: () => void): Promise<void> {
+    const head = method === 'HEAD';
     let outer: HeaderList = [];
     let sent: { option: Uint8Array; payload: Uint8Array };
     try {
@@ -248,7 +249,8 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): (
       // §9.3.2): it travels inside, protected, so the client can report it.
       const headLength = head ? captured.headers.find(([name]) => name === 'content-length') : undefined;
       const inner = headLength === undefined ? split.inner : [...split.inner, headLength];
-      const message = encodeResponse({ status: captured.status, statusMessage: captured.statusMessage, headers: inner, body: captured.body }, limits);
+      // The request's method picks CoAP's success code (2.04 for POST/PUT, 2.02 for DELETE; RFC 7252 §5.8, §10.1).
+      const message = encodeResponse({ status: captured.status, statusMessage: captured.statusMessage, headers: inner, body: captured.body }, limits, method);
       sent = await protectResponse(binding, message);
     } catch (err) {
       const error = err instanceof OscoreError ? err : new ResponseTooLargeError(maxResponseSize);
@@ -344,7 +346,7 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): (
     }
     const inner = createInnerRequest(req, parts, parts.headers.filter(([name]) => policy.acceptsInner(name)), policy.passThroughRaw(req.rawHeaders), info);
     const release = captureResponse(res, maxResponseSize, parts.method === 'HEAD', (captured) => {
-      sendProtectedResponse(res, binding, captured, info, parts.method === 'HEAD', release).catch((err: unknown) => fail(res, err));
+      sendProtectedResponse(res, binding, captured, info, parts.method, release).catch((err: unknown) => fail(res, err));
     });
     next(inner, res);
   }
