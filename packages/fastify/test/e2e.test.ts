@@ -232,9 +232,13 @@ function mainRoutes(app: FastifyInstance, s: Pick<TestServer, 'record'>): void {
     s.record(req);
     return reply.type('application/octet-stream').send(allByteValues(4));
   });
-  app.get('/body/empty', async (req, reply) => {
-    s.record(req);
-    return reply.code(200).send();
+  app.route({
+    method: ['GET', 'POST', 'PUT', 'DELETE'],
+    url: '/body/empty',
+    handler: async (req, reply) => {
+      s.record(req);
+      return reply.code(200).send();
+    },
   });
   app.get('/body/sized/:bytes', async (req, reply) => {
     s.record(req);
@@ -993,8 +997,8 @@ describe('bodies', () => {
     expect(json(res)).toEqual({ body: { text: '' }, contentLength: '0', contentType: 'text/plain' });
   });
 
-  it('empty response body with 200 stays 200 (not 204)', async () => {
-    const res = await call(main, '/body/empty');
+  it.each(['GET', 'POST', 'PUT', 'DELETE'])('empty response body with 200 to %s stays 200 (not 204)', async (method) => {
+    const res = await call(main, '/body/empty', { method: method as 'GET' });
     expect(res.status).toBe(200);
     expect(res.body.length).toBe(0);
     expect(res.headers['content-length']).toBe('0');

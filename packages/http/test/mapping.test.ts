@@ -119,6 +119,27 @@ describe('status codes (RFC 8075 §7)', () => {
     expect(codeToStatus(0xa5, false)).toBe(502);
   });
 
+  it.each(['POST', 'PUT', 'PATCH', 'DELETE', 'GET', 'HEAD', 'OPTIONS'])('200 and 204, with and without content, round-trip as answers to %s', (method) => {
+    for (const [status, body] of [[200, utf8('x')], [200, empty], [204, empty]] as const) {
+      const back = decodeResponse(encodeResponse({ status, headers: [], body }, {}, method));
+      expect(back.status, `${status} ${body.length} B`).toBe(status);
+    }
+  });
+
+  it('answers POST/PUT with 2.04 and DELETE with 2.02 (RFC 7252 §5.8, §5.9.1.5); a 200 without content keeps its status only in the elective :status field', () => {
+    expect(encodeResponse({ status: 200, headers: [], body: utf8('x') }, {}, 'POST')).toEqual({ code: 0x44, options: [], payload: utf8('x') });
+    expect(encodeResponse({ status: 204, headers: [], body: empty }, {}, 'DELETE')).toEqual({ code: 0x42, options: [], payload: empty });
+    const emptyOk = encodeResponse({ status: 200, headers: [], body: empty }, {}, 'PUT');
+    expect(emptyOk.code).toBe(0x44);
+    expect(emptyOk.options.map((o) => [o.number, Buffer.from(o.value).toString('latin1')])).toEqual([[65002, ':status:200']]);
+    // A peer without the extension reads 2.04 without payload: 204 (RFC 8075 §7 note 2).
+    expect(decodeResponse({ ...emptyOk, options: [] }).status).toBe(204);
+    // Elective: a :status that does not refine 2.02/2.04 without payload is ignored.
+    expect(decodeResponse({ code: 0x45, options: [{ number: 65002, value: utf8(':status:200') }], payload: empty }).status).toBe(200);
+    expect(decodeResponse({ code: 0x44, options: [{ number: 65002, value: utf8(':status:299') }], payload: empty }).status).toBe(204);
+    expect(decodeResponse({ code: 0x84, options: [{ number: 65002, value: utf8(':status:200') }], payload: empty }).status).toBe(404);
+  });
+
   it('keeps a non-standard reason phrase', () => {
     const back = decodeResponse(encodeResponse({ status: 200, statusMessage: 'Splendid', headers: [], body: empty }));
     expect(back.statusMessage).toBe('Splendid');

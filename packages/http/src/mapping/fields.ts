@@ -1,8 +1,9 @@
 /**
  * HTTP header lists and the HTTP-Field option value: `name ":" value`, the name in
  * lower case, the value as its octets (ISO-8859-1, as HTTP/1.1 carries them;
- * RFC 9110 §5.5). Pseudo-fields start with a colon: `:path` (the exact request target)
- * and `:reason` (a non-standard reason phrase).
+ * RFC 9110 §5.5). Pseudo-fields start with a colon: `:path` (the exact request target),
+ * `:reason` (a non-standard reason phrase) and `:status` (a 200 that CoAP's code would
+ * read as 204; docs/wire-format.md §3).
  */
 
 import { MAX_OPTION_LENGTH } from '@oscore-http/core';
@@ -15,7 +16,8 @@ export type HeaderList = Array<[name: string, value: string]>;
 /** Pseudo-fields the mapping defines. */
 export const PSEUDO_PATH = ':path';
 export const PSEUDO_REASON = ':reason';
-const PSEUDO = new Set([PSEUDO_PATH, PSEUDO_REASON]);
+export const PSEUDO_STATUS = ':status';
+const PSEUDO = new Set([PSEUDO_PATH, PSEUDO_REASON, PSEUDO_STATUS]);
 
 // RFC 9110 §5.5: field-value = *field-content; no CR, LF or NUL (the characters Node's writeHead accepts).
 const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/;

@@ -13,7 +13,7 @@ import { HeadersTooLargeError, InvalidInnerMessageError, UnmappableMessageError 
 import { coapEtagOf, decodeUint, encodeUint, httpEtagOf, parseEntityTags } from './coap-values.js';
 import { contentFormatToMediaType, mediaTypeToContentFormat } from './content-format.js';
 import { HTTP_CODE_OPTION, HTTP_FIELD_OPTION } from './extension-options.js';
-import { decodeField, encodeField, PSEUDO_PATH, PSEUDO_REASON, type HeaderList } from './fields.js';
+import { decodeField, encodeField, PSEUDO_PATH, PSEUDO_REASON, PSEUDO_STATUS, type HeaderList } from './fields.js';
 import { codeToMethod, FALLBACK_REQUEST_CODE, isToken, methodToCode } from './method.js';
 import { codeToStatus, statusToCode } from './status.js';
 import { checkExactTarget, composeTarget, decomposeTarget } from './target.js';
@@ -199,6 +199,10 @@ function mapCacheControl(w: OptionWriter, value: string): void {
   w.field('cache-control', value);
 }
 
+function isChangedOrDeleted(code: number): boolean {
+  return code === coapCode(2, 2) || code === coapCode(2, 4);
+}
+
 /**
  * Maps an HTTP request to the inner message (RFC 8613 §11.4, RFC 8075).
  * @throws {UnmappableMessageError} for an invalid method or target, {HeadersTooLargeError}.
@@ -258,11 +262,14 @@ export function encodeResponse(response: HttpResponseParts, limits: MappingLimit
   if (!Number.isInteger(status) || status < 200 || status > 599) throw new UnmappableMessageError(`status ${status} cannot be sent as a final response`);
   const code = statusToCode(status, requestMethod);
   const hasPayload = response.body.length > 0;
-  // A 200 without content sent as 2.02/2.04 reads back as 204 (RFC 8075 §7 note 2), which
-  // is what HTTP says for no content (RFC 9110 §15.3.5). No HTTP-Code for it: that option is
-  // critical, and a CoAP peer would have to reject a plain success (RFC 7252 §5.4.1).
-  const sameSuccess = status === 200 && !hasPayload && (code === coapCode(2, 2) || code === coapCode(2, 4));
-  if (!sameSuccess && codeToStatus(code, hasPayload) !== status) w.add(HTTP_CODE_OPTION, encodeUint(status));
+  if (status === 200 && !hasPayload && isChangedOrDeleted(code)) {
+    // A 200 without content sent as 2.02/2.04 would read back as 204 (RFC 8075 §7 note 2).
+    // Not HTTP-Code: that option is critical, and a CoAP peer would have to reject a plain
+    // success (RFC 7252 §5.4.1). The elective `:status` keeps the 200 for an HTTP peer.
+    w.field(PSEUDO_STATUS, '200');
+  } else if (codeToStatus(code, hasPayload) !== status) {
+    w.add(HTTP_CODE_OPTION, encodeUint(status));
+  }
   if (response.statusMessage !== undefined && response.statusMessage !== '' && response.statusMessage !== STATUS_CODES[status]) {
     w.field(PSEUDO_REASON, response.statusMessage);
   }
@@ -422,6 +429,8 @@ export function decodeResponse(message: InnerMessage): HttpResponseParts {
     const value = decodeUint(httpCode[0]!.value);
     if (httpCode.length > 1 || value === undefined || value < 200 || value > 599) throw new InvalidInnerMessageError('the HTTP-Code option does not hold a final status (200-599)');
     status = value;
+  } else if (exact.get(PSEUDO_STATUS) === '200' && message.payload.length === 0 && isChangedOrDeleted(message.code)) {
+    status = 200; // see encodeResponse; any other `:status` is ignored, as an elective option may be
   } else {
     status = codeToStatus(message.code, message.payload.length > 0);
   }
