@@ -103,6 +103,7 @@ export class OscoreResponseHandler implements Handler {
   }
 
   onResponseEnd(controller: Controller): void {
+    this.#controller.detach();
     this.#done();
     if (this.#failed) return;
     this.#verify().catch((err: unknown) => this.#handler.onResponseError?.(this.#controller, err as Error));
@@ -124,6 +125,9 @@ export class OscoreResponseHandler implements Handler {
     }
     const option = decodeOscoreHeader(headers.oscore);
     const { message } = await verifyResponse(this.#binding, option, body);
+    // The caller may have aborted while the response was verified; the transport is done, so
+    // the abort is reported here (undici's contract: after abort, only onResponseError).
+    controller.throwIfAborted();
     // A verified 4.01 with Echo: the server needs this request's freshness proved (RFC 9175
     // §2.4; RFC 8613 Appendix B.1.2). Send it once more, with the Echo value, as a new request.
     const echo = message.code === UNAUTHORIZED ? message.options.find((o) => o.number === ECHO_OPTION) : undefined;
@@ -142,8 +146,14 @@ export class OscoreResponseHandler implements Handler {
       for (const entry of passed) if (!present.has(entry[0])) list.push(entry);
     }
     controller.setResponseHeaders(list);
+    // A handler may abort from its own callbacks (undici's dump interceptor does, fetch on
+    // termination): nothing follows an abort but onResponseError with its reason.
     this.#handler.onResponseStart?.(controller, response.status, headerObject(list), response.statusMessage ?? '');
-    if (response.body.length > 0) this.#handler.onResponseData?.(controller, Buffer.from(response.body.buffer, response.body.byteOffset, response.body.length));
+    controller.throwIfAborted();
+    if (response.body.length > 0) {
+      this.#handler.onResponseData?.(controller, Buffer.from(response.body.buffer, response.body.byteOffset, response.body.length));
+      controller.throwIfAborted();
+    }
     this.#handler.onResponseEnd?.(controller, {});
   }
 }
