@@ -190,7 +190,16 @@ export function oscore(options: OscoreInterceptorOptions): Dispatcher.Dispatcher
 
   return (dispatch) =>
     function oscoreInterceptor(opts: DispatchOptions, handler: Handler): boolean {
-      let origin = normalizeOrigin(String(opts.origin));
+      let origin: string;
+      try {
+        // A Client or Pool passes no origin unless the caller gives one; it may well be a
+        // configured peer, so the request is neither sent in clear nor guessed at.
+        if (opts.origin === undefined || opts.origin === null || opts.origin === '') throw new TypeError('no origin');
+        origin = normalizeOrigin(opts.origin as string | URL);
+      } catch {
+        handler.onResponseError?.(null as unknown as Dispatcher.DispatchController, new UnmappableMessageError('the request names no valid origin (a Client or Pool passes none: give `origin`, or compose the interceptor on an Agent)'));
+        return true;
+      }
       let context: ReturnType<Resolver>;
       const addressed = addressedOrigin(origin, opts.headers);
       if (addressed !== undefined && (context = resolve(addressed)) !== undefined) origin = addressed;

@@ -4,7 +4,7 @@
  */
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Agent, interceptors, type Dispatcher } from 'undici';
+import { Agent, Client, interceptors, Pool, type Dispatcher } from 'undici';
 import { createContextSet, type ContextSet } from '@oscore-http/http';
 import { oscore } from '@oscore-http/undici';
 import { startFastify, type TestServer } from '../../fastify/test/support/fastify-server.js';
@@ -147,6 +147,27 @@ describe('undici’s dns interceptor', () => {
       await res.body.dump();
       expect(server.traffic.seen).toEqual([expect.objectContaining({ method: 'POST', url: '/oscore', contentType: 'application/oscore' })]);
       expect(server.seen[0]).toMatchObject({ protected: true, peer: 'client-a-name-only' });
+    }
+  });
+});
+
+describe('a dispatcher that does not name the origin', () => {
+  it('Client/Pool.compose without `origin` in the request: a typed error, nothing sent (its origin may be a configured peer)', async () => {
+    for (const Kind of [Client, Pool]) {
+      for (const unprotectedOrigins of ['pass', 'refuse'] as const) {
+        server.traffic.reset();
+        const dispatcher = resources.add(new Kind(server.origin), (d) => d.close()).compose(oscore({ contexts, unprotectedOrigins }));
+        const err = await dispatcher.request({ path: '/hello', method: 'GET' } as Dispatcher.RequestOptions).then(
+          () => undefined,
+          (e: unknown) => e as { code?: string },
+        );
+        expect(err?.code, `${Kind.name} ${unprotectedOrigins}`).toBe('ERR_OSCORE_HTTP_UNMAPPABLE');
+        expect(server.traffic.requests).toBe(0);
+        // With the origin named, the same dispatcher protects as usual.
+        const res = await dispatcher.request({ origin: server.origin, path: '/hello', method: 'GET' });
+        expect(res.statusCode).toBe(200);
+        await res.body.dump();
+      }
     }
   });
 });
