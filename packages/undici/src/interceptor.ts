@@ -166,7 +166,9 @@ export function oscore(options: OscoreInterceptorOptions): Dispatcher.Dispatcher
   const policy = createHeaderPolicy(options.headers);
   const maxBodySize = options.maxBodySize ?? DEFAULT_MAX_BODY_SIZE;
   const maxHeaderSize = options.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE;
-  const maxResponseSize = (options.maxResponseSize ?? maxBodySize) + maxHeaderSize + 64 * 1024;
+  const maxResponseBody = options.maxResponseSize ?? maxBodySize;
+  // The outer body also carries the inner header fields, options and the tag.
+  const maxResponseSize = maxResponseBody + maxHeaderSize + 64 * 1024;
   const outerPathOf = typeof options.outerPath === 'function' ? options.outerPath : () => (options.outerPath as string | undefined) ?? DEFAULT_OUTER_PATH;
   const refuse = options.unprotectedOrigins === 'refuse';
   const peerWindow = options.peerReplayWindow ?? DEFAULT_HTTP_REPLAY_WINDOW;
@@ -269,7 +271,7 @@ export function oscore(options: OscoreInterceptorOptions): Dispatcher.Dispatcher
               // interceptors composed outside this one re-protect instead.
               idempotent: false,
             });
-            dispatch(outerOpts, new OscoreResponseHandler(handler, controller, binding, { policy, limit: maxResponseSize, head: opts.method === 'HEAD' }, release, retry));
+            dispatch(outerOpts, new OscoreResponseHandler(handler, controller, binding, { policy, limit: maxResponseSize, bodyLimit: maxResponseBody, head: opts.method === 'HEAD' }, release, retry));
           } catch (err) {
             release();
             throw err;

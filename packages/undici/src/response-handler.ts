@@ -48,6 +48,8 @@ export interface ExchangeSettings {
   readonly policy: HeaderPolicy;
   /** Largest outer response body, in bytes. */
   readonly limit: number;
+  /** Largest inner response body, in bytes (the `maxResponseSize` option). */
+  readonly bodyLimit: number;
   /** The request was HEAD: its answer reports the Content-Length the server protected. */
   readonly head: boolean;
 }
@@ -96,7 +98,7 @@ export class OscoreResponseHandler implements Handler {
     if (this.#size > this.#exchange.limit) {
       this.#failed = true;
       this.#chunks = [];
-      controller.abort(new BodyTooLargeError(this.#exchange.limit, 'response'));
+      controller.abort(new BodyTooLargeError(this.#exchange.bodyLimit, 'response'));
       return;
     }
     this.#chunks.push(chunk);
@@ -136,6 +138,8 @@ export class OscoreResponseHandler implements Handler {
       return;
     }
     const response = decodeResponse(message);
+    // The outer limit leaves room for header fields and the tag; the option bounds the body.
+    if (response.body.length > this.#exchange.bodyLimit) throw new BodyTooLargeError(this.#exchange.bodyLimit, 'response');
     const list = response.headers.filter(([name]) => this.#exchange.policy.acceptsInner(name));
     // A HEAD answer reports the GET representation's length, which the server protected (RFC 9110 §9.3.2).
     const headLength = this.#exchange.head ? response.headers.find(([name]) => name === 'content-length')?.[1] : undefined;

@@ -171,3 +171,16 @@ describe('a dispatcher that does not name the origin', () => {
     }
   });
 });
+
+describe('maxResponseSize', () => {
+  it('bounds the inner response body as documented: one byte over fails with BodyTooLargeError naming the configured limit', async () => {
+    const dispatcher = compose(oscore({ contexts, maxResponseSize: 1_000 }));
+    const ok = await dispatcher.request({ origin: server.origin, path: '/bytes/1000', method: 'GET' });
+    expect((await ok.body.arrayBuffer()).byteLength).toBe(1_000);
+    const err = await dispatcher.request({ origin: server.origin, path: '/bytes/1001', method: 'GET' }).then(
+      () => undefined,
+      (e: unknown) => e as { code?: string; limit?: number },
+    );
+    expect(err).toMatchObject({ code: 'ERR_OSCORE_HTTP_BODY_TOO_LARGE', limit: 1_000 });
+  });
+});
