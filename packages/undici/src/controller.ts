@@ -113,6 +113,17 @@ export class DeferredController implements Controller {
     });
   }
 
+  /**
+   * The outer response has ended: its transport's controller is let go. undici reuses the
+   * connection for other requests, and the caller's pause/resume/abort while the inner
+   * response is verified and played would otherwise reach it (an UnwrapController's resume
+   * resumes the socket's parser, whoever paused it). From now on an abort is this
+   * controller's own: the response handler checks `aborted` and reports the reason.
+   */
+  detach(): void {
+    this.#transport = undefined;
+  }
+
   /** The transport's controller of the request now dispatched. */
   attach(transport: Controller): void {
     this.#transport = transport;

@@ -104,6 +104,45 @@ function serializeQuery(query: Record<string, unknown>): string {
   return parts.join('&');
 }
 
+/** The request's Host field, if it has one (headers in any shape undici accepts). */
+function hostFieldOf(headers: DispatchOptions['headers']): string | undefined {
+  if (headers === undefined || headers === null) return undefined;
+  if (Array.isArray(headers)) {
+    // A flat [name, value, …] list, or a list of [name, value] pairs.
+    if (headers.length > 0 && Array.isArray(headers[0])) {
+      for (const [name, value] of headers as unknown as [string, string][]) if (String(name).toLowerCase() === 'host') return String(value);
+      return undefined;
+    }
+    for (let i = 0; i + 1 < headers.length; i += 2) if (String(headers[i]).toLowerCase() === 'host') return String(headers[i + 1]);
+    return undefined;
+  }
+  if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function') {
+    for (const entry of headers as Iterable<[string, string]>) if (String(entry[0]).toLowerCase() === 'host') return String(entry[1]);
+    return undefined;
+  }
+  for (const name in headers) if (name.toLowerCase() === 'host') return String((headers as Record<string, unknown>)[name]);
+  return undefined;
+}
+
+/**
+ * The origin the request is addressed to: its Host field names the target's authority
+ * (RFC 9110 §7.2), which differs from `opts.origin` when undici's dns interceptor, composed
+ * outside this one, replaced the host name by an address (it moves the name to Host).
+ * Without this, a request to a configured peer would be looked up by its IP address and
+ * sent in clear (`pass`) or refused (`refuse`).
+ */
+function addressedOrigin(origin: string, headers: DispatchOptions['headers']): string | undefined {
+  const host = hostFieldOf(headers);
+  if (host === undefined) return undefined;
+  try {
+    const url = new URL(origin);
+    if (url.host === host.toLowerCase()) return undefined;
+    return normalizeOrigin(`${url.protocol}//${host.trim()}`);
+  } catch {
+    return undefined; // not a valid authority: the origin alone decides
+  }
+}
+
 function targetOf(opts: DispatchOptions): string {
   let target = opts.path;
   if (opts.query && Object.keys(opts.query).length > 0) target += (target.includes('?') ? '&' : '?') + serializeQuery(opts.query);
@@ -127,7 +166,9 @@ export function oscore(options: OscoreInterceptorOptions): Dispatcher.Dispatcher
   const policy = createHeaderPolicy(options.headers);
   const maxBodySize = options.maxBodySize ?? DEFAULT_MAX_BODY_SIZE;
   const maxHeaderSize = options.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE;
-  const maxResponseSize = (options.maxResponseSize ?? maxBodySize) + maxHeaderSize + 64 * 1024;
+  const maxResponseBody = options.maxResponseSize ?? maxBodySize;
+  // The outer body also carries the inner header fields, options and the tag.
+  const maxResponseSize = maxResponseBody + maxHeaderSize + 64 * 1024;
   const outerPathOf = typeof options.outerPath === 'function' ? options.outerPath : () => (options.outerPath as string | undefined) ?? DEFAULT_OUTER_PATH;
   const refuse = options.unprotectedOrigins === 'refuse';
   const peerWindow = options.peerReplayWindow ?? DEFAULT_HTTP_REPLAY_WINDOW;
@@ -151,8 +192,20 @@ export function oscore(options: OscoreInterceptorOptions): Dispatcher.Dispatcher
 
   return (dispatch) =>
     function oscoreInterceptor(opts: DispatchOptions, handler: Handler): boolean {
-      const origin = normalizeOrigin(String(opts.origin));
-      const context = resolve(origin);
+      let origin: string;
+      try {
+        // A Client or Pool passes no origin unless the caller gives one; it may well be a
+        // configured peer, so the request is neither sent in clear nor guessed at.
+        if (opts.origin === undefined || opts.origin === null || opts.origin === '') throw new TypeError('no origin');
+        origin = normalizeOrigin(opts.origin as string | URL);
+      } catch {
+        handler.onResponseError?.(null as unknown as Dispatcher.DispatchController, new UnmappableMessageError('the request names no valid origin (a Client or Pool passes none: give `origin`, or compose the interceptor on an Agent)'));
+        return true;
+      }
+      let context: ReturnType<Resolver>;
+      const addressed = addressedOrigin(origin, opts.headers);
+      if (addressed !== undefined && (context = resolve(addressed)) !== undefined) origin = addressed;
+      else context = resolve(origin);
       if (context === undefined) {
         if (!refuse) return dispatch(opts, handler);
         handler.onResponseError?.(null as unknown as Dispatcher.DispatchController, new NoContextForOriginError(origin));
@@ -218,7 +271,7 @@ export function oscore(options: OscoreInterceptorOptions): Dispatcher.Dispatcher
               // interceptors composed outside this one re-protect instead.
               idempotent: false,
             });
-            dispatch(outerOpts, new OscoreResponseHandler(handler, controller, binding, { policy, limit: maxResponseSize, head: opts.method === 'HEAD' }, release, retry));
+            dispatch(outerOpts, new OscoreResponseHandler(handler, controller, binding, { policy, limit: maxResponseSize, bodyLimit: maxResponseBody, head: opts.method === 'HEAD' }, release, retry));
           } catch (err) {
             release();
             throw err;

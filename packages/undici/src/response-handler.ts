@@ -48,6 +48,8 @@ export interface ExchangeSettings {
   readonly policy: HeaderPolicy;
   /** Largest outer response body, in bytes. */
   readonly limit: number;
+  /** Largest inner response body, in bytes (the `maxResponseSize` option). */
+  readonly bodyLimit: number;
   /** The request was HEAD: its answer reports the Content-Length the server protected. */
   readonly head: boolean;
 }
@@ -96,13 +98,14 @@ export class OscoreResponseHandler implements Handler {
     if (this.#size > this.#exchange.limit) {
       this.#failed = true;
       this.#chunks = [];
-      controller.abort(new BodyTooLargeError(this.#exchange.limit, 'response'));
+      controller.abort(new BodyTooLargeError(this.#exchange.bodyLimit, 'response'));
       return;
     }
     this.#chunks.push(chunk);
   }
 
   onResponseEnd(controller: Controller): void {
+    this.#controller.detach();
     this.#done();
     if (this.#failed) return;
     this.#verify().catch((err: unknown) => this.#handler.onResponseError?.(this.#controller, err as Error));
@@ -124,6 +127,9 @@ export class OscoreResponseHandler implements Handler {
     }
     const option = decodeOscoreHeader(headers.oscore);
     const { message } = await verifyResponse(this.#binding, option, body);
+    // The caller may have aborted while the response was verified; the transport is done, so
+    // the abort is reported here (undici's contract: after abort, only onResponseError).
+    controller.throwIfAborted();
     // A verified 4.01 with Echo: the server needs this request's freshness proved (RFC 9175
     // §2.4; RFC 8613 Appendix B.1.2). Send it once more, with the Echo value, as a new request.
     const echo = message.code === UNAUTHORIZED ? message.options.find((o) => o.number === ECHO_OPTION) : undefined;
@@ -132,6 +138,8 @@ export class OscoreResponseHandler implements Handler {
       return;
     }
     const response = decodeResponse(message);
+    // The outer limit leaves room for header fields and the tag; the option bounds the body.
+    if (response.body.length > this.#exchange.bodyLimit) throw new BodyTooLargeError(this.#exchange.bodyLimit, 'response');
     const list = response.headers.filter(([name]) => this.#exchange.policy.acceptsInner(name));
     // A HEAD answer reports the GET representation's length, which the server protected (RFC 9110 §9.3.2).
     const headLength = this.#exchange.head ? response.headers.find(([name]) => name === 'content-length')?.[1] : undefined;
@@ -142,8 +150,14 @@ export class OscoreResponseHandler implements Handler {
       for (const entry of passed) if (!present.has(entry[0])) list.push(entry);
     }
     controller.setResponseHeaders(list);
+    // A handler may abort from its own callbacks (undici's dump interceptor does, fetch on
+    // termination): nothing follows an abort but onResponseError with its reason.
     this.#handler.onResponseStart?.(controller, response.status, headerObject(list), response.statusMessage ?? '');
-    if (response.body.length > 0) this.#handler.onResponseData?.(controller, Buffer.from(response.body.buffer, response.body.byteOffset, response.body.length));
+    controller.throwIfAborted();
+    if (response.body.length > 0) {
+      this.#handler.onResponseData?.(controller, Buffer.from(response.body.buffer, response.body.byteOffset, response.body.length));
+      controller.throwIfAborted();
+    }
     this.#handler.onResponseEnd?.(controller, {});
   }
 }

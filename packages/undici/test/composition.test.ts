@@ -1,0 +1,186 @@
+/**
+ * The interceptor composed with undici's own interceptors and driven by handlers that use
+ * the controller as undici allows. Real fastify server and undici client on loopback.
+ */
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Agent, Client, interceptors, Pool, type Dispatcher } from 'undici';
+import { createContextSet, type ContextSet } from '@oscore-http/http';
+import { oscore } from '@oscore-http/undici';
+import { startFastify, type TestServer } from '../../fastify/test/support/fastify-server.js';
+import { clientContextA, Resources, serverContextA } from '../../fastify/test/support/oscore-peers.js';
+
+const resources = new Resources();
+let server: TestServer;
+let port: string;
+/** One sequence number space per server, shared by every agent of this file. */
+let contexts: ContextSet;
+
+beforeAll(async () => {
+  server = resources.add(
+    await startFastify({ contexts: [serverContextA(), serverContextA({ name: 'client-a-by-name', senderId: '04', recipientId: '03' }), serverContextA({ name: 'client-a-name-only', senderId: '06', recipientId: '05' })] }, (app, s) => {
+      app.get('/hello', async (req) => {
+        s.record(req);
+        return { host: req.headers.host ?? null };
+      });
+      app.get('/bytes/:n', async (req, reply) => {
+        s.record(req);
+        return reply.type('application/octet-stream').send(Buffer.alloc(Number((req.params as { n: string }).n), 0x61));
+      });
+    }),
+    (s) => s.close(),
+  );
+  port = new URL(server.origin).port;
+  contexts = createContextSet([clientContextA(server.origin), clientContextA(`http://localhost:${port}`, { senderId: '03', recipientId: '04' })], { store: 'memory' });
+});
+
+afterAll(() => resources.closeAll());
+
+function compose(...chain: Dispatcher.DispatcherComposeInterceptor[]): Dispatcher {
+  return resources.add(new Agent({ keepAliveTimeout: 1_000 }), (a) => a.close()).compose(chain);
+}
+
+type Call = string;
+
+/** Dispatches with a controller-style handler; `onStart`/`onData` may act on the controller. */
+function dispatchRecording(dispatcher: Dispatcher, opts: Dispatcher.DispatchOptions, act: { onStart?: (c: Dispatcher.DispatchController) => void; onData?: (c: Dispatcher.DispatchController) => void }): Promise<Call[]> {
+  const calls: Call[] = [];
+  return new Promise((resolve) => {
+    const settle = () => setTimeout(() => resolve(calls), 50); // later callbacks would be recorded too
+    dispatcher.dispatch(opts, {
+      onRequestStart: () => void calls.push('start'),
+      onResponseStart: (c, status) => {
+        calls.push(`headers ${status}`);
+        act.onStart?.(c);
+      },
+      onResponseData: (c) => {
+        calls.push('data');
+        act.onData?.(c);
+      },
+      onResponseEnd: () => {
+        calls.push('end');
+        settle();
+      },
+      onResponseError: (_c, err) => {
+        calls.push(`error ${err.message}`);
+        settle();
+      },
+    });
+  });
+}
+
+describe('the caller’s controller', () => {
+  it('an abort in onResponseStart ends the exchange with the reason: no data, no end', async () => {
+    const calls = await dispatchRecording(compose(oscore({ contexts })), { origin: server.origin, path: '/hello', method: 'GET' }, { onStart: (c) => c.abort(new Error('not wanted')) });
+    expect(calls).toEqual(['start', 'headers 200', 'error not wanted']);
+  });
+
+  it('an abort in onResponseData ends the exchange with the reason: no end', async () => {
+    const calls = await dispatchRecording(compose(oscore({ contexts })), { origin: server.origin, path: '/bytes/100', method: 'GET' }, { onData: (c) => c.abort(new Error('enough')) });
+    expect(calls).toEqual(['start', 'headers 200', 'data', 'error enough']);
+  });
+
+  it('pause/resume/abort after the outer response ended never reach its transport (the connection serves other requests by then)', async () => {
+    const late: string[] = [];
+    // Composed inside oscore: it sees the outer exchange and watches the controller undici gives it.
+    const watch: Dispatcher.DispatcherComposeInterceptor = (dispatch) => (opts, handler) => {
+      let ended = false;
+      return dispatch(opts, {
+        onRequestStart: (c, ctx) =>
+          handler.onRequestStart?.(
+            {
+              get aborted() { return c.aborted; },
+              get paused() { return c.paused; },
+              get reason() { return c.reason; },
+              pause: () => (ended ? late.push('pause') : c.pause()),
+              resume: () => (ended ? late.push('resume') : c.resume()),
+              abort: (reason: Error) => (ended ? late.push('abort') : c.abort(reason)),
+            } as Dispatcher.DispatchController,
+            ctx,
+          ),
+        onResponseStart: (c, ...rest) => handler.onResponseStart?.(c, ...rest),
+        onResponseData: (c, chunk) => handler.onResponseData?.(c, chunk),
+        onResponseEnd: (c, trailers) => {
+          ended = true;
+          handler.onResponseEnd?.(c, trailers);
+        },
+        onResponseError: (c, err) => handler.onResponseError?.(c, err),
+      });
+    };
+    const calls = await dispatchRecording(compose(watch, oscore({ contexts })), { origin: server.origin, path: '/bytes/100', method: 'GET' }, {
+      onStart: (c) => c.pause(),
+      onData: (c) => {
+        c.resume();
+        c.abort(new Error('late'));
+      },
+    });
+    expect(calls).toEqual(['start', 'headers 200', 'data', 'error late']);
+    expect(late).toEqual([]);
+  });
+});
+
+describe('undici’s dns interceptor', () => {
+  const lookup = (_origin: URL, _opts: unknown, cb: (err: Error | null, addresses: { address: string; family: number }[]) => void) => cb(null, [{ address: '127.0.0.1', family: 4 }]);
+
+  for (const [order, chain] of [
+    ['inside oscore (it sees the outer request)', () => [interceptors.dns({ lookup } as never), oscore({ contexts })]],
+    ['outside oscore (oscore sees the IP address as origin)', () => [oscore({ contexts }), interceptors.dns({ lookup } as never)]],
+  ] as const) {
+    it(`${order}: a request to a configured host name is protected with that host's context`, async () => {
+      server.seen.length = 0;
+      server.traffic.reset();
+      const res = await compose(...chain()).request({ origin: `http://localhost:${port}`, path: '/hello', method: 'GET' });
+      expect(res.statusCode).toBe(200);
+      expect(await res.body.json()).toEqual({ host: `localhost:${port}` });
+      expect(server.traffic.seen).toEqual([expect.objectContaining({ method: 'POST', url: '/oscore', contentType: 'application/oscore' })]);
+      expect(server.seen[0]).toMatchObject({ protected: true, peer: 'client-a-by-name' });
+    });
+  }
+
+  it('outside oscore, no context for the address: the host name’s context is found — never sent in clear (pass), never refused (refuse)', async () => {
+    const byName = createContextSet([clientContextA(`http://localhost:${port}`, { senderId: '05', recipientId: '06' })], { store: 'memory' });
+    for (const unprotectedOrigins of ['pass', 'refuse'] as const) {
+      server.seen.length = 0;
+      server.traffic.reset();
+      const res = await compose(oscore({ contexts: byName, unprotectedOrigins }), interceptors.dns({ lookup } as never)).request({ origin: `http://localhost:${port}`, path: '/hello', method: 'GET' });
+      expect(res.statusCode).toBe(200);
+      await res.body.dump();
+      expect(server.traffic.seen).toEqual([expect.objectContaining({ method: 'POST', url: '/oscore', contentType: 'application/oscore' })]);
+      expect(server.seen[0]).toMatchObject({ protected: true, peer: 'client-a-name-only' });
+    }
+  });
+});
+
+describe('a dispatcher that does not name the origin', () => {
+  it('Client/Pool.compose without `origin` in the request: a typed error, nothing sent (its origin may be a configured peer)', async () => {
+    for (const Kind of [Client, Pool]) {
+      for (const unprotectedOrigins of ['pass', 'refuse'] as const) {
+        server.traffic.reset();
+        const dispatcher = resources.add(new Kind(server.origin), (d) => d.close()).compose(oscore({ contexts, unprotectedOrigins }));
+        const err = await dispatcher.request({ path: '/hello', method: 'GET' } as Dispatcher.RequestOptions).then(
+          () => undefined,
+          (e: unknown) => e as { code?: string },
+        );
+        expect(err?.code, `${Kind.name} ${unprotectedOrigins}`).toBe('ERR_OSCORE_HTTP_UNMAPPABLE');
+        expect(server.traffic.requests).toBe(0);
+        // With the origin named, the same dispatcher protects as usual.
+        const res = await dispatcher.request({ origin: server.origin, path: '/hello', method: 'GET' });
+        expect(res.statusCode).toBe(200);
+        await res.body.dump();
+      }
+    }
+  });
+});
+
+describe('maxResponseSize', () => {
+  it('bounds the inner response body as documented: one byte over fails with BodyTooLargeError naming the configured limit', async () => {
+    const dispatcher = compose(oscore({ contexts, maxResponseSize: 1_000 }));
+    const ok = await dispatcher.request({ origin: server.origin, path: '/bytes/1000', method: 'GET' });
+    expect((await ok.body.arrayBuffer()).byteLength).toBe(1_000);
+    const err = await dispatcher.request({ origin: server.origin, path: '/bytes/1001', method: 'GET' }).then(
+      () => undefined,
+      (e: unknown) => e as { code?: string; limit?: number },
+    );
+    expect(err).toMatchObject({ code: 'ERR_OSCORE_HTTP_BODY_TOO_LARGE', limit: 1_000 });
+  });
+});
