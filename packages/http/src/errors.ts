@@ -99,7 +99,8 @@ export class BodyTooLargeError extends OscoreHttpError {
   /** The limit in bytes. */
   readonly limit: number;
   constructor(limit: number, what = 'body') {
-    super(`The ${what} exceeds the configured limit of ${limit} bytes; send less, or raise maxBodySize on both peers (and use A128GCM/A256GCM/ChaCha20-Poly1305 beyond 64 KiB).`);
+    const option = what.startsWith('response') ? 'maxResponseSize on the client' : 'maxBodySize on both peers';
+    super(`The ${what} exceeds the configured limit of ${limit} bytes; send less, or raise ${option} (and use A128GCM/A256GCM/ChaCha20-Poly1305 beyond 64 KiB).`);
     this.limit = limit;
   }
 }

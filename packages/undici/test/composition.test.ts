@@ -179,8 +179,9 @@ describe('maxResponseSize', () => {
     expect((await ok.body.arrayBuffer()).byteLength).toBe(1_000);
     const err = await dispatcher.request({ origin: server.origin, path: '/bytes/1001', method: 'GET' }).then(
       () => undefined,
-      (e: unknown) => e as { code?: string; limit?: number },
+      (e: unknown) => e as { code?: string; limit?: number; message?: string },
     );
     expect(err).toMatchObject({ code: 'ERR_OSCORE_HTTP_BODY_TOO_LARGE', limit: 1_000 });
+    expect(err?.message).toMatch(/raise maxResponseSize on the client/);
   });
 });
