@@ -7,7 +7,7 @@
  */
 
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -227,5 +227,20 @@ describe('keygen: every algorithm gives a working pair', () => {
     expect([...received.message.payload]).toEqual([7]);
     const response = await protectResponse(received.binding, { code: coapCode(2, 5), options: [], payload: new Uint8Array([8]) });
     expect([...(await verifyResponse(request.binding, response.option, response.payload)).message.payload]).toEqual([8]);
+  });
+});
+
+describe('keygen: modes do not depend on the umask', () => {
+  it.each([['022'], ['277']])('umask %s: --out-dir and its missing parents 0700, files 0600', async (umask) => {
+    const out = mkdtempSync(join(dir, 'umask-'));
+    const run = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn('sh', ['-c', `umask ${umask} && exec "$0" "$@"`, process.execPath, BIN, 'keygen', '--out-dir', 'a/b'], { cwd: out, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.on('close', (code) => resolve({ code, stderr }));
+    });
+    expect(run.code, run.stderr).toBe(0);
+    for (const d of ['a', 'a/b']) expect(statSync(join(out, d)).mode & 0o777, d).toBe(0o700);
+    for (const f of ['a/b/server.contexts.json', 'a/b/client.contexts.json']) expect(statSync(join(out, f)).mode & 0o777, f).toBe(0o600);
   });
 });
