@@ -7,7 +7,7 @@
  */
 
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -242,5 +242,57 @@ describe('keygen: modes do not depend on the umask', () => {
     expect(run.code, run.stderr).toBe(0);
     for (const d of ['a', 'a/b']) expect(statSync(join(out, d)).mode & 0o777, d).toBe(0o700);
     for (const f of ['a/b/server.contexts.json', 'a/b/client.contexts.json']) expect(statSync(join(out, f)).mode & 0o777, f).toBe(0o600);
+  });
+});
+
+describe('doctor: the checks no other test reached, each with its fix', () => {
+  const S1 = 'f0e1d2c3b4a5968778695a4b3c2d1e0f00112233445566778899aabbccddee11';
+  const S2 = '0f1e2d3c4b5a69788796a5b4c3d2e1f000112233445566778899aabbccddee22';
+  const entry = (extra: Record<string, unknown>) => ({ masterSecret: { hex: S1 }, senderId: '01', recipientId: '02', ...extra });
+  const doc = (contexts: unknown[]) => JSON.stringify({ format: 'oscore-http-contexts/1', contexts });
+  interface Finding {
+    level: string;
+    check: string;
+    path: string;
+    message: string;
+    fix: string;
+  }
+  it.each([
+    ['alg.ccm-size', 'info', [entry({ aeadAlgorithm: 'AES-CCM-16-128-128' })], 'contexts[0].aeadAlgorithm', /A128GCM/],
+    ['id.missing', 'error', [{ masterSecret: { hex: S1 }, senderId: '01' }], 'contexts[0].recipientId', /Recipient ID in hex/],
+    ['kid-context.invalid', 'error', [entry({ sendKidContext: 'yes' })], 'contexts[0].sendKidContext', /true or false/],
+    ['kid-context.without-id-context', 'error', [entry({ sendKidContext: true })], 'contexts[0].sendKidContext', /set idContext on both sides/],
+    ['name.invalid', 'error', [entry({ name: '' })], 'contexts[0].name', /name the peer/],
+    ['peer.invalid', 'error', [entry({ peer: 'not a url' })], 'contexts[0].peer', /scheme, host and port/],
+    ['secret.missing', 'error', [{ name: 'shop', senderId: '01', recipientId: '02' }], 'contexts[0].masterSecret', /OSCORE_SHOP_SECRET/],
+    ['secret.shared', 'warning', [entry({ name: 'a' }), entry({ name: 'b', senderId: '03', recipientId: '04' })], 'contexts[1].masterSecret', /its own Master Secret/],
+    ['secret.shorter-than-key', 'warning', [entry({ aeadAlgorithm: 'A256GCM', masterSecret: { hex: S2.slice(0, 48) } })], 'contexts[0].masterSecret', /oscore-http keygen/],
+    ['suffix.invalid', 'error', [entry({ recipientIdSuffix: 3 })], 'contexts[0].recipientIdSuffix', /use 1 for up to 256/],
+    ['suffix.no-peer', 'error', [entry({ senderIdSuffix: 1 })], 'contexts[0].senderIdSuffix', /add "peer"/],
+    ['usage-limits.invalid', 'error', [entry({ usageLimits: { q: -1 } })], 'contexts[0].usageLimits.q', /positive integer/],
+  ] as const)('%s (%s)', async (check, level, contexts, path, fix) => {
+    write('check.json', doc(contexts as unknown[]));
+    const run = await cli(['doctor', '--json', 'check.json']);
+    expect(run.code).toBe(level === 'error' ? 1 : 0);
+    const findings = (JSON.parse(run.stdout) as { findings: Finding[] }).findings;
+    const found = findings.find((f) => f.check === check);
+    expect(found, JSON.stringify(findings, null, 1)).toMatchObject({ level, path });
+    expect(found!.fix).toMatch(fix);
+    expect(run.stdout).not.toContain(S1);
+    expect(run.stdout).not.toContain(S2.slice(0, 48));
+  });
+
+  it('a directory, or a file it may not read: exit 3, not "problems found"', async () => {
+    const directory = await cli(['doctor', '.']);
+    expect(directory.code).toBe(3);
+    expect(directory.stderr).toBe('oscore-http: cannot read . (EISDIR)\n');
+  });
+
+  it.skipIf(process.getuid?.() === 0)('an unreadable file (mode 000): exit 3 with EACCES', async () => {
+    write('locked.json', doc([entry({})]));
+    chmodSync(at('locked.json'), 0);
+    const run = await cli(['doctor', 'locked.json']);
+    expect(run.code).toBe(3);
+    expect(run.stderr).toBe('oscore-http: cannot read locked.json (EACCES)\n');
   });
 });
