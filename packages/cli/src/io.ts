@@ -5,6 +5,9 @@
  * Unix conventions: data (tables, JSON) on stdout; diagnostics and progress on stderr.
  */
 
+import { closeSync, openSync, readSync } from 'node:fs';
+import { ExitCode } from './exit-codes.js';
+
 /** A place to write text. */
 export interface OutputStream {
   write(text: string): void;
@@ -22,11 +25,22 @@ export interface CliIo {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Directory that relative paths are resolved against. */
   readonly cwd: string;
-  /** Reads standard input to its end (for a `-` file argument); absent where there is none. */
-  readonly readStdin?: () => Promise<Uint8Array>;
+  /**
+   * Reads standard input to its end (for a `-` file argument); absent where there is none.
+   * With `limit`, it stops once more than `limit` bytes have arrived and returns them (the
+   * caller sees `length > limit`), so an endless or huge input never fills memory.
+   */
+  readonly readStdin?: (limit?: number) => Promise<Uint8Array>;
 }
 
 function streamOf(stream: NodeJS.WriteStream): OutputStream {
+  // `oscore-http … | head`: once the reader has gone, every write fails with EPIPE, which
+  // Node emits as an 'error' event and, unhandled, reports as a stack trace. Exit quietly
+  // instead, as a Unix tool killed by SIGPIPE does (no message: stderr may be the pipe).
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(ExitCode.BROKEN_PIPE);
+    throw err;
+  });
   return {
     write: (text) => void stream.write(text),
     get isTTY() {
@@ -38,14 +52,46 @@ function streamOf(stream: NodeJS.WriteStream): OutputStream {
   };
 }
 
-async function readAll(stream: NodeJS.ReadableStream): Promise<Uint8Array> {
+async function readAll(stream: NodeJS.ReadableStream, limit = Infinity): Promise<Uint8Array> {
   const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  let total = 0;
+  for await (const chunk of stream) {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    chunks.push(bytes);
+    total += bytes.length;
+    // Stop at the limit rather than after the end: the input may never end (`yes |`), or be huge.
+    if (total > limit) break;
+  }
   const all = Buffer.concat(chunks);
   return new Uint8Array(all.buffer, all.byteOffset, all.length);
 }
 
+/**
+ * Reads the file at `path`, but never more than `limit` + 1 bytes: a result longer than
+ * `limit` means "too large". Unlike `stat` then `readFile`, this also bounds what has no
+ * size (a device such as /dev/zero, a FIFO, /dev/fd/N from `<(…)`), and reads it once.
+ * @throws the `fs` error (ENOENT, EISDIR, EACCES, …).
+ */
+export function readFileBounded(path: string, limit: number): Uint8Array {
+  const fd = openSync(path, 'r');
+  try {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    while (total <= limit) {
+      const chunk = Buffer.allocUnsafe(Math.min(1 << 20, limit + 1 - total));
+      const n = readSync(fd, chunk, 0, chunk.length, null);
+      if (n === 0) break;
+      chunks.push(chunk.subarray(0, n));
+      total += n;
+    }
+    const all = Buffer.concat(chunks);
+    return new Uint8Array(all.buffer, all.byteOffset, all.length);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** The real process's streams, environment and working directory. */
 export function processIo(): CliIo {
-  return { stdout: streamOf(process.stdout), stderr: streamOf(process.stderr), env: process.env, cwd: process.cwd(), readStdin: () => readAll(process.stdin) };
+  return { stdout: streamOf(process.stdout), stderr: streamOf(process.stderr), env: process.env, cwd: process.cwd(), readStdin: (limit) => readAll(process.stdin, limit) };
 }

@@ -233,7 +233,8 @@ describe('other files', () => {
     write('broken.json', '{ "format": "oscore-http-contexts/1", ');
     const broken = await doctor(['broken.json']);
     expect(broken.code).toBe(3);
-    expect(broken.stderr).toMatch(/^oscore-http: broken\.json is not valid JSON \(/);
+    // The line and column, never V8's excerpt of the file (it may quote a secret).
+    expect(broken.stderr).toBe('oscore-http: broken.json is not valid JSON: expected double-quoted property name at line 1, column 39\n');
     expect(broken.stdout).toBe('');
   });
 
@@ -251,7 +252,7 @@ describe('other files', () => {
   it('--help prints the usage on stdout', async () => {
     const run = await runCli(['doctor', '--help']);
     expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/^Usage: oscore-http doctor \[options\] <contexts-file>\n/);
+    expect(run.stdout).toMatch(/^Usage: oscore-http doctor \[options\] <contexts-file \| ->\n/);
     expect(run.stdout).toContain('Exit codes: 0 no errors (warnings and info allowed), 1 errors found, 2 usage error,\n3 the file cannot be read or is not JSON.');
   });
 });

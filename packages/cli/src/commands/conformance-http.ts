@@ -20,6 +20,7 @@ import {
   type HttpSuiteResult,
 } from '@oscore-http/conformance';
 import { choiceOption, integerOption, parseCommandArgs } from '../args.js';
+import { withoutJsonExcerpt } from '../context-file.js';
 import { InputError, UsageError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
 import { createProgress } from '../progress.js';
@@ -154,7 +155,9 @@ export const httpCommand: Command = {
         onTestStart: (test, index, total) => progress.update(`[${index + 1}/${total}] ${test.id} — ${test.title}`),
       });
     } catch (err) {
-      if (err instanceof SuiteInputError || err instanceof TargetUnreachableError) throw new InputError(err.message, { cause: err });
+      // The contexts file's JSON error comes from loadContextFile with V8's excerpt of the
+      // file, which can be the first characters of a Master Secret: drop the excerpt.
+      if (err instanceof SuiteInputError || err instanceof TargetUnreachableError) throw new InputError(withoutJsonExcerpt(err.message), { cause: err });
       throw err;
     } finally {
       progress.done();

@@ -3,8 +3,8 @@
  * every mistake it can find, and says how to fix each.
  */
 
-import { resolve } from 'node:path';
 import { parseCommandArgs } from '../args.js';
+import { readContextFileText } from '../context-file.js';
 import { checkContextFile, type Finding, type Level } from '../doctor/checks.js';
 import { UsageError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
@@ -14,7 +14,7 @@ import type { Command } from './types.js';
 
 const HELP = 'doctor';
 
-const usage = `Usage: oscore-http doctor [options] <contexts-file>
+const usage = `Usage: oscore-http doctor [options] <contexts-file | ->
 
 Checks a context file for every mistake it can find, and says how to fix each: JSON and
 schema errors, unknown settings, secrets that are missing (unset environment variables,
@@ -22,7 +22,8 @@ unreadable files), inline, short or not random-looking, IDs that are too long fo
 algorithm, equal or reused across contexts, peers that are not origins or repeated,
 replay windows out of range, usage limits above the recommendations, and notes on the
 algorithm. Secrets are resolved from the environment and files as the service would,
-to check them; no secret value is ever printed.
+to check them; no secret value is ever printed. "-" reads the file from standard input
+(relative { "file" } secrets then start at the working directory).
 
 One line per finding on stdout: level (error, warning, info), place, problem, fix;
 then a summary line.
@@ -57,8 +58,9 @@ export const doctorCommand: Command = {
     const { values, positionals } = parseCommandArgs({ args: [...argv], strict: true, allowPositionals: true, options: { json: { type: 'boolean' } } }, HELP);
     if (positionals.length === 0) throw new UsageError('give the context file to check', HELP);
     if (positionals.length > 1) throw new UsageError(`give one context file, not ${positionals.length}`, HELP);
-    const label = positionals[0]!;
-    const result = checkContextFile(resolve(io.cwd, label), label, io.env);
+    const file = await readContextFileText(positionals[0]!, io, '');
+    const label = file.label;
+    const result = checkContextFile(file, io.env);
     const totals = Object.fromEntries(LEVELS.map((l) => [l, result.findings.filter((f) => f.level === l).length])) as Record<Level, number>;
     if (values.json === true) {
       writeJson(io, {

@@ -55,6 +55,10 @@ export function commandGroup(options: CommandGroupOptions): Command {
       }
       if (first === '--help' || first === '-h' || first === 'help') {
         const topic = first === 'help' ? options.commands.find((c) => c.name === rest[0]) : undefined;
+        // `help nope` is the same mistake as `nope`: a usage error, not the general help and success.
+        if (first === 'help' && rest[0] !== undefined && topic === undefined) {
+          throw new UsageError(`unknown command "${rest[0]}"; commands: ${options.commands.map((c) => c.name).join(', ')}`, subPath);
+        }
         io.stdout.write(topic?.usage ?? usage);
         return ExitCode.OK;
       }
@@ -65,7 +69,10 @@ export function commandGroup(options: CommandGroupOptions): Command {
         const what = first.startsWith('-') ? `unknown option "${first}"` : `unknown command "${first}"`;
         throw new UsageError(`${what}; commands: ${options.commands.map((c) => c.name).join(', ')}`, subPath);
       }
-      if (command.commands === undefined && (rest.includes('--help') || rest.includes('-h'))) {
+      // `--` ends the options: `doctor -- --help` names a file called --help.
+      const end = rest.indexOf('--');
+      const optionArgs = end === -1 ? rest : rest.slice(0, end);
+      if (command.commands === undefined && (optionArgs.includes('--help') || optionArgs.includes('-h'))) {
         io.stdout.write(command.usage);
         return ExitCode.OK;
       }

@@ -4,12 +4,12 @@
  * verifies it and shows the inner request or response as HTTP.
  */
 
-import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseCommandArgs, choiceOption } from '../args.js';
+import { readContextFileText } from '../context-file.js';
 import { InputError, UsageError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
-import type { CliIo } from '../io.js';
+import { readFileBounded, type CliIo } from '../io.js';
 import { parseCapturedInput, type HttpMessage } from '../inspect/http-message.js';
 import { decodeOuter, decodeOuterHeader, type OuterOscore } from '../inspect/outer.js';
 import { inspectJson, inspectSucceeded, renderInspectText, type InspectReport } from '../inspect/report.js';
@@ -38,7 +38,8 @@ Input, from a file or "-" (standard input):
   --header <value>       the OSCORE header field value alone, with --body <file>
 
 Options:
-  --context <file>       Verify with this context file (docs/context-file.md); either
+  --context <file>       Verify with this context file (docs/context-file.md; "-" for
+                         standard input); either
                          side's file works: a request is verified with the context whose
                          Recipient ID is its kid, or a client's context mirrored
   --request <file>       For a response: the request it answers (raw HTTP or curl -v).
@@ -72,18 +73,20 @@ const MAX_INPUT = 64 * 1024 * 1024;
 async function readInput(path: string, io: CliIo, what: string): Promise<{ bytes: Uint8Array; label: string }> {
   if (path === '-') {
     if (io.readStdin === undefined) throw new InputError('standard input is not available here');
-    const bytes = await io.readStdin();
+    const bytes = await io.readStdin(MAX_INPUT);
     if (bytes.length > MAX_INPUT) throw new InputError(`stdin: more than ${MAX_INPUT} bytes; is this one HTTP message?`);
     return { bytes, label: 'stdin' };
   }
   const absolute = resolve(io.cwd, path);
+  let bytes: Uint8Array;
   try {
-    if (statSync(absolute).size > MAX_INPUT) throw new InputError(`${path}: more than ${MAX_INPUT} bytes; is this one HTTP message?`);
-    return { bytes: new Uint8Array(readFileSync(absolute)), label: path };
+    // Bounded while reading, not by stat: /dev/zero, a FIFO or /dev/fd/N have no size.
+    bytes = readFileBounded(absolute, MAX_INPUT);
   } catch (err) {
-    if (err instanceof InputError) throw err;
     throw new InputError(`cannot read ${what} ${path} (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { cause: err });
   }
+  if (bytes.length > MAX_INPUT) throw new InputError(`${path}: more than ${MAX_INPUT} bytes; is this one HTTP message?`);
+  return { bytes, label: path };
 }
 
 /** The kid, kid context and Partial IV of the request a response answers. */
@@ -162,7 +165,7 @@ export const inspectCommand: Command = {
     if (values.header !== undefined && positionals.length > 0) throw new UsageError('give either a message file or --header, not both', HELP);
     if (values.header === undefined && positionals.length === 0) throw new UsageError('give a message file ("-" for standard input), or --header <value> with --body <file>', HELP);
     if (positionals.length > 1) throw new UsageError(`give one message file, not ${positionals.length}`, HELP);
-    if ([positionals[0], values.body, values.request].filter((p) => p === '-').length > 1) throw new UsageError('only one input can be "-" (standard input)', HELP);
+    if ([positionals[0], values.body, values.request, values.context].filter((p) => p === '-').length > 1) throw new UsageError('only one input can be "-" (standard input)', HELP);
 
     const override = values.body === undefined ? undefined : (await readInput(values.body, io, 'the body file')).bytes;
     const { outer, form, input, requestInDump, warnings } =
@@ -186,15 +189,17 @@ export const inspectCommand: Command = {
     }
 
     let verification: Verification | undefined;
+    let contextsLabel: string | undefined;
     if (values.context !== undefined) {
       if (outer.kind === 'response' && request === undefined) {
         throw new UsageError('a response is verified against the request it answers (RFC 8613 §7.1, §8.4): give that request with --request <file>', HELP);
       }
-      const contexts = readInspectContexts(resolve(io.cwd, values.context), values.context, io.env);
+      const contexts = readInspectContexts(await readContextFileText(values.context, io, 'the context file'), io.env);
+      contextsLabel = contexts.label;
       verification = outer.kind === 'request' ? await verifyCapturedRequest(contexts, outer) : await verifyCapturedResponse(contexts, outer, request!);
     }
 
-    const report: InspectReport = { input, form, outer, request, contexts: values.context, verification, warnings };
+    const report: InspectReport = { input, form, outer, request, contexts: contextsLabel, verification, warnings };
     for (const warning of warnings) io.stderr.write(`oscore-http: warning: ${warning}\n`);
     if (values.json === true) writeJson(io, inspectJson(report));
     else io.stdout.write(renderInspectText(report, createStyle(colorEnabled(io.stdout, io.env))));

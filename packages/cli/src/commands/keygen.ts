@@ -6,8 +6,8 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { closeSync, fchmodSync, lstatSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { chmodSync, closeSync, fchmodSync, lstatSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { AEAD_ALGORITHMS, aeadAlgorithm, toHex, UnsupportedAlgorithmError, type AeadAlgorithm } from '@oscore-http/core';
 import { ContextConfigError, createContextSet, normalizeOrigin, type ContextConfig } from '@oscore-http/http';
 import { parseCommandArgs } from '../args.js';
@@ -101,6 +101,24 @@ function createPrivateFile(path: string, content: string): void {
     writeSync(fd, content);
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * Creates `dir` and its missing parents with mode 0700. `mkdir`'s mode is filtered by the
+ * umask (under `umask 277` a recursive mkdir gave 0500 directories the files could not be
+ * created in, and not the documented 0700), so each directory this run creates is then set
+ * to exactly 0700 before anything is created in it.
+ */
+function createPrivateDirectory(dir: string): void {
+  const missing: string[] = [];
+  for (let d = dir; !exists(d); d = dirname(d)) {
+    missing.unshift(d);
+    if (dirname(d) === d) break;
+  }
+  for (const d of missing) {
+    mkdirSync(d, { mode: 0o700 });
+    chmodSync(d, 0o700);
   }
 }
 
@@ -204,7 +222,7 @@ export const keygenCommand: Command = {
 
     if (values['out-dir'] !== undefined && !exists(outDir)) {
       try {
-        mkdirSync(outDir, { recursive: true, mode: 0o700 });
+        createPrivateDirectory(outDir);
       } catch (err) {
         throw new InputError(`cannot create the directory ${outDir} (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { cause: err });
       }

@@ -8,11 +8,11 @@
  * no finding contains a secret value.
  */
 
-import { readFileSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { aeadAlgorithm, defaultUsageLimits, hkdfAlgorithm, OscoreError, type AeadAlgorithm } from '@oscore-http/core';
-import { CONTEXT_CONFIG_KEYS, ContextConfigError, createContextSet, loadContextFile, normalizeOrigin, resolveSecret, type ContextConfig } from '@oscore-http/http';
-import { InputError } from '../errors.js';
+import { CONTEXT_CONFIG_KEYS, ContextConfigError, createContextSet, normalizeOrigin, resolveSecret, type ContextConfig } from '@oscore-http/http';
+import { parseContextJson, type ContextFileText } from '../context-file.js';
 import { lowEntropy } from './entropy.js';
 
 /** How serious a finding is: an error stops a service or breaks security; a warning should be fixed; info is worth knowing. */
@@ -419,25 +419,14 @@ function crossChecks(c: Checker, checked: readonly Checked[]): void {
 }
 
 /**
- * Checks a context file.
- * @param path the file (absolute or relative to the working directory).
- * @param label the file as the user named it, for messages.
- * @throws {InputError} when the file cannot be read or is not JSON.
+ * Checks a context file, read once by the caller ({@link readContextFileText}: a FIFO or
+ * `<(…)` can be read only once, and standard input has no path).
+ * @throws {InputError} when the file is not JSON.
  */
-export function checkContextFile(path: string, label: string, env: Readonly<Record<string, string | undefined>>): DoctorResult {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new InputError(`cannot read ${label} (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { cause: err });
-  }
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (err) {
-    throw new InputError(`${label} is not valid JSON (${(err as Error).message})`, { cause: err });
-  }
-  const c = new Checker(env, dirname(resolve(path)));
+export function checkContextFile(file: ContextFileText, env: Readonly<Record<string, string | undefined>>): DoctorResult {
+  const { label, path } = file;
+  const data = parseContextJson(file);
+  const c = new Checker(env, file.baseDir);
   if (!isObject(data)) {
     c.add('error', 'file.root', '(root)', 'is not an object', 'write { "format": "oscore-http-contexts/1", "contexts": [ … ] } (docs/context-file.md)');
     return { contexts: 0, findings: c.findings };
@@ -454,7 +443,8 @@ export function checkContextFile(path: string, label: string, env: Readonly<Reco
   crossChecks(c, checked);
 
   const inline = checked.some((e) => isObject(e.entry.masterSecret) && ('hex' in e.entry.masterSecret || 'base64' in e.entry.masterSecret));
-  if (inline) {
+  // Standard input has no file mode to check.
+  if (inline && path !== undefined) {
     const mode = statSync(path).mode & 0o777;
     if ((mode & 0o077) !== 0) {
       c.add('warning', 'file.permissions', '(file)', `holds an inline Master Secret and is readable by ${mode & 0o007 ? 'everyone' : 'its group'} (mode 0${mode.toString(8)})`, `chmod 600 ${label}, or better, move the secret out of the file`);
@@ -462,7 +452,7 @@ export function checkContextFile(path: string, label: string, env: Readonly<Reco
   }
 
   // Whatever the checks above missed, the loader would refuse: load each clean entry, then the file.
-  const options = { store: 'memory' as const, env, baseDir: dirname(resolve(path)) };
+  const options = { store: 'memory' as const, env, baseDir: file.baseDir };
   for (const e of checked.filter((x) => x.errors === 0)) {
     try {
       createContextSet([e.entry as unknown as ContextConfig], options);
@@ -474,7 +464,9 @@ export function checkContextFile(path: string, label: string, env: Readonly<Reco
   }
   if (!c.findings.some((f) => f.level === 'error')) {
     try {
-      loadContextFile(path, { store: 'memory', env });
+      // What loadContextFile does after reading (root and format are checked above), on the
+      // text already read: reading the path again would find a FIFO or <(…) empty.
+      createContextSet((data as { contexts: ContextConfig[] }).contexts, { ...options, source: label });
     } catch (err) {
       if (!(err instanceof ContextConfigError)) throw err;
       c.add('error', 'load', err.path, detailOf(err), 'fix the file as the message says (docs/context-file.md)');

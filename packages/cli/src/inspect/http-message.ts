@@ -199,7 +199,10 @@ export function parseCapturedInput(bytes: Uint8Array, label: string): CapturedIn
   const warnings: string[] = [];
   let first = 0;
   while (bytes[first] === 0x0d || bytes[first] === 0x0a || bytes[first] === 0x20) first++;
-  const firstLine = latin1(bytes.subarray(first, Math.min(bytes.length, first + 200))).split('\n', 1)[0]!.replace(/\r$/, '');
+  // curl writes its own notes before the dump ("Note: Unnecessary use of -X or --request, POST
+  // is already inferred." for `curl -v -X POST -d …`, "Warning: …"): look past them.
+  const lines = latin1(bytes.subarray(first, Math.min(bytes.length, first + 4096))).split('\n').map((l) => l.replace(/\r$/, ''));
+  const firstLine = lines.find((l) => !/^(?:Note|Warning): /.test(l)) ?? '';
   if (CURL_LINE.test(firstLine)) return { form: 'curl', ...parseCurl(latin1(bytes), label), warnings };
   const message = parseRaw(bytes, label, warnings);
   return message.kind === 'request' ? { form: 'raw', request: message, warnings } : { form: 'raw', response: message, warnings };

@@ -12,8 +12,6 @@
  * directory, never moves a replay window, and never spends a sequence number.
  */
 
-import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
 import {
   CoapOptionNumber,
   formatCoapCode,
@@ -35,11 +33,11 @@ import {
   decodeResponse,
   HTTP_CODE_OPTION,
   HTTP_FIELD_OPTION,
-  loadContextFile,
   type ContextConfig,
   type ContextSetOptions,
   type HeaderList,
 } from '@oscore-http/http';
+import { parseContextJson, type ContextFileText } from '../context-file.js';
 import { InputError } from '../errors.js';
 import type { OuterOscore } from './outer.js';
 
@@ -112,24 +110,27 @@ export interface RequestIdentity {
 }
 
 /**
- * Reads and validates a context file, with secrets from `env` and an in-memory store.
- * @throws {InputError} for any problem `loadContextFile` reports.
+ * Validates a context file already read (once: see ../context-file.ts), with secrets
+ * from `env` and an in-memory store, as `loadContextFile` would after reading it.
+ * @throws {InputError} for any problem a service would refuse the file for.
  */
-export function readInspectContexts(path: string, label: string, env: Readonly<Record<string, string | undefined>>): InspectContexts {
-  let text: string;
+export function readInspectContexts(file: ContextFileText, env: Readonly<Record<string, string | undefined>>): InspectContexts {
+  const { label } = file;
+  const data = parseContextJson(file, 'the context file ');
+  const options: ContextSetOptions = { store: 'memory', env, baseDir: file.baseDir, source: label };
+  const refuse = (where: string, detail: string): never => {
+    throw new InputError(`the context file ${label} cannot be used: ${where}: ${detail} ("oscore-http doctor ${label === 'stdin' ? '-' : label}" lists every problem)`);
+  };
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) refuse('(root)', 'must be an object with "format" and "contexts"');
+  const { format, contexts } = data as { format?: unknown; contexts?: unknown };
+  if (format !== 'oscore-http-contexts/1') refuse('format', 'must be "oscore-http-contexts/1"');
   try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new InputError(`cannot read the context file ${label} (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { cause: err });
-  }
-  try {
-    loadContextFile(path, { store: 'memory', env });
+    createContextSet(contexts as ContextConfig[], options);
   } catch (err) {
     if (!(err instanceof ContextConfigError)) throw err;
-    throw new InputError(`the context file ${label} cannot be used: ${err.path}: ${err.detail} ("oscore-http doctor ${label}" lists every problem)`, { cause: err });
+    refuse(err.path, err.detail);
   }
-  const data = JSON.parse(text) as { contexts: ContextConfig[] };
-  return { label, entries: data.contexts, options: { store: 'memory', env, baseDir: dirname(resolve(path)), source: label } };
+  return { label, entries: contexts as ContextConfig[], options };
 }
 
 function idMatches(configured: string | Uint8Array, suffix: number | undefined, kid: Uint8Array): boolean {
