@@ -7,7 +7,7 @@
  */
 
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -282,17 +282,9 @@ describe('doctor: the checks no other test reached, each with its fix', () => {
     expect(run.stdout).not.toContain(S2.slice(0, 48));
   });
 
-  it('a directory, or a file it may not read: exit 3, not "problems found"', async () => {
+  it('a file it cannot read (a directory): exit 3, not "problems found"', async () => {
     const directory = await cli(['doctor', '.']);
     expect(directory.code).toBe(3);
     expect(directory.stderr).toBe('oscore-http: cannot read . (EISDIR)\n');
-  });
-
-  it.skipIf(process.getuid?.() === 0)('an unreadable file (mode 000): exit 3 with EACCES', async () => {
-    write('locked.json', doc([entry({})]));
-    chmodSync(at('locked.json'), 0);
-    const run = await cli(['doctor', 'locked.json']);
-    expect(run.code).toBe(3);
-    expect(run.stderr).toBe('oscore-http: cannot read locked.json (EACCES)\n');
   });
 });

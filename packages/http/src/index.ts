@@ -19,11 +19,14 @@ export {
   DEFAULT_HTTP_REPLAY_WINDOW,
   defaultStateStore,
   loadContextFile,
+  MAX_CONTEXT_FILE_SIZE,
   type ContextConfig,
   type ContextFile,
   type ContextSetOptions,
 } from './config/context-file.js';
+export { readFileBounded } from './config/bounded-read.js';
 export { ContextSet, normalizeOrigin } from './config/context-set.js';
+export { jsonSyntaxDetail, withoutJsonExcerpt } from './config/json-syntax.js';
 export { resolveSecret, type SecretSource } from './config/secrets.js';
 export {
   BodyTooLargeError,

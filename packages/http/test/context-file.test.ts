@@ -55,6 +55,22 @@ describe('secret references', () => {
     expect(bad.message).not.toContain('not-hex-but-secret-ish');
   });
 
+  it('a secret file without an end (a device, a FIFO) is refused at a bound instead of read forever', () => {
+    const err = problem(() => createContextSet([{ ...base, masterSecret: { file: '/dev/zero' } }], { baseDir: dir }));
+    expect(err.path).toBe('contexts[0].masterSecret');
+    expect(err.message).toMatch(/\/dev\/zero is larger than 65536 bytes/);
+  });
+
+  it('invalid JSON is located by line and column, never quoted: the parser’s excerpt could hold a secret', () => {
+    const file = join(dir, 'smart-quotes.json');
+    // A smart quote before the secret: V8's message would quote the characters after it.
+    writeFileSync(file, `{ "format": "oscore-http-contexts/1",\n  "contexts": [ { "masterSecret": { "hex": \u201c${SECRET_HEX}\u201d } } ] }`);
+    const err = problem(() => loadContextFile(file));
+    expect(err.message).toMatch(/is not valid JSON \(unexpected character '\u201c' at line 2, column 44\)/);
+    expect(err.message).not.toMatch(/0102030405/);
+    expect(problem(() => loadContextFile('/dev/zero')).message).toMatch(/larger than 16777216 bytes/);
+  });
+
   it('reports an unreadable file with its path', () => {
     const err = problem(() => createContextSet([{ ...base, masterSecret: { file: 'missing.key' } }], { baseDir: dir }));
     expect(err.message).toMatch(/missing\.key.*ENOENT/);

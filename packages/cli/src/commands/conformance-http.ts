@@ -20,7 +20,7 @@ import {
   type HttpSuiteResult,
 } from '@oscore-http/conformance';
 import { choiceOption, integerOption, parseCommandArgs } from '../args.js';
-import { withoutJsonExcerpt } from '../context-file.js';
+import { withoutJsonExcerpt } from '@oscore-http/http';
 import { InputError, UsageError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
 import { createProgress } from '../progress.js';

@@ -12,12 +12,13 @@
  * Everything is validated up front; each problem names its place, e.g. `contexts[1].senderId`.
  */
 
-import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { createSecurityContext, MemoryStateStore, OscoreError, type ReplayProtection, type SecurityContext, type SecurityContextParams, type SequenceNumberSource, type StateStore } from '@oscore-http/core';
 import { openFileStateStore } from '@oscore-http/core/file-store';
 import { ContextConfigError } from '../errors.js';
+import { readFileBounded } from './bounded-read.js';
 import { ContextSet, normalizeOrigin, type RecipientFamily, type SenderFamily } from './context-set.js';
+import { jsonSyntaxDetail } from './json-syntax.js';
 import { decodeText, fail, isObject, resolveSecret, type SecretOptions, type SecretSource } from './secrets.js';
 
 /** One security context as configured (file entry or object in code). */
@@ -206,6 +207,9 @@ export function createContextSet(configs: readonly ContextConfig[], options: Con
   return new ContextSet(contexts, origins, store, families);
 }
 
+/** The largest context file read: far above any real one (an entry is well under 1 KiB). */
+export const MAX_CONTEXT_FILE_SIZE = 16 * 1024 * 1024;
+
 /**
  * Reads, validates and derives a context file.
  * @throws {ContextConfigError} for an unreadable file, invalid JSON, or any invalid entry.
@@ -216,12 +220,20 @@ export function createContextSet(configs: readonly ContextConfig[], options: Con
  * ```
  */
 export function loadContextFile(path: string, options: Omit<ContextSetOptions, 'baseDir' | 'source'> = {}): ContextSet {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileBounded(path, MAX_CONTEXT_FILE_SIZE);
+  } catch (err) {
+    throw new ContextConfigError('(file)', `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`, path);
+  }
+  if (bytes.length > MAX_CONTEXT_FILE_SIZE) throw new ContextConfigError('(file)', `is larger than ${MAX_CONTEXT_FILE_SIZE} bytes; is this a context file?`, path);
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8');
   let data: unknown;
   try {
-    data = JSON.parse(readFileSync(path, 'utf8'));
+    data = JSON.parse(text);
   } catch (err) {
-    const detail = err instanceof SyntaxError ? `is not valid JSON (${err.message})` : `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`;
-    throw new ContextConfigError('(file)', detail, path);
+    // Never the parser's own message: it quotes the text around the error, a secret perhaps.
+    throw new ContextConfigError('(file)', `is not valid JSON (${jsonSyntaxDetail(text, err as Error)})`, path);
   }
   const opts = { ...options, baseDir: dirname(resolve(path)), source: path };
   if (!isObject(data)) fail('(root)', 'must be an object with "format" and "contexts"', opts);

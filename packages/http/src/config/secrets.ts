@@ -3,10 +3,13 @@
  * (docs/context-file.md). Errors name the variable or file, never a value.
  */
 
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fromHex } from '@oscore-http/core';
 import { ContextConfigError } from '../errors.js';
+import { readFileBounded } from './bounded-read.js';
+
+/** The largest secret file read: one secret, in any encoding, is far smaller. */
+const MAX_SECRET_FILE_SIZE = 64 * 1024;
 
 /** Where a secret comes from. */
 export type SecretSource =
@@ -62,12 +65,15 @@ export function resolveSecret(source: unknown, path: string, options: SecretOpti
   }
   if ('file' in source) {
     const file = resolve(options.baseDir ?? '.', String(source.file));
-    let content: Buffer;
+    let bytes: Uint8Array;
     try {
-      content = readFileSync(file);
+      // Bounded: a file reference may name a device or a FIFO that never ends.
+      bytes = readFileBounded(file, MAX_SECRET_FILE_SIZE);
     } catch (err) {
       return fail(path, `cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, options);
     }
+    if (bytes.length > MAX_SECRET_FILE_SIZE) return fail(path, `${file} is larger than ${MAX_SECRET_FILE_SIZE} bytes; a secret file holds one secret`, options);
+    const content = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
     if (encoding === 'raw') return new Uint8Array(content);
     return decodeText(content.toString('utf8'), encoding, `${path} (from ${file})`, options);
   }
