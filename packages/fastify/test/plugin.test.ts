@@ -1,0 +1,111 @@
+/**
+ * The plugin as a fastify user meets it: where it can be reached from (every socket
+ * fastify listens on), what hooks see, and what `ready()` reports for bad contexts.
+ * Real fastify servers and real undici clients on loopback; the only mock is the DNS
+ * answer for `localhost` (an injected environment: hosts files differ between machines).
+ */
+
+import dns from 'node:dns';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { request } from 'undici';
+import oscore from '@oscore-http/fastify';
+import { ContextConfigError } from '@oscore-http/http';
+import { oscoreAgent, Resources, serverContextA } from './support/oscore-peers.js';
+
+const resources = new Resources();
+afterEach(() => resources.closeAll());
+
+function portOf(app: FastifyInstance): number {
+  return (app.server.address() as { port: number }).port;
+}
+
+describe('listen() on localhost binds every address it resolves to; each one is protected', () => {
+  it('a request to the extra ::1 socket is refused without OSCORE, served with it, and allow-listed routes still work', async () => {
+    // `localhost` resolves to 127.0.0.1 and ::1 on most machines (/etc/hosts); fastify then
+    // opens a second server for ::1 (lib/server.js, multipleBindings).
+    const lookup = dns.lookup;
+    const spy = vi.spyOn(dns, 'lookup').mockImplementation(((host: string, opts: unknown, cb: (err: null, a: unknown) => void) => {
+      if (host === 'localhost' && typeof opts === 'object' && (opts as { all?: boolean }).all === true) {
+        cb(null, [
+          { address: '127.0.0.1', family: 4 },
+          { address: '::1', family: 6 },
+        ]);
+        return;
+      }
+      (lookup as (...args: unknown[]) => void)(host, opts, cb);
+    }) as unknown as typeof dns.lookup);
+    const app = resources.add(Fastify(), (a) => a.close());
+    let ran = 0;
+    await app.register(oscore, { contexts: [serverContextA()], allowUnprotected: ['GET /health'] });
+    app.get('/secret', async (req) => {
+      ran++;
+      return { peer: req.oscore?.peer ?? null };
+    });
+    app.get('/health', async (req) => ({ ok: true, protected: req.oscore !== null }));
+    try {
+      await app.listen({ port: 0, host: 'localhost' });
+    } finally {
+      spy.mockRestore();
+    }
+    expect(app.addresses().map((a) => a.address).sort()).toEqual(['127.0.0.1', '::1']);
+    const port = portOf(app);
+    for (const origin of [`http://127.0.0.1:${port}`, `http://[::1]:${port}`]) {
+      const plain = await request(`${origin}/secret`);
+      expect(plain.statusCode, origin).toBe(401);
+      expect(plain.headers['www-authenticate']).toBe('OSCORE');
+      expect(await plain.body.text()).toBe('OSCORE required');
+      const health = await request(`${origin}/health`);
+      expect(health.statusCode).toBe(200);
+      expect(await health.body.json()).toEqual({ ok: true, protected: false });
+      const client = resources.add(oscoreAgent(origin), (c) => c.close());
+      const res = await request(`${origin}/secret`, { dispatcher: client.dispatcher });
+      expect(res.statusCode, origin).toBe(200);
+      expect(await res.body.json()).toEqual({ peer: 'client-a' });
+    }
+    expect(ran).toBe(2);
+  });
+});
+
+describe('request.oscore', () => {
+  it('is set for hooks added before the plugin, and null for inject()', async () => {
+    const app = resources.add(Fastify(), (a) => a.close());
+    const seen: unknown[] = [];
+    app.addHook('onRequest', async (req) => {
+      seen.push(req.oscore?.peer ?? req.oscore);
+    });
+    await app.register(oscore, { contexts: [serverContextA()] });
+    app.get('/x', async (req) => ({ peer: req.oscore?.peer ?? null }));
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const origin = `http://127.0.0.1:${portOf(app)}`;
+    const client = resources.add(oscoreAgent(origin), (c) => c.close());
+    const res = await request(`${origin}/x`, { dispatcher: client.dispatcher });
+    expect(await res.body.json()).toEqual({ peer: 'client-a' });
+    const injected = await app.inject({ method: 'GET', url: '/x' });
+    expect(injected.json()).toEqual({ peer: null });
+    expect(seen).toEqual(['client-a', null]);
+  });
+});
+
+describe('ready() with bad contexts', () => {
+  it('two contexts with the same Recipient ID: ready() rejects with ContextConfigError, nothing is thrown past it', async () => {
+    const app = resources.add(Fastify(), (a) => a.close());
+    app.register(oscore, { contexts: [serverContextA(), serverContextA({ name: 'again' })] });
+    const err = await app.ready().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ContextConfigError);
+    expect((err as ContextConfigError).code).toBe('ERR_OSCORE_HTTP_CONTEXT_CONFIG');
+  });
+
+  it('a context file that cannot be read: ready() rejects with ContextConfigError', async () => {
+    const app = resources.add(Fastify(), (a) => a.close());
+    app.register(oscore, { contexts: '/nonexistent/oscore-contexts.json' });
+    const err = await app.ready().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ContextConfigError);
+  });
+});
