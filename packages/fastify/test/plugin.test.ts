@@ -6,6 +6,7 @@
  */
 
 import dns from 'node:dns';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { request } from 'undici';
@@ -107,5 +108,80 @@ describe('ready() with bad contexts', () => {
       (e: unknown) => e,
     );
     expect(err).toBeInstanceOf(ContextConfigError);
+  });
+});
+
+describe('what the application’s hooks see after the response', () => {
+  it('onResponse and fastify’s "request completed" log report the application’s status, not the outer 200', async () => {
+    const statuses: Array<[string, number]> = [];
+    const completed: number[] = [];
+    const app = resources.add(
+      Fastify({
+        logger: {
+          level: 'info',
+          stream: {
+            write: (line: string) => {
+              const entry = JSON.parse(line) as { msg: string; res?: { statusCode: number } };
+              if (entry.msg === 'request completed') completed.push(entry.res!.statusCode);
+            },
+          },
+        },
+      }),
+      (a) => a.close(),
+    );
+    await app.register(oscore, { contexts: [serverContextA()] });
+    app.addHook('onResponse', async (req, reply) => {
+      statuses.push([req.url, reply.statusCode]);
+    });
+    app.get('/created', async (_req, reply) => reply.code(201).send('made'));
+    app.get('/boom', async () => {
+      throw new Error('boom');
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const origin = `http://127.0.0.1:${portOf(app)}`;
+    const client = resources.add(oscoreAgent(origin), (c) => c.close());
+    for (const path of ['/created', '/boom', '/missing']) {
+      const res = await request(`${origin}${path}`, { dispatcher: client.dispatcher });
+      await res.body.dump();
+    }
+    await sleep(20);
+    expect(statuses).toEqual([
+      ['/created', 201],
+      ['/boom', 500],
+      ['/missing', 404],
+    ]);
+    expect(completed).toEqual([201, 500, 404]);
+  });
+
+  it('a client that goes away before the answer aborts request.signal and runs onRequestAbort, as without OSCORE', async () => {
+    const events: string[] = [];
+    const app = resources.add(Fastify(), (a) => a.close());
+    await app.register(oscore, { contexts: [serverContextA()] });
+    app.addHook('onRequestAbort', async (req) => {
+      events.push(`onRequestAbort ${req.url}`);
+    });
+    let finished!: () => void;
+    const handlerDone = new Promise<void>((resolve) => (finished = resolve));
+    app.get('/slow', async (req) => {
+      req.signal.addEventListener('abort', () => events.push('signal aborted'));
+      await sleep(300);
+      finished();
+      return 'too late';
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const origin = `http://127.0.0.1:${portOf(app)}`;
+    const client = resources.add(oscoreAgent(origin), (c) => c.close());
+    const ac = new AbortController();
+    const pending = request(`${origin}/slow`, { dispatcher: client.dispatcher, signal: ac.signal }).catch((e: Error) => e.name);
+    await sleep(100);
+    ac.abort();
+    expect(await pending).toBe('AbortError');
+    await sleep(20);
+    expect(events.sort()).toEqual(['onRequestAbort /slow', 'signal aborted']);
+    await handlerDone;
+    // The late answer goes nowhere, and the server still serves.
+    const res = await request(`${origin}/missing`, { dispatcher: client.dispatcher });
+    expect(res.statusCode).toBe(404);
+    await res.body.dump();
   });
 });

@@ -178,7 +178,13 @@ function sendOwn(res: ServerResponse, status: number, reason: string, headers: s
   (realEnd as (this: ServerResponse, body: Uint8Array | string) => ServerResponse).call(res, body);
 }
 
-function writeProtected(res: ServerResponse, option: Uint8Array, payload: Uint8Array, outer: HeaderList): void {
+/**
+ * @param innerStatus the status inside: left on `res.statusCode` once the outer 200 is
+ * written, so what runs when the response finished (fastify's onResponse hooks and its
+ * "request completed" log, Express loggers) reports the application's status, as without
+ * OSCORE, not the outer 200 that every protected response has (RFC 8613 §4.2, §11.1).
+ */
+function writeProtected(res: ServerResponse, option: Uint8Array, payload: Uint8Array, outer: HeaderList, innerStatus: number): void {
   if (res.destroyed) return;
   const headers: string[] = [
     'content-type',
@@ -194,6 +200,7 @@ function writeProtected(res: ServerResponse, option: Uint8Array, payload: Uint8A
   for (const [name, value] of outer) headers.push(name, value);
   // "OK" given explicitly: the inner reason phrase (and with it the inner status) stays inside.
   sendOwn(res, 200, 'OK', headers, payload);
+  res.statusCode = innerStatus; // the head is written: this changes nothing on the wire
 }
 
 /**
@@ -237,6 +244,7 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): (
   async function sendProtectedResponse(res: ServerResponse, binding: RequestBinding, captured: CapturedResponse, info: OscoreRequestInfo, method: string, release: () => void): Promise<void> {
     const head = method === 'HEAD';
     let outer: HeaderList = [];
+    let status = captured.status;
     let sent: { option: Uint8Array; payload: Uint8Array };
     try {
       if (captured.overflow) throw new ResponseTooLargeError(maxResponseSize);
@@ -260,6 +268,7 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): (
         const message = encodeResponse({ status: 500, headers: [['content-type', 'text/plain; charset=utf-8']], body: reason }, limits);
         sent = await protectResponse(binding, message);
         outer = [];
+        status = 500;
         report('response-failed', error, 500, true, info.kid, info.peer);
       } catch (again) {
         release();
@@ -269,7 +278,7 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): (
       }
     }
     release();
-    writeProtected(res, sent.option, sent.payload, outer);
+    writeProtected(res, sent.option, sent.payload, outer, status);
   }
 
   async function sendProtectedError(res: ServerResponse, binding: RequestBinding, err: OscoreError, info: OscoreRequestInfo): Promise<void> {
@@ -281,7 +290,7 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): (
     const code = err.outcome === undefined ? undefined : outcomeCode(err.outcome);
     const message = code !== undefined && codeToStatus(code, true) === status ? { ...mapped, code } : mapped;
     const sent = await protectResponse(binding, message);
-    writeProtected(res, sent.option, sent.payload, []);
+    writeProtected(res, sent.option, sent.payload, [], status);
     report('rejected', err, status, true, info.kid, info.peer);
   }
 
@@ -293,7 +302,7 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): (
   async function sendEchoChallenge(res: ServerResponse, binding: RequestBinding, info: OscoreRequestInfo): Promise<void> {
     const challenge = { code: coapCode(4, 1), options: [{ number: ECHO_OPTION, value: echo.issue(info.context.recipientStateId) }], payload: new Uint8Array(0) };
     const sent = await protectResponse(binding, challenge, { partialIV: true });
-    writeProtected(res, sent.option, sent.payload, []);
+    writeProtected(res, sent.option, sent.payload, [], 401);
     report('rejected', new FreshnessRequiredError(), 401, true, info.kid, info.peer);
   }
 
@@ -347,6 +356,15 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): (
     const inner = createInnerRequest(req, parts, parts.headers.filter(([name]) => policy.acceptsInner(name)), policy.passThroughRaw(req.rawHeaders), info);
     const release = captureResponse(res, maxResponseSize, parts.method === 'HEAD', (captured) => {
       sendProtectedResponse(res, binding, captured, info, parts.method, release).catch((err: unknown) => fail(res, err));
+    });
+    // A client that goes away before the answer aborts the inner request as Node aborts a
+    // plain one (IncomingMessage 'aborted', then 'close'): frameworks cancel work on it
+    // (fastify: request.signal, onRequestAbort hooks). Nothing to do once it has closed.
+    res.once('close', () => {
+      if (!res.writableFinished && !inner.destroyed) {
+        inner.aborted = true;
+        inner.destroy();
+      }
     });
     next(inner, res);
   }
