@@ -23,7 +23,7 @@
  * @packageDocumentation
  */
 
-import type { FastifyInstance, FastifyPluginCallback, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyPluginCallback, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { IncomingMessage, type ServerResponse } from 'node:http';
 import {
@@ -57,6 +57,9 @@ declare module 'fastify' {
 const INSTALLED = Symbol.for('oscore-http.fastify.installed');
 /** Marks a request that came out of the OSCORE listener (verified, or allow-listed). */
 const GATED = Symbol('oscore-http.fastify.gated');
+/** The fastify request logger of an inner request, for events after the application ran. */
+const LOG = Symbol('oscore-http.fastify.log');
+type RawRequest = IncomingMessage & { [GATED]?: true; [LOG]?: FastifyBaseLogger };
 
 function isConfigList(value: unknown): value is readonly ContextConfig[] {
   return Array.isArray(value) && value.every((v) => typeof v === 'object' && v !== null && 'masterSecret' in v);
@@ -76,10 +79,14 @@ function contextsOf(option: FastifyOscoreOptions['contexts']): { contexts: Oscor
 }
 
 function logEvent(fastify: FastifyInstance, event: OscoreServerEvent): void {
-  // Once per rejection, with its code and the peer's kid; never plaintext or keys.
+  // Once per rejection, with its code and the peer's kid; never plaintext or keys. A
+  // request refused before routing has no fastify request (no application code ran for
+  // it): fastify.log. A response that failed after the route ran: that request's
+  // request.log, so the line carries its reqId like the route's own lines.
+  const log = (event.request as RawRequest | undefined)?.[LOG] ?? fastify.log;
   const fields = { oscore: { code: event.error.code, status: event.status, protected: event.protected, kid: event.kid, peer: event.peer } };
-  if (event.type === 'response-failed') fastify.log.error(fields, 'OSCORE response could not be protected');
-  else fastify.log.warn(fields, 'OSCORE request rejected');
+  if (event.type === 'response-failed') log.error(fields, 'OSCORE response could not be protected');
+  else log.warn(fields, 'OSCORE request rejected');
 }
 
 const plugin: FastifyPluginCallback<FastifyOscoreOptions> = (fastify, options, done) => {
@@ -98,7 +105,7 @@ const plugin: FastifyPluginCallback<FastifyOscoreOptions> = (fastify, options, d
   // The listeners fastify (or a serverFactory) attached: fastify.routing, normally.
   const listeners = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
   const route = (req: IncomingMessage, res: ServerResponse) => {
-    (req as IncomingMessage & { [GATED]?: true })[GATED] = true;
+    (req as RawRequest)[GATED] = true;
     for (const listener of listeners) listener.call(server, req, res);
   };
   try {
@@ -135,12 +142,13 @@ const plugin: FastifyPluginCallback<FastifyOscoreOptions> = (fastify, options, d
   // before body parsing and any later hook, and goes through it (verified, refused, or
   // allow-listed) as on the main server. `inject()` requests are not IncomingMessages.
   fastify.addHook('onRequest', (request, reply, next) => {
-    const raw = request.raw as IncomingMessage & { [GATED]?: true };
+    const raw = request.raw as RawRequest;
     if (raw[GATED] !== true && raw instanceof IncomingMessage) {
       reply.hijack();
       handler(raw, reply.raw);
       return;
     }
+    raw[LOG] = request.log;
     next();
   });
   done();

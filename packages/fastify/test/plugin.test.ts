@@ -185,3 +185,34 @@ describe('what the application’s hooks see after the response', () => {
     await res.body.dump();
   });
 });
+
+describe('logging', () => {
+  it('a response that cannot be protected is logged once through that request’s request.log (its reqId); a refused request once, with its code', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const app = resources.add(Fastify({ logger: { level: 'info', stream: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) } } }), (a) => a.close());
+    await app.register(oscore, { contexts: [serverContextA()], maxResponseSize: 1024 });
+    app.get('/big', async (req) => {
+      req.log.info('route ran');
+      return 'secret plaintext '.repeat(200);
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const origin = `http://127.0.0.1:${portOf(app)}`;
+    const client = resources.add(oscoreAgent(origin), (c) => c.close());
+    const res = await request(`${origin}/big`, { dispatcher: client.dispatcher });
+    expect(res.statusCode).toBe(500);
+    await res.body.dump();
+    const plain = await request(`${origin}/big`);
+    expect(plain.statusCode).toBe(401);
+    await plain.body.dump();
+    await sleep(20);
+    const routeLine = lines.find((l) => l.msg === 'route ran')!;
+    const failed = lines.filter((l) => l.msg === 'OSCORE response could not be protected');
+    expect(failed).toHaveLength(1);
+    expect(failed[0]!.reqId).toBe(routeLine.reqId);
+    expect(failed[0]!.oscore).toEqual({ code: 'ERR_OSCORE_HTTP_RESPONSE_TOO_LARGE', status: 500, protected: true, kid: '02', peer: 'client-a' });
+    const rejected = lines.filter((l) => l.msg === 'OSCORE request rejected');
+    expect(rejected).toHaveLength(1);
+    expect(rejected[0]!.oscore).toMatchObject({ code: 'ERR_OSCORE_HTTP_UNPROTECTED_REQUEST', status: 401, protected: false });
+    expect(JSON.stringify(lines)).not.toContain('secret plaintext');
+  });
+});

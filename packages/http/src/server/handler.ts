@@ -70,6 +70,12 @@ export interface OscoreServerEvent {
   readonly kid: string | undefined;
   /** The peer's configured name when the request was verified. */
   readonly peer: string | undefined;
+  /**
+   * The inner request, for a `response-failed` event after the application received it:
+   * lets a framework log the event with that request's logger (fastify: `request.log`, with
+   * its `reqId`). Undefined for requests refused before any application code ran.
+   */
+  readonly request?: IncomingMessage;
 }
 
 /** Options of {@link createOscoreHandler}. */
@@ -228,10 +234,10 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): (
   const onEvent = options.onEvent;
   const echo = new EchoIssuer(options.echoMaxAge);
 
-  function report(type: OscoreServerEvent['type'], error: OscoreError, status: number, isProtected: boolean, kid: string | undefined, peer: string | undefined): void {
+  function report(type: OscoreServerEvent['type'], error: OscoreError, status: number, isProtected: boolean, kid: string | undefined, peer: string | undefined, request?: IncomingMessage): void {
     if (onEvent === undefined) return;
     try {
-      onEvent({ type, error, status, protected: isProtected, kid, peer });
+      onEvent(request === undefined ? { type, error, status, protected: isProtected, kid, peer } : { type, error, status, protected: isProtected, kid, peer, request });
     } catch {
       // A failing observer must not change how the request is answered.
     }
@@ -241,7 +247,7 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): (
     report('rejected', err, sendUnprotected(res, err), false, kid, undefined);
   }
 
-  async function sendProtectedResponse(res: ServerResponse, binding: RequestBinding, captured: CapturedResponse, info: OscoreRequestInfo, method: string, release: () => void): Promise<void> {
+  async function sendProtectedResponse(res: ServerResponse, binding: RequestBinding, captured: CapturedResponse, info: OscoreRequestInfo, method: string, release: () => void, inner: IncomingMessage): Promise<void> {
     const head = method === 'HEAD';
     let outer: HeaderList = [];
     let status = captured.status;
@@ -269,11 +275,11 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): (
         sent = await protectResponse(binding, message);
         outer = [];
         status = 500;
-        report('response-failed', error, 500, true, info.kid, info.peer);
+        report('response-failed', error, 500, true, info.kid, info.peer, inner);
       } catch (again) {
         release();
         const final = again instanceof OscoreError ? again : error;
-        report('response-failed', final, sendUnprotected(res, final), false, info.kid, info.peer);
+        report('response-failed', final, sendUnprotected(res, final), false, info.kid, info.peer, inner);
         return;
       }
     }
@@ -355,7 +361,7 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): (
     }
     const inner = createInnerRequest(req, parts, parts.headers.filter(([name]) => policy.acceptsInner(name)), policy.passThroughRaw(req.rawHeaders), info);
     const release = captureResponse(res, maxResponseSize, parts.method === 'HEAD', (captured) => {
-      sendProtectedResponse(res, binding, captured, info, parts.method, release).catch((err: unknown) => fail(res, err));
+      sendProtectedResponse(res, binding, captured, info, parts.method, release, inner).catch((err: unknown) => fail(res, err, info, inner));
     });
     // A client that goes away before the answer aborts the inner request as Node aborts a
     // plain one (IncomingMessage 'aborted', then 'close'): frameworks cancel work on it
@@ -369,10 +375,10 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): (
     next(inner, res);
   }
 
-  function fail(res: ServerResponse, err: unknown): void {
+  function fail(res: ServerResponse, err: unknown, info?: OscoreRequestInfo, inner?: IncomingMessage): void {
     // A defect, not a protocol outcome: answer without detail and keep serving.
     const error = err instanceof OscoreError ? err : new InternalError();
-    report('response-failed', error, sendUnprotected(res, error), false, undefined, undefined);
+    report('response-failed', error, sendUnprotected(res, error), false, info?.kid, info?.peer, inner);
   }
 
   return function oscoreRequestListener(req: IncomingMessage, res: ServerResponse): void {
