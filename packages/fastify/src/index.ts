@@ -140,7 +140,9 @@ const plugin: FastifyPluginCallback<FastifyOscoreOptions> = (fastify, options, d
   // fastify's own routing function — the ::1 socket would serve every route unprotected.
   // A network request that did not come out of the OSCORE listener is taken over here,
   // before body parsing and any later hook, and goes through it (verified, refused, or
-  // allow-listed) as on the main server. `inject()` requests are not IncomingMessages.
+  // allow-listed) as on the main server. The same holds for any other listener that hands
+  // requests to fastify.routing (an `upgrade` handler, as WebSocket plugins install, or a
+  // `checkContinue` one). `inject()` requests are not IncomingMessages.
   fastify.addHook('onRequest', (request, reply, next) => {
     const raw = request.raw as RawRequest;
     if (raw[GATED] !== true && raw instanceof IncomingMessage) {

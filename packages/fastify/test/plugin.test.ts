@@ -6,6 +6,8 @@
  */
 
 import dns from 'node:dns';
+import { ServerResponse, type IncomingMessage } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -65,6 +67,46 @@ describe('listen() on localhost binds every address it resolves to; each one is 
       expect(await res.body.json()).toEqual({ peer: 'client-a' });
     }
     expect(ran).toBe(2);
+  });
+});
+
+describe('other ways into fastify’s router', () => {
+  it('a request another listener hands to fastify.routing (as WebSocket plugins do on `upgrade`) goes through OSCORE too', async () => {
+    const app = resources.add(Fastify(), (a) => a.close());
+    await app.register(oscore, { contexts: [serverContextA()] });
+    let ran = 0;
+    app.get('/ws', async () => {
+      ran++;
+      return 'upgraded';
+    });
+    app.server.on('upgrade', (req: IncomingMessage, socket: Socket) => {
+      const res = new ServerResponse(req);
+      res.assignSocket(socket);
+      res.on('finish', () => socket.destroy());
+      app.routing(req, res);
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    // What a client reads within a second (an upgrade leaves the socket to the application).
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(portOf(app), '127.0.0.1', () => socket.write('GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n'));
+      let data = '';
+      const done = () => {
+        socket.destroy();
+        resolve(data);
+      };
+      const timer = setTimeout(done, 1000);
+      socket.on('data', (chunk: Buffer) => {
+        data += chunk.toString('latin1');
+        if (/\r\n\r\n[\s\S]*(OSCORE required|upgraded)/.test(data)) {
+          clearTimeout(timer);
+          done();
+        }
+      });
+      socket.on('error', reject);
+    });
+    expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 401 Unauthorized');
+    expect(answer.endsWith('OSCORE required')).toBe(true);
+    expect(ran).toBe(0);
   });
 });
 
