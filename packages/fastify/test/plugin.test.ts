@@ -258,3 +258,28 @@ describe('logging', () => {
     expect(JSON.stringify(lines)).not.toContain('secret plaintext');
   });
 });
+
+describe('registration', () => {
+  it('a second registration on the same server (here in a child context) makes ready() reject with a clear message', async () => {
+    const app = resources.add(Fastify(), (a) => a.close());
+    await app.register(oscore, { contexts: [serverContextA()] });
+    app.register(async (child) => {
+      await child.register(oscore, { contexts: [serverContextA()] });
+    });
+    const err = await app.ready().then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(err?.message).toMatch(/already registered/);
+  });
+
+  it('an HTTP/2 server is refused at ready()', async () => {
+    const app = resources.add(Fastify({ http2: true }), (a) => a.close());
+    app.register(oscore, { contexts: [serverContextA()] });
+    const err = await app.ready().then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(err?.message).toMatch(/HTTP\/1\.1/);
+  });
+});
