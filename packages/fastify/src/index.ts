@@ -23,9 +23,9 @@
  * @packageDocumentation
  */
 
-import type { FastifyInstance, FastifyPluginCallback } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyPluginCallback, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { IncomingMessage, type ServerResponse } from 'node:http';
 import {
   createContextSet,
   type ContextSet,
@@ -50,11 +50,16 @@ export interface FastifyOscoreOptions extends Omit<OscoreServerOptions, 'context
 declare module 'fastify' {
   interface FastifyRequest {
     /** The verified OSCORE request's peer and sequence number; `null` for an allow-listed unprotected request. */
-    oscore: OscoreRequestInfo | null;
+    readonly oscore: OscoreRequestInfo | null;
   }
 }
 
 const INSTALLED = Symbol.for('oscore-http.fastify.installed');
+/** Marks a request that came out of the OSCORE listener (verified, or allow-listed). */
+const GATED = Symbol('oscore-http.fastify.gated');
+/** The fastify request logger of an inner request, for events after the application ran. */
+const LOG = Symbol('oscore-http.fastify.log');
+type RawRequest = IncomingMessage & { [GATED]?: true; [LOG]?: FastifyBaseLogger };
 
 function isConfigList(value: unknown): value is readonly ContextConfig[] {
   return Array.isArray(value) && value.every((v) => typeof v === 'object' && v !== null && 'masterSecret' in v);
@@ -74,10 +79,14 @@ function contextsOf(option: FastifyOscoreOptions['contexts']): { contexts: Oscor
 }
 
 function logEvent(fastify: FastifyInstance, event: OscoreServerEvent): void {
-  // Once per rejection, with its code and the peer's kid; never plaintext or keys.
+  // Once per rejection, with its code and the peer's kid; never plaintext or keys. A
+  // request refused before routing has no fastify request (no application code ran for
+  // it): fastify.log. A response that failed after the route ran: that request's
+  // request.log, so the line carries its reqId like the route's own lines.
+  const log = (event.request as RawRequest | undefined)?.[LOG] ?? fastify.log;
   const fields = { oscore: { code: event.error.code, status: event.status, protected: event.protected, kid: event.kid, peer: event.peer } };
-  if (event.type === 'response-failed') fastify.log.error(fields, 'OSCORE response could not be protected');
-  else fastify.log.warn(fields, 'OSCORE request rejected');
+  if (event.type === 'response-failed') log.error(fields, 'OSCORE response could not be protected');
+  else log.warn(fields, 'OSCORE request rejected');
 }
 
 const plugin: FastifyPluginCallback<FastifyOscoreOptions> = (fastify, options, done) => {
@@ -92,28 +101,56 @@ const plugin: FastifyPluginCallback<FastifyOscoreOptions> = (fastify, options, d
   }
   let contexts: OscoreServerOptions['contexts'];
   let owned: ContextSet | undefined;
+  let handler: (req: IncomingMessage, res: ServerResponse) => void;
+  // The listeners fastify (or a serverFactory) attached: fastify.routing, normally.
+  const listeners = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
+  const route = (req: IncomingMessage, res: ServerResponse) => {
+    (req as RawRequest)[GATED] = true;
+    for (const listener of listeners) listener.call(server, req, res);
+  };
   try {
     ({ contexts, owned } = contextsOf(options.contexts));
+    const { contexts: _ignored, ...serverOptions } = options;
+    handler = createOscoreHandler({ ...serverOptions, contexts, onEvent: (event) => logEvent(fastify, event) }, route);
   } catch (err) {
-    done(err as Error);
+    // A bad context set (e.g. two peers with the same Recipient ID) is thrown by
+    // createOscoreHandler: hand it to ready()/listen() instead of letting it escape the
+    // plugin as an uncaught exception (fastify then only reports a plugin timeout), and
+    // release the state store (its directory lock) this plugin opened.
+    if (owned !== undefined) owned.close().then(() => done(err as Error), () => done(err as Error));
+    else done(err as Error);
     return;
   }
   // A clean shutdown saves the replay windows (file store), so a restart needs no Echo round trip.
   if (owned !== undefined) fastify.addHook('onClose', () => owned.close());
-  // The listeners fastify (or a serverFactory) attached: fastify.routing, normally.
-  const listeners = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
-  const route = (req: IncomingMessage, res: ServerResponse) => {
-    for (const listener of listeners) listener.call(server, req, res);
-  };
-  const { contexts: _ignored, ...serverOptions } = options;
-  const handler = createOscoreHandler({ ...serverOptions, contexts, onEvent: (event) => logEvent(fastify, event) }, route);
   server.removeAllListeners('request');
   server.on('request', handler);
   server[INSTALLED] = true;
 
-  fastify.decorateRequest('oscore', null);
-  fastify.addHook('onRequest', (request, _reply, next) => {
-    request.oscore = oscoreInfoOf(request.raw) ?? null;
+  // A getter, not a value set by an onRequest hook: hooks run in registration order, so
+  // a hook (or plugin) added before this one would otherwise read `null` on a verified request.
+  fastify.decorateRequest('oscore', {
+    getter(this: FastifyRequest): OscoreRequestInfo | null {
+      return oscoreInfoOf(this.raw) ?? null;
+    },
+  });
+  // fastify's router can be reached without passing the listener replaced above:
+  // `listen()` on `localhost` (its default host) binds every address `localhost` resolves
+  // to, and the extra servers (fastify lib/server.js, multipleBindings) are created with
+  // fastify's own routing function — the ::1 socket would serve every route unprotected.
+  // A network request that did not come out of the OSCORE listener is taken over here,
+  // before body parsing and any later hook, and goes through it (verified, refused, or
+  // allow-listed) as on the main server. The same holds for any other listener that hands
+  // requests to fastify.routing (an `upgrade` handler, as WebSocket plugins install, or a
+  // `checkContinue` one). `inject()` requests are not IncomingMessages.
+  fastify.addHook('onRequest', (request, reply, next) => {
+    const raw = request.raw as RawRequest;
+    if (raw[GATED] !== true && raw instanceof IncomingMessage) {
+      reply.hijack();
+      handler(raw, reply.raw);
+      return;
+    }
+    raw[LOG] = request.log;
     next();
   });
   done();

@@ -45,6 +45,8 @@ interface AppState {
   seen: Seen[];
   finished: string[];
   callbacks: string[];
+  /** `res.statusCode` when the response emitted finish, as loggers read it. */
+  statuses: number[];
 }
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
@@ -68,7 +70,10 @@ function makeApp(state: AppState): (req: IncomingMessage, res: ServerResponse) =
       const body = await readBody(req);
       state.seen.push({ method: req.method ?? '', url: req.url ?? '', headers: { ...req.headers }, rawHeaders: [...req.rawHeaders], body, oscore: oscoreInfoOf(req) });
       const path = pathnameOf(req.url);
-      res.on('finish', () => state.finished.push(path));
+      res.on('finish', () => {
+        state.finished.push(path);
+        state.statuses.push(res.statusCode);
+      });
 
       switch (path) {
         case '/echo':
@@ -400,8 +405,8 @@ function outerSpy(): { client: OscoreClient; outer: Array<{ status: string; head
 }
 
 const resources = new Resources();
-const plainState: AppState = { seen: [], finished: [], callbacks: [] };
-const protectedState: AppState = { seen: [], finished: [], callbacks: [] };
+const plainState: AppState = { seen: [], finished: [], callbacks: [], statuses: [] };
+const protectedState: AppState = { seen: [], finished: [], callbacks: [], statuses: [] };
 const events: OscoreServerEvent[] = [];
 let plainOrigin: string;
 let protectedOrigin: string;
@@ -445,6 +450,7 @@ beforeEach(() => {
     s.seen.length = 0;
     s.finished.length = 0;
     s.callbacks.length = 0;
+    s.statuses.length = 0;
   }
   events.length = 0;
   protectedTraffic.reset();
@@ -575,6 +581,15 @@ describe('responses written with setHeader / writeHead / write / end', () => {
     expect([actual.status, actual.body.length]).toEqual([expected.status, 0]);
     await expect.poll(() => protectedState.finished).toEqual(['/head-stream']);
     expect(protectedState.callbacks).toEqual(['pipeline: ok']);
+  });
+
+  it('res.statusCode at finish (what request loggers read) is the application’s status, as without OSCORE, not the outer 200', async () => {
+    for (const path of ['/implicit', '/echo']) {
+      await viaPlain(path);
+      await viaOscore(path);
+    }
+    await expect.poll(() => protectedState.statuses).toEqual([202, 200]);
+    expect(protectedState.statuses).toEqual(plainState.statuses);
   });
 
   it('write and end callbacks run, and the response emits finish, as without OSCORE', async () => {

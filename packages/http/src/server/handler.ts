@@ -70,6 +70,12 @@ export interface OscoreServerEvent {
   readonly kid: string | undefined;
   /** The peer's configured name when the request was verified. */
   readonly peer: string | undefined;
+  /**
+   * The inner request, for a `response-failed` event after the application received it:
+   * lets a framework log the event with that request's logger (fastify: `request.log`, with
+   * its `reqId`). Undefined for requests refused before any application code ran.
+   */
+  readonly request?: IncomingMessage;
 }
 
 /** Options of {@link createOscoreHandler}. */
@@ -178,7 +184,13 @@ function sendOwn(res: ServerResponse, status: number, reason: string, headers: s
   (realEnd as (this: ServerResponse, body: Uint8Array | string) => ServerResponse).call(res, body);
 }
 
-function writeProtected(res: ServerResponse, option: Uint8Array, payload: Uint8Array, outer: HeaderList): void {
+/**
+ * @param innerStatus the status inside: left on `res.statusCode` once the outer 200 is
+ * written, so what runs when the response finished (fastify's onResponse hooks and its
+ * "request completed" log, Express loggers) reports the application's status, as without
+ * OSCORE, not the outer 200 that every protected response has (RFC 8613 §4.2, §11.1).
+ */
+function writeProtected(res: ServerResponse, option: Uint8Array, payload: Uint8Array, outer: HeaderList, innerStatus: number): void {
   if (res.destroyed) return;
   const headers: string[] = [
     'content-type',
@@ -194,6 +206,7 @@ function writeProtected(res: ServerResponse, option: Uint8Array, payload: Uint8A
   for (const [name, value] of outer) headers.push(name, value);
   // "OK" given explicitly: the inner reason phrase (and with it the inner status) stays inside.
   sendOwn(res, 200, 'OK', headers, payload);
+  res.statusCode = innerStatus; // the head is written: this changes nothing on the wire
 }
 
 /**
@@ -221,10 +234,10 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): (
   const onEvent = options.onEvent;
   const echo = new EchoIssuer(options.echoMaxAge);
 
-  function report(type: OscoreServerEvent['type'], error: OscoreError, status: number, isProtected: boolean, kid: string | undefined, peer: string | undefined): void {
+  function report(type: OscoreServerEvent['type'], error: OscoreError, status: number, isProtected: boolean, kid: string | undefined, peer: string | undefined, request?: IncomingMessage): void {
     if (onEvent === undefined) return;
     try {
-      onEvent({ type, error, status, protected: isProtected, kid, peer });
+      onEvent(request === undefined ? { type, error, status, protected: isProtected, kid, peer } : { type, error, status, protected: isProtected, kid, peer, request });
     } catch {
       // A failing observer must not change how the request is answered.
     }
@@ -234,9 +247,10 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): (
     report('rejected', err, sendUnprotected(res, err), false, kid, undefined);
   }
 
-  async function sendProtectedResponse(res: ServerResponse, binding: RequestBinding, captured: CapturedResponse, info: OscoreRequestInfo, method: string, release: () => void): Promise<void> {
+  async function sendProtectedResponse(res: ServerResponse, binding: RequestBinding, captured: CapturedResponse, info: OscoreRequestInfo, method: string, release: () => void, inner: IncomingMessage): Promise<void> {
     const head = method === 'HEAD';
     let outer: HeaderList = [];
+    let status = captured.status;
     let sent: { option: Uint8Array; payload: Uint8Array };
     try {
       if (captured.overflow) throw new ResponseTooLargeError(maxResponseSize);
@@ -260,16 +274,17 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): (
         const message = encodeResponse({ status: 500, headers: [['content-type', 'text/plain; charset=utf-8']], body: reason }, limits);
         sent = await protectResponse(binding, message);
         outer = [];
-        report('response-failed', error, 500, true, info.kid, info.peer);
+        status = 500;
+        report('response-failed', error, 500, true, info.kid, info.peer, inner);
       } catch (again) {
         release();
         const final = again instanceof OscoreError ? again : error;
-        report('response-failed', final, sendUnprotected(res, final), false, info.kid, info.peer);
+        report('response-failed', final, sendUnprotected(res, final), false, info.kid, info.peer, inner);
         return;
       }
     }
     release();
-    writeProtected(res, sent.option, sent.payload, outer);
+    writeProtected(res, sent.option, sent.payload, outer, status);
   }
 
   async function sendProtectedError(res: ServerResponse, binding: RequestBinding, err: OscoreError, info: OscoreRequestInfo): Promise<void> {
@@ -281,7 +296,7 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): (
     const code = err.outcome === undefined ? undefined : outcomeCode(err.outcome);
     const message = code !== undefined && codeToStatus(code, true) === status ? { ...mapped, code } : mapped;
     const sent = await protectResponse(binding, message);
-    writeProtected(res, sent.option, sent.payload, []);
+    writeProtected(res, sent.option, sent.payload, [], status);
     report('rejected', err, status, true, info.kid, info.peer);
   }
 
@@ -293,7 +308,7 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): (
   async function sendEchoChallenge(res: ServerResponse, binding: RequestBinding, info: OscoreRequestInfo): Promise<void> {
     const challenge = { code: coapCode(4, 1), options: [{ number: ECHO_OPTION, value: echo.issue(info.context.recipientStateId) }], payload: new Uint8Array(0) };
     const sent = await protectResponse(binding, challenge, { partialIV: true });
-    writeProtected(res, sent.option, sent.payload, []);
+    writeProtected(res, sent.option, sent.payload, [], 401);
     report('rejected', new FreshnessRequiredError(), 401, true, info.kid, info.peer);
   }
 
@@ -346,15 +361,24 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): (
     }
     const inner = createInnerRequest(req, parts, parts.headers.filter(([name]) => policy.acceptsInner(name)), policy.passThroughRaw(req.rawHeaders), info);
     const release = captureResponse(res, maxResponseSize, parts.method === 'HEAD', (captured) => {
-      sendProtectedResponse(res, binding, captured, info, parts.method, release).catch((err: unknown) => fail(res, err));
+      sendProtectedResponse(res, binding, captured, info, parts.method, release, inner).catch((err: unknown) => fail(res, err, info, inner));
+    });
+    // A client that goes away before the answer aborts the inner request as Node aborts a
+    // plain one (IncomingMessage 'aborted', then 'close'): frameworks cancel work on it
+    // (fastify: request.signal, onRequestAbort hooks). Nothing to do once it has closed.
+    res.once('close', () => {
+      if (!res.writableFinished && !inner.destroyed) {
+        inner.aborted = true;
+        inner.destroy();
+      }
     });
     next(inner, res);
   }
 
-  function fail(res: ServerResponse, err: unknown): void {
+  function fail(res: ServerResponse, err: unknown, info?: OscoreRequestInfo, inner?: IncomingMessage): void {
     // A defect, not a protocol outcome: answer without detail and keep serving.
     const error = err instanceof OscoreError ? err : new InternalError();
-    report('response-failed', error, sendUnprotected(res, error), false, undefined, undefined);
+    report('response-failed', error, sendUnprotected(res, error), false, info?.kid, info?.peer, inner);
   }
 
   return function oscoreRequestListener(req: IncomingMessage, res: ServerResponse): void {
