@@ -91,6 +91,20 @@ export class OscoreRequiredError extends OscoreHttpError {
   }
 }
 
+/**
+ * The request listener threw before it ended its response (a bare `node:http` listener;
+ * frameworks catch their handlers' errors). The verified request gets a protected 500 with
+ * nothing the listener wrote (RFC 8613 §8.3); the thrown value is the `cause`.
+ */
+export class ApplicationFailedError extends OscoreHttpError {
+  readonly code = 'ERR_OSCORE_HTTP_APPLICATION_FAILED';
+  readonly outcome = undefined;
+  readonly httpStatus = 500;
+  constructor(cause: unknown) {
+    super('The request listener threw before it answered; the client got a protected 500. Fix the listener, or catch its errors and answer them.', { cause });
+  }
+}
+
 /** A body larger than the configured limit. */
 export class BodyTooLargeError extends OscoreHttpError {
   readonly code = 'ERR_OSCORE_HTTP_BODY_TOO_LARGE';

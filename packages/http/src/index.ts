@@ -29,6 +29,7 @@ export { ContextSet, normalizeOrigin } from './config/context-set.js';
 export { jsonSyntaxDetail, withoutJsonExcerpt } from './config/json-syntax.js';
 export { resolveSecret, type SecretSource } from './config/secrets.js';
 export {
+  ApplicationFailedError,
   BodyTooLargeError,
   ContextConfigError,
   HeadersTooLargeError,

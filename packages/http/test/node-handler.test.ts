@@ -731,6 +731,36 @@ describe('fields the policy sends outside', () => {
   });
 });
 
+describe('a listener that throws', () => {
+  it.each([
+    ['before writing anything', (_res: ServerResponse) => undefined],
+    ['after setting a status and a header', (res: ServerResponse) => {
+      res.statusCode = 201;
+      res.setHeader('x-partial', '1');
+    }],
+  ])('%s: the verified request gets a protected 500 without detail (RFC 8613 §8.3), and the event is reported', async (_name, before) => {
+    const seen: OscoreServerEvent[] = [];
+    const { origin } = await start(
+      createOscoreHandler({ contexts: createContextSet([serverContextA()], { store: 'memory' }), onEvent: (e) => seen.push(e) }, (_req, res) => {
+        before(res);
+        throw new Error('secret detail of a bug');
+      }),
+    );
+    const agent = oscoreAgent(origin, { contexts: createContextSet([clientContextA(origin)], { store: 'memory' }) });
+    try {
+      const res = await send(agent.dispatcher, origin, '/');
+      expect(res.status).toBe(500);
+      expect(res.headers['x-partial']).toBeUndefined();
+      expect(res.body.toString()).not.toContain('secret detail');
+      expect(seen).toMatchObject([{ type: 'response-failed', protected: true, status: 500, error: { code: 'ERR_OSCORE_HTTP_APPLICATION_FAILED' } }]);
+      expect((seen[0]!.error.cause as Error).message).toBe('secret detail of a bug');
+      expect(JSON.stringify(seen[0]!.error)).not.toContain('secret detail');
+    } finally {
+      await agent.close();
+    }
+  });
+});
+
 // ---------------------------------------------------------------------------------
 // What never reaches the listener
 // ---------------------------------------------------------------------------------

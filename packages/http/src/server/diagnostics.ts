@@ -21,6 +21,7 @@ const REASONS: Readonly<Record<string, string>> = {
   ERR_OSCORE_HTTP_BODY_TOO_LARGE: 'Payload too large',
   ERR_OSCORE_HTTP_HEADERS_TOO_LARGE: 'Header fields too large',
   ERR_OSCORE_HTTP_RESPONSE_TOO_LARGE: 'Response too large',
+  ERR_OSCORE_HTTP_APPLICATION_FAILED: 'Internal Server Error',
   ERR_OSCORE_SEQUENCE_EXHAUSTED: 'Security context exhausted',
   ERR_OSCORE_USAGE_LIMIT: 'Security context exhausted',
   ERR_OSCORE_STATE_UNAVAILABLE: 'State store unavailable',

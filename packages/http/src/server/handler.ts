@@ -32,6 +32,7 @@ import {
 } from '@oscore-http/core';
 import { ContextSet } from '../config/context-set.js';
 import {
+  ApplicationFailedError,
   BodyTooLargeError,
   httpStatusOf,
   InternalError,
@@ -51,7 +52,7 @@ import { diagnosticOf } from './diagnostics.js';
 import { ECHO_OPTION, EchoIssuer } from './echo.js';
 import { createInnerRequest } from './inner-request.js';
 import type { OscoreRequestInfo } from './request-info.js';
-import { captureResponse, type CapturedResponse } from './response-capture.js';
+import { abandonResponse, captureResponse, type CapturedResponse } from './response-capture.js';
 
 /** The outer request target when none is configured. */
 export const DEFAULT_OUTER_PATH = '/oscore';
@@ -247,12 +248,22 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): (
     report('rejected', err, sendUnprotected(res, err), false, kid, undefined);
   }
 
-  async function sendProtectedResponse(res: ServerResponse, binding: RequestBinding, captured: CapturedResponse, info: OscoreRequestInfo, method: string, release: () => void, inner: IncomingMessage): Promise<void> {
+  async function sendProtectedResponse(
+    res: ServerResponse,
+    binding: RequestBinding,
+    captured: CapturedResponse,
+    info: OscoreRequestInfo,
+    method: string,
+    release: () => void,
+    inner: IncomingMessage,
+    failure: ApplicationFailedError | undefined,
+  ): Promise<void> {
     const head = method === 'HEAD';
     let outer: HeaderList = [];
     let status = captured.status;
     let sent: { option: Uint8Array; payload: Uint8Array };
     try {
+      if (captured.failed) throw failure ?? new InternalError();
       if (captured.overflow) throw new ResponseTooLargeError(maxResponseSize);
       const split = policy.split(captured.headers);
       outer = split.outer.filter(([name]) => name !== 'host');
@@ -360,8 +371,9 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): (
       return sendProtectedError(res, binding, err, info);
     }
     const inner = createInnerRequest(req, parts, parts.headers.filter(([name]) => policy.acceptsInner(name)), policy.passThroughRaw(req.rawHeaders), info);
+    let failure: ApplicationFailedError | undefined;
     const release = captureResponse(res, maxResponseSize, parts.method === 'HEAD', (captured) => {
-      sendProtectedResponse(res, binding, captured, info, parts.method, release, inner).catch((err: unknown) => fail(res, err, info, inner));
+      sendProtectedResponse(res, binding, captured, info, parts.method, release, inner, failure).catch((err: unknown) => fail(res, err, info, inner));
     });
     // A client that goes away before the answer aborts the inner request as Node aborts a
     // plain one (IncomingMessage 'aborted', then 'close'): frameworks cancel work on it
@@ -372,7 +384,14 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): (
         inner.destroy();
       }
     });
-    next(inner, res);
+    try {
+      next(inner, res);
+    } catch (err) {
+      // A bare node:http listener that throws (frameworks catch their own): the request is
+      // verified, so it is answered protected (§8.3), a 500 without what the listener wrote.
+      failure = new ApplicationFailedError(err);
+      abandonResponse(res);
+    }
   }
 
   function fail(res: ServerResponse, err: unknown, info?: OscoreRequestInfo, inner?: IncomingMessage): void {

@@ -33,6 +33,8 @@ export interface CapturedResponse {
   readonly body: Uint8Array;
   /** The application wrote more than the limit; `body` is empty. */
   readonly overflow: boolean;
+  /** The application failed before it ended the response (see abandonResponse); nothing it wrote is kept. */
+  readonly failed: boolean;
 }
 
 interface CaptureState {
@@ -46,6 +48,7 @@ interface CaptureState {
   /** Bytes written since `write` last returned false. */
   sinceDrain: number;
   overflow: boolean;
+  failed: boolean;
   ended: boolean;
   headSent: boolean;
   released: boolean;
@@ -193,8 +196,9 @@ function finish(res: Captured, c: CaptureState): void {
     status,
     statusMessage: res.statusMessage,
     headers,
-    body: noBody || c.overflow ? new Uint8Array(0) : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, c.size),
+    body: noBody || c.overflow || c.failed ? new Uint8Array(0) : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, c.size),
     overflow: c.overflow && !noBody,
+    failed: c.failed,
   });
 }
 
@@ -217,7 +221,7 @@ const HEADERS_SENT: PropertyDescriptor = {
  * @param bodyless the request was HEAD: no body is kept.
  */
 export function captureResponse(res: ServerResponse, limit: number, bodyless: boolean, onEnd: (captured: CapturedResponse) => void): () => void {
-  const state: CaptureState = { limit, bodyless, onEnd, headers: undefined, chunks: [], size: 0, sinceDrain: 0, overflow: false, ended: false, headSent: false, released: false };
+  const state: CaptureState = { limit, bodyless, onEnd, headers: undefined, chunks: [], size: 0, sinceDrain: 0, overflow: false, failed: false, ended: false, headSent: false, released: false };
   const r = res as unknown as Record<string | symbol, unknown>;
   r[STATE] = state;
   r.writeHead = writeHead;
@@ -235,4 +239,16 @@ export function captureResponse(res: ServerResponse, limit: number, bodyless: bo
     state.released = true;
     res.finished = false;
   };
+}
+
+/**
+ * The application failed before it ended `res` (its listener threw): ends the capture now,
+ * with `failed` set, so `onEnd` runs once and anything the application writes later is
+ * refused as after `end`. Does nothing if the application had already ended it.
+ */
+export function abandonResponse(res: ServerResponse): void {
+  const c = (res as Captured)[STATE];
+  if (c === undefined || c.ended) return;
+  c.failed = true;
+  finish(res as Captured, c);
 }
