@@ -1292,6 +1292,20 @@ describe('peer identity and unprotected requests', () => {
     expect(main.seen[1]).toMatchObject({ protected: true, peer: 'client-a' });
   });
 
+  it("'GET /health' also allows HEAD /health, which fastify serves from the GET route (RFC 9110 §9.3.2); not POST", async () => {
+    const plain = new Agent();
+    try {
+      const head = await request(`${main.origin}/health`, { method: 'HEAD', dispatcher: plain });
+      expect(head.statusCode).toBe(200);
+      await head.body.dump();
+      const post = await request(`${main.origin}/health`, { method: 'POST', dispatcher: plain });
+      expect(post.statusCode).toBe(401);
+      await post.body.dump();
+    } finally {
+      await plain.close();
+    }
+  });
+
   it('a route that is not allow-listed refuses an unprotected request with 401 and WWW-Authenticate: OSCORE; the handler is not called', async () => {
     const plain = new Agent();
     try {

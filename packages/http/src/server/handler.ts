@@ -128,7 +128,8 @@ function compileAllowList(entries: readonly string[] = []): (req: IncomingMessag
   });
   return (req) => {
     const path = pathOf(req.url);
-    return rules.some((r) => r.path === path && (r.method === undefined || r.method === req.method));
+    // A GET rule covers HEAD, which asks for the same resource without its body (RFC 9110 §9.3.2) and which frameworks serve from the GET route.
+    return rules.some((r) => r.path === path && (r.method === undefined || r.method === req.method || (r.method === 'GET' && req.method === 'HEAD')));
   };
 }
 
