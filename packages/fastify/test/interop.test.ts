@@ -118,6 +118,13 @@ describe('independent client → fastify server', () => {
         s.record(req);
         return reply.code(200).send();
       });
+      app.get('/validated', async (req, reply) => {
+        s.record(req);
+        // Validation as RFC 9110 §13.1.2 has it: 304 when a listed entity tag is current.
+        const tags = String(req.headers['if-none-match'] ?? '').split(/\s*,\s*/);
+        reply.header('etag', '"v42"');
+        return tags.includes('"v42"') ? reply.code(304).send() : reply.send('representation v42');
+      });
       app.get('/cache/:policy', async (req, reply) => {
         s.record(req);
         const policies: Record<string, string> = { 'no-store': 'no-store', 'no-cache': 'no-cache', listed: 'public, max-age=30, must-revalidate', upper: 'Max-Age=5' };
@@ -200,6 +207,16 @@ describe('independent client → fastify server', () => {
     const { inner } = await exchange({ code: POST, options: [opt(Opt.UriPath, 'orders'), opt(Opt.UriPath, '42'), opt(Opt.UriPath, 'touch')], payload: EMPTY });
     expect(codeString(inner.code)).toBe('2.04');
     expect(inner.options.filter((o) => (o.number & 1) === 1)).toEqual([]);
+  });
+
+  it('GET with ETag options validates stored representations: a current one → 2.03 Valid with that ETag, none current → 2.05 with the representation (RFC 7252 §5.10.6.2, §5.9.1.3)', async () => {
+    const valid = await exchange({ code: GET, options: [opt(Opt.ETag, 'v41'), opt(Opt.UriPath, 'validated'), opt(Opt.ETag, 'v42')].sort((a, b) => a.number - b.number), payload: EMPTY });
+    expect(codeString(valid.inner.code)).toBe('2.03');
+    expect(values(valid.inner, Opt.ETag).map((v) => text(v))).toEqual(['v42']);
+    expect(valid.inner.payload.length).toBe(0);
+    const stale = await exchange({ code: GET, options: [opt(Opt.ETag, 'v41'), opt(Opt.UriPath, 'validated')], payload: EMPTY });
+    expect(codeString(stale.inner.code)).toBe('2.05');
+    expect(text(stale.inner.payload)).toBe('representation v42');
   });
 
   it.each([

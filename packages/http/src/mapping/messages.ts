@@ -399,6 +399,14 @@ export function decodeRequest(message: InnerMessage): HttpRequestParts {
     outOfRange(ifNoneMatch[0]!, 0); // empty only (RFC 7252 §5.10.8.2); critical, so a value is 4.02
     if (!hasField(headers, 'if-none-match')) headers.push(['if-none-match', '*']);
   }
+  const etags = method === 'GET' ? byNumber.get(O.ETag) : undefined;
+  if (etags !== undefined && !hasField(headers, 'if-none-match')) {
+    // ETag in a GET asks whether stored representations are still current (RFC 7252
+    // §5.10.6.2): HTTP's If-None-Match with those tags, whose 304 maps back to 2.03 Valid
+    // with the ETag. Elective: values outside 1 … 8 bytes are ignored.
+    const tags = etags.filter((o) => !outOfRange(o, 8, 1)).map((o) => httpEtagOf(o.value)!);
+    if (tags.length > 0) headers.push(['if-none-match', tags.join(', ')]);
+  }
   return { method, target, headers, body: message.payload };
 }
 
