@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lowEntropy } from '../src/doctor/entropy.js';
+import type { Finding } from '../src/doctor/checks.js';
 import { runCli } from './support/cli.js';
 
 let dir: string;
@@ -24,13 +25,6 @@ const write = (name: string, content: unknown, mode = 0o600) => {
 const doctor = (args: string[], env: Record<string, string> = {}) => runCli(['doctor', ...args], env, { cwd: dir });
 const file = (contexts: unknown[]) => ({ format: 'oscore-http-contexts/1', contexts });
 
-interface Finding {
-  level: string;
-  check: string;
-  path: string;
-  message: string;
-  fix: string;
-}
 interface Report {
   format: string;
   file: string;

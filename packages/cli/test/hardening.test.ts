@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AEAD_ALGORITHMS, coapCode, protectRequest, protectResponse, verifyRequest, verifyResponse } from '@oscore-http/core';
 import { loadContextFile } from '@oscore-http/http';
+import type { Finding } from '../src/doctor/checks.js';
 import { BIN, runCli } from './support/cli.js';
 import { makeExchange, rawRequest, type Exchange } from './support/messages.js';
 
@@ -250,13 +251,6 @@ describe('doctor: the checks no other test reached, each with its fix', () => {
   const S2 = '0f1e2d3c4b5a69788796a5b4c3d2e1f000112233445566778899aabbccddee22';
   const entry = (extra: Record<string, unknown>) => ({ masterSecret: { hex: S1 }, senderId: '01', recipientId: '02', ...extra });
   const doc = (contexts: unknown[]) => JSON.stringify({ format: 'oscore-http-contexts/1', contexts });
-  interface Finding {
-    level: string;
-    check: string;
-    path: string;
-    message: string;
-    fix: string;
-  }
   it.each([
     ['alg.ccm-size', 'info', [entry({ aeadAlgorithm: 'AES-CCM-16-128-128' })], 'contexts[0].aeadAlgorithm', /A128GCM/],
     ['id.missing', 'error', [{ masterSecret: { hex: S1 }, senderId: '01' }], 'contexts[0].recipientId', /Recipient ID in hex/],
