@@ -17,6 +17,7 @@ import { BodyTooLargeError, createContextSet, createOscoreHandler, oscoreInfoOf,
 import {
   allByteValues,
   clientContextA,
+  clientContextB,
   closeServer,
   countTraffic,
   listen,
@@ -24,6 +25,7 @@ import {
   patternBytes,
   Resources,
   serverContextA,
+  serverContextB,
   type OscoreClient,
   type TrafficCounter,
 } from '../../fastify/test/support/oscore-peers.js';
@@ -727,6 +729,32 @@ describe('fields the policy sends outside', () => {
       expect(seen).toMatchObject([{ type: 'response-failed', protected: true, status: 500, error: { code: 'ERR_OSCORE_HTTP_UNMAPPABLE' } }]);
     } finally {
       await agent.close();
+    }
+  });
+});
+
+describe('maxHeaderSize on the receiving side', () => {
+  it('a server refuses protected request fields beyond its limit with a protected 431; a client refuses response fields beyond its own', async () => {
+    const seen: string[] = [];
+    const { origin } = await start(
+      createOscoreHandler({ contexts: createContextSet([serverContextA(), serverContextB()], { store: 'memory' }), maxHeaderSize: 1024, onEvent: (e) => seen.push(e.error.code) }, (req, res) => {
+        res.setHeader('x-big', 'r'.repeat(Number(req.headers['x-reply-size'] ?? 0)));
+        res.end('ok');
+      }),
+    );
+    const big = oscoreAgent(origin, { contexts: createContextSet([clientContextA(origin)], { store: 'memory' }) });
+    const small = oscoreAgent(origin, { contexts: createContextSet([clientContextB(origin)], { store: 'memory' }), interceptor: { maxHeaderSize: 512 } });
+    try {
+      expect((await send(big.dispatcher, origin, '/', { headers: { 'x-fill': 'a'.repeat(900) } })).status).toBe(200);
+      const refused = await send(big.dispatcher, origin, '/', { headers: { 'x-fill': 'a'.repeat(1100) } });
+      expect(refused.status).toBe(431);
+      expect(seen).toEqual(['ERR_OSCORE_HTTP_HEADERS_TOO_LARGE']);
+      expect((await send(small.dispatcher, origin, '/', { headers: { 'x-reply-size': '400' } })).status).toBe(200);
+      const error = await send(small.dispatcher, origin, '/', { headers: { 'x-reply-size': '600' } }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'ERR_OSCORE_HTTP_HEADERS_TOO_LARGE', limit: 512 });
+    } finally {
+      await big.close();
+      await small.close();
     }
   });
 });

@@ -271,7 +271,7 @@ export function oscore(options: OscoreInterceptorOptions): Dispatcher.Dispatcher
               // interceptors composed outside this one re-protect instead.
               idempotent: false,
             });
-            dispatch(outerOpts, new OscoreResponseHandler(handler, controller, binding, { policy, limit: maxResponseSize, bodyLimit: maxResponseBody, head: opts.method === 'HEAD' }, release, retry));
+            dispatch(outerOpts, new OscoreResponseHandler(handler, controller, binding, { policy, limit: maxResponseSize, bodyLimit: maxResponseBody, maxHeaderSize, head: opts.method === 'HEAD' }, release, retry));
           } catch (err) {
             release();
             throw err;

@@ -50,6 +50,8 @@ export interface ExchangeSettings {
   readonly limit: number;
   /** Largest inner response body, in bytes (the `maxResponseSize` option). */
   readonly bodyLimit: number;
+  /** Largest total of the response's protected header fields, in bytes (the `maxHeaderSize` option). */
+  readonly maxHeaderSize: number;
   /** The request was HEAD: its answer reports the Content-Length the server protected. */
   readonly head: boolean;
 }
@@ -137,7 +139,7 @@ export class OscoreResponseHandler implements Handler {
       this.#retryWithEcho(echo.value);
       return;
     }
-    const response = decodeResponse(message);
+    const response = decodeResponse(message, this.#exchange);
     // The outer limit leaves room for header fields and the tag; the option bounds the body.
     if (response.body.length > this.#exchange.bodyLimit) throw new BodyTooLargeError(this.#exchange.bodyLimit, 'response');
     const list = response.headers.filter(([name]) => this.#exchange.policy.acceptsInner(name));

@@ -37,7 +37,10 @@ export interface HttpResponseParts {
 
 /** Limits of the mapping. */
 export interface MappingLimits {
-  /** Largest total size of protected header fields, in bytes (default 16 KiB, like Node's header limit). */
+  /**
+   * Largest total size of protected header fields (HTTP-Field options), in bytes. Encoding
+   * defaults to 16 KiB, like Node's header limit; decoding checks it only when given.
+   */
   readonly maxHeaderSize?: number;
 }
 
@@ -332,12 +335,16 @@ interface Collected {
   byNumber: Map<number, CoapOption[]>;
 }
 
-function collect(message: InnerMessage, knownCritical: Set<number>): Collected {
+function collect(message: InnerMessage, knownCritical: Set<number>, maxHeaderSize = Infinity): Collected {
   const fields: HeaderList = [];
   const exact = new Map<string, string>();
   const byNumber = new Map<number, CoapOption[]>();
+  let fieldBytes = 0;
   for (const option of message.options) {
     if (option.number === HTTP_FIELD_OPTION) {
+      // The receiver's limit, counted as the sender counts it (OptionWriter.field).
+      fieldBytes += option.value.length;
+      if (fieldBytes > maxHeaderSize) throw new HeadersTooLargeError(maxHeaderSize);
       const [name, value] = decodeField(option.value);
       if (name.startsWith(':')) exact.set(name, value);
       else fields.push([name, value]);
@@ -359,10 +366,11 @@ function hasField(fields: HeaderList, name: string): boolean {
 
 /**
  * Maps a verified inner message to an HTTP request. `headers` are the protected fields.
- * @throws {InvalidInnerMessageError} for anything HTTP cannot carry.
+ * @throws {InvalidInnerMessageError} for anything HTTP cannot carry, {HeadersTooLargeError}
+ * for fields beyond `limits.maxHeaderSize`.
  */
-export function decodeRequest(message: InnerMessage): HttpRequestParts {
-  const { fields, exact, byNumber } = collect(message, KNOWN_CRITICAL_REQUEST);
+export function decodeRequest(message: InnerMessage, limits: MappingLimits = {}): HttpRequestParts {
+  const { fields, exact, byNumber } = collect(message, KNOWN_CRITICAL_REQUEST, limits.maxHeaderSize);
   let method: string;
   const httpCode = byNumber.get(HTTP_CODE_OPTION);
   if (httpCode !== undefined) {
@@ -427,10 +435,11 @@ function locationOf(path: readonly CoapOption[], query: readonly CoapOption[]): 
 
 /**
  * Maps a verified inner message to an HTTP response.
- * @throws {InvalidInnerMessageError} for anything HTTP cannot carry.
+ * @throws {InvalidInnerMessageError} for anything HTTP cannot carry, {HeadersTooLargeError}
+ * for fields beyond `limits.maxHeaderSize`.
  */
-export function decodeResponse(message: InnerMessage): HttpResponseParts {
-  const { fields, exact, byNumber } = collect(message, KNOWN_CRITICAL_RESPONSE);
+export function decodeResponse(message: InnerMessage, limits: MappingLimits = {}): HttpResponseParts {
+  const { fields, exact, byNumber } = collect(message, KNOWN_CRITICAL_RESPONSE, limits.maxHeaderSize);
   const httpCode = byNumber.get(HTTP_CODE_OPTION);
   let status: number;
   if (httpCode !== undefined) {

@@ -365,7 +365,7 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): (
     }
     let parts;
     try {
-      parts = decodeRequest(verified.message);
+      parts = decodeRequest(verified.message, limits);
       if (parts.body.length > maxBodySize) throw new BodyTooLargeError(maxBodySize, 'request');
     } catch (err) {
       if (!(err instanceof OscoreError)) throw err;
