@@ -1,5 +1,5 @@
 /**
- * Exit codes of `oscore-http`, the same for every command (docs/conformance.md §6).
+ * Exit codes of `oscore-http`, the same for every command (docs/conformance.md §5).
  */
 export const ExitCode = Object.freeze({
   /** Everything ran and nothing failed. */

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FileStateStore, openFileStateStore, StateDirectoryInUseError } from '../src/state/file-store.js';
 import { lockTokenForTests } from '../src/state/directory-lock.js';
-import { MemoryStateStore, ReservedCounter, sequenceNumber, StateFileCorruptError, type StateStore } from '../src/index.js';
+import { MemoryStateStore, OscoreError, ReservedCounter, sequenceNumber, StateFileCorruptError, type StateStore } from '../src/index.js';
 import { stateStoreContract } from './state-store.contract.js';
 
 const seq = sequenceNumber;
@@ -90,6 +90,7 @@ describe('file store', () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'lock'), String(process.ppid)); // the parent (vitest) is alive
     expect(() => openFileStateStore(dir)).toThrow(StateDirectoryInUseError);
+    expect(() => openFileStateStore(dir)).toThrow(OscoreError); // typed like every other error: code, outcome, toJSON
     writeFileSync(join(dir, 'lock'), '2147483646'); // no such process
     const store = openFileStateStore(dir);
     expect(JSON.parse(readFileSync(join(dir, 'lock'), 'utf8'))).toMatchObject({ pid: process.pid });

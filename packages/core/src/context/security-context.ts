@@ -248,8 +248,8 @@ export function createSecurityContext(params: SecurityContextParams): SecurityCo
   if (masterSecret.length === 0) throw new InvalidContextError('the Master Secret is empty; use at least 16 random bytes (RFC 8613 Section 12.3)');
   // §3.3: "The maximum length of Sender ID in bytes equals the length of the AEAD nonce minus 6."
   const maxId = aead.nonceLength - 6;
-  if (senderId.length > maxId) throw new InvalidContextError(`the Sender ID is ${senderId.length} bytes but ${aead.name} allows at most ${maxId}`);
-  if (recipientId.length > maxId) throw new InvalidContextError(`the Recipient ID is ${recipientId.length} bytes but ${aead.name} allows at most ${maxId}`);
+  if (senderId.length > maxId) throw new InvalidContextError(`the Sender ID is ${senderId.length} bytes but ${aead.name} allows at most ${maxId}; use a shorter ID`);
+  if (recipientId.length > maxId) throw new InvalidContextError(`the Recipient ID is ${recipientId.length} bytes but ${aead.name} allows at most ${maxId}; use a shorter ID`);
   // Equal IDs would give both directions the same key and nonce space (§3.3, Appendix D.4).
   if (bytesEqual(senderId, recipientId)) throw new InvalidContextError('the Sender ID and Recipient ID are equal; give each endpoint a distinct ID');
   if (sendKidContext && idContext === undefined) throw new InvalidContextError('sendKidContext is set but there is no ID Context');

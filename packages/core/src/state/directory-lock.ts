@@ -21,6 +21,7 @@
 import { linkSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { OscoreError } from '../errors.js';
 
 /** How often the owner refreshes the lock's mtime. */
 export const LOCK_HEARTBEAT_MS = 10_000;
@@ -28,11 +29,11 @@ export const LOCK_HEARTBEAT_MS = 10_000;
 export const LOCK_STALE_MS = 60_000;
 
 /** Thrown when another live process holds the directory. */
-export class StateDirectoryInUseError extends Error {
+export class StateDirectoryInUseError extends OscoreError {
   readonly code = 'ERR_OSCORE_STATE_DIRECTORY_IN_USE';
+  readonly outcome = undefined;
   constructor(directory: string, owner: string) {
     super(`The OSCORE state directory ${directory} is in use by ${owner}; give each process its own state directory (two processes must never share sequence numbers). A lock left by a process on another host is taken over ${LOCK_STALE_MS / 1000} s after its last heartbeat.`);
-    this.name = 'StateDirectoryInUseError';
   }
 }
 
