@@ -61,6 +61,8 @@ interface AltOptions {
   readonly errors?: 'mapped' | 'uniform' | 'silent';
   /** A defect, for the negative check: unknown critical inner options are ignored (RFC 7252 §5.4.1 violated). */
   readonly ignoreCriticalOptions?: boolean;
+  /** A defect: the Echo challenge reuses the request nonce (Appendix B.1.2 requires the server's own Partial IV), and so does the next response. */
+  readonly challengeWithoutPartialIV?: boolean;
 }
 
 async function startAlternativeServer(options: AltOptions = {}): Promise<AltServer> {
@@ -91,7 +93,7 @@ async function startAlternativeServer(options: AltOptions = {}): Promise<AltServ
   }
 
   async function protectedAnswer(res: ServerResponse, binding: RequestBinding, message: InnerMessage): Promise<void> {
-    const { option, payload } = await protectResponse(binding, message, { partialIV: true });
+    const { option, payload } = await protectResponse(binding, message, { partialIV: !options.challengeWithoutPartialIV });
     res.writeHead(200, { 'content-type': 'application/oscore', oscore: encodeOscoreHeader(option), 'content-length': payload.length }).end(payload);
   }
 
@@ -226,5 +228,13 @@ describe('an RFC 8613 server that makes other allowed choices', () => {
     ]);
     const critical = result.tests.find((t) => t.id === 'inner.critical-option')!;
     expect(critical.checks.find((c) => c.name === 'application not run')?.passed).toBe(false);
+  });
+
+  it('warns when its Echo challenge carries no Partial IV (Appendix B.1.2: MUST include it)', { timeout: 60_000 }, async () => {
+    const result = await runHttpSuite({ target: (await startAlternativeServer({ challengeWithoutPartialIV: true })).url, contexts: CLIENT_CONTEXTS, outerPath: OUTER_PATH, only: ['method.get'], sequenceStart: 5_000 });
+    expect(result.preflight.map((r) => r.response.innerStatus)).toEqual([401, 200]);
+    expect(result.warnings).toEqual([
+      'The Echo challenge of the preflight request carried no Partial IV: RFC 8613 Appendix B.1.2 requires the server to use its own Partial IV and to include it.',
+    ]);
   });
 });
