@@ -63,6 +63,10 @@ interface AltOptions {
   readonly ignoreCriticalOptions?: boolean;
   /** A defect: the Echo challenge reuses the request nonce (Appendix B.1.2 requires the server's own Partial IV), and so does the next response. */
   readonly challengeWithoutPartialIV?: boolean;
+  /** Only the RFC 7252 methods: FETCH, PATCH and iPATCH (RFC 8132, optional) get a protected 4.05 (RFC 7252 §5.8). */
+  readonly withoutRfc8132?: boolean;
+  /** A smaller outer body limit, above which the answer is an unprotected 413 (RFC 8075 §7 for 4.13). Default: 128 KiB, then the connection is closed. */
+  readonly bodyLimit413?: number;
 }
 
 async function startAlternativeServer(options: AltOptions = {}): Promise<AltServer> {
@@ -136,6 +140,9 @@ async function startAlternativeServer(options: AltOptions = {}): Promise<AltServ
     if (!options.ignoreCriticalOptions && message.options.some((o) => o.number % 2 === 1 && !KNOWN_CRITICAL.has(o.number))) {
       return protectedAnswer(res, binding, { code: coapCode(4, 2), options: [], payload: new Uint8Array(0) });
     }
+    if (options.withoutRfc8132 === true && message.code >= 5 && message.code <= 7) {
+      return protectedAnswer(res, binding, { code: coapCode(4, 5), options: [], payload: new Uint8Array(0) });
+    }
     if (message.code < 1 || message.code > 7) {
       return protectedAnswer(res, binding, { code: coapCode(5, 1), options: [], payload: new Uint8Array(0) });
     }
@@ -145,6 +152,11 @@ async function startAlternativeServer(options: AltOptions = {}): Promise<AltServ
   }
 
   const server = createServer((req, res) => {
+    if (options.bodyLimit413 !== undefined && Number(req.headers['content-length'] ?? 0) > options.bodyLimit413) {
+      req.resume();
+      res.writeHead(413, { connection: 'close', 'content-length': '0' }).end();
+      return;
+    }
     if (Number(req.headers['content-length'] ?? 0) > MAX_OUTER_BODY) {
       req.socket.destroy();
       return;
@@ -228,6 +240,18 @@ describe('an RFC 8613 server that makes other allowed choices', () => {
     ]);
     const critical = result.tests.find((t) => t.id === 'inner.critical-option')!;
     expect(critical.checks.find((c) => c.name === 'application not run')?.passed).toBe(false);
+  });
+
+  it('passes without the RFC 8132 methods and with a body limit below 60,000 bytes, with notes', { timeout: 60_000 }, async () => {
+    const result = await run(await startAlternativeServer({ withoutRfc8132: true, bodyLimit413: 16 * 1024 }));
+    expect(failures(result)).toEqual([]);
+    const notes = Object.fromEntries(result.tests.filter((t) => ['method.fetch', 'method.patch', 'body.large', 'size.oversized'].includes(t.id)).map((t) => [t.id, t.notes]));
+    expect(notes).toEqual({
+      'method.fetch': [expect.stringMatching(/^#1: the RFC 8132 method .* \(advisory\): suggested .*, got 4\.05 inside \(HTTP 405\): not supported$/)],
+      'method.patch': [expect.stringMatching(/got 4\.05 inside \(HTTP 405\): not supported$/)],
+      'body.large': ['#1: body accepted (advisory): suggested a 60,000-byte body accepted, got unprotected 413'],
+      'size.oversized': [],
+    });
   });
 
   it('warns when its Echo challenge carries no Partial IV (Appendix B.1.2: MUST include it)', { timeout: 60_000 }, async () => {
