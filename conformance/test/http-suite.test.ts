@@ -158,6 +158,7 @@ describe('runHttpSuite', () => {
     // Suite order: method, tamper, unprotected.
     expect(failedIds(result)).toEqual(['method.get', 'tamper.tag', 'unprotected.get']);
     expect(result.tests[0]!.detail).toBe('#1: protected response: expected protected 200 (application/oscore, OSCORE; RFC 8613 §11.1), got unprotected 200');
-    expect(result.tests[2]!.detail).toBe('#1: refused without OSCORE processing: expected an unprotected error response (RFC 8613 §8.3), got unprotected 200');
+    expect(result.tests[1]!.detail).toBe('#1: refused without OSCORE processing: expected an unprotected error response (RFC 8613 §8.3), or none (Appendix D.5.3), got unprotected 200');
+    expect(result.tests[2]!.detail).toBe('#1: refused without OSCORE processing: expected an unprotected error response (RFC 8613 §9: unprotected access is not supported), got unprotected 200');
   });
 });

@@ -114,7 +114,13 @@ export async function runHttpSuite(options: HttpSuiteOptions): Promise<HttpSuite
     if (probe.verification?.kind === 'none') throw new TargetUnreachableError(origin, probe.verification.error);
     // A server that lost its replay window first proves the client's freshness with an
     // Echo challenge (RFC 8613 Appendix B.1.2; RFC 9175 §2.4): answer it once.
-    const echoValue = probe.verification === undefined ? undefined : echoChallengeOf(probe.verification);
+    const challenge = probe.verification;
+    const echoValue = challenge === undefined ? undefined : echoChallengeOf(challenge);
+    // "The server MUST use its Partial IV when generating the AEAD nonce and MUST include the Partial IV in the response" (Appendix B.1.2).
+    const challengeWarning =
+      echoValue !== undefined && challenge?.kind === 'protected' && challenge.verified && challenge.option.partialIV === undefined
+        ? 'The Echo challenge of the preflight request carried no Partial IV: RFC 8613 Appendix B.1.2 requires the server to use its own Partial IV and to include it.'
+        : undefined;
     if (echoValue !== undefined) probe = await preflight.exchange('preflight (Echo)', { method: 'GET', target: path, echo: echoValue });
     const sentRequests = preflight.requests();
     const sent = sentRequests.at(-1);
@@ -122,7 +128,7 @@ export async function runHttpSuite(options: HttpSuiteOptions): Promise<HttpSuite
     const hasEcho = verified !== undefined && verified.response.headers.some(([name]) => name === 'x-echo-method');
     const mode = options.echo ?? 'auto';
     const echo = mode === 'on' || (mode === 'auto' && hasEcho);
-    const warnings: string[] = [];
+    const warnings: string[] = challengeWarning === undefined ? [] : [challengeWarning];
     if (verified === undefined) {
       warnings.push(
         `The preflight request (a protected GET ${path}) did not get a protected response that verifies: ${sent!.response.status ?? ''} ${sent!.response.diagnostic ?? sent!.response.verifyError ?? ''}`.trim() +

@@ -7,8 +7,8 @@
 
 import { toHex, type RequestBinding } from '@oscore-http/core';
 import { fieldOf, looksProtected, type InnerRequest, type OuterRequest, type ProtectedRequest, type RawResponse, type SuiteClient, type Verification } from './client.js';
-import { describeRejection, type Rejection } from './outcomes.js';
-import type { Check, HttpTestCategory, HttpTestResult, ResponseSummary, SentRequest } from './types.js';
+import { describeSuggestion, type Rejection } from './outcomes.js';
+import type { HttpCheck, HttpTestCategory, HttpTestResult, ResponseSummary, SentRequest } from './types.js';
 
 /** What every test of one run shares. */
 export interface SuiteEnvironment {
@@ -107,6 +107,11 @@ function describeVerification(v: Verification): string {
   }
 }
 
+/** A CoAP code as `c.dd`. */
+function codeText(code: number): string {
+  return `${code >>> 5}.${String(code & 31).padStart(2, '0')}`;
+}
+
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && Buffer.compare(a, b) === 0;
 }
@@ -120,7 +125,7 @@ export class TestRun {
   readonly env: SuiteEnvironment;
   readonly #exchanges: Exchange[] = [];
   #sent = 0;
-  readonly #checks: Check[] = [];
+  readonly #checks: HttpCheck[] = [];
   /** The echo count before this test sent anything. */
   readonly #countAtStart: number | undefined;
   /** The exchanges this test requires to be accepted: each may run the application once. */
@@ -174,23 +179,30 @@ export class TestRun {
     return this.send(label, request.outer, options.verify === false ? { request, defer: true } : { request, verifyWith: request.binding });
   }
 
-  /** Adds a check. */
-  check(name: string, passed: boolean, expected: string, actual: string): void {
-    this.#checks.push({ name, expected, actual, passed });
+  /** Adds a check; an advisory one never fails the test (see {@link HttpCheck}). */
+  check(name: string, passed: boolean, expected: string, actual: string, advisory = false): void {
+    this.#checks.push(advisory ? { name, expected, actual, passed, advisory: true } : { name, expected, actual, passed });
   }
 
   /**
    * Requires a protected answer that verifies against its request (RFC 8613 §8.4) and,
    * with the echo contract, the inner request as the application saw it.
    */
-  expectAccepted(x: Exchange): void {
+  expectAccepted(x: Exchange, options: { extension?: string } = {}): void {
     this.#accepted.add(x);
     const v = x.verification;
     const actual = v === undefined ? 'not judged' : describeVerification(v);
     this.check(`${x.label}: protected response`, v?.kind === 'protected', 'protected 200 (application/oscore, OSCORE; RFC 8613 §11.1)', actual);
     if (v?.kind !== 'protected') return;
     this.check(`${x.label}: verifies against its request`, v.verified, 'verified (RFC 8613 §8.4)', actual);
-    if (!v.verified || !this.env.echo || x.request === undefined) return;
+    if (!v.verified || x.request === undefined) return;
+    if (options.extension !== undefined && v.message.code >>> 5 >= 4) {
+      // The request needs an extension the RFCs do not define; a protected error is the
+      // answer of a target without it (e.g. 4.02 for an unrecognized critical option).
+      this.check(`${x.label}: ${options.extension} (advisory)`, false, `${options.extension} understood: a success inside`, `${codeText(v.message.code)} inside (HTTP ${v.response.status}): not supported`, true);
+      return;
+    }
+    if (!this.env.echo) return;
     const inner = x.request.inner;
     const headers = v.response.headers;
     const field = (name: string) => headers.find(([n]) => n === name)?.[1];
@@ -206,13 +218,15 @@ export class TestRun {
    * Requires an error from the CoAP processing of a request that verified: "protected"
    * (RFC 8613 §8.3), verifying against its request, with the inner code `code`.
    */
-  expectProtectedError(x: Exchange, code: number, name: string): void {
+  expectProtectedError(x: Exchange, code: number, name: string, why: string): void {
     const v = x.verification;
     const actual = v === undefined ? 'not judged' : describeVerification(v);
     this.check(`${x.label}: protected response`, v?.kind === 'protected' && v.verified, 'a protected response that verifies (RFC 8613 §8.3, §8.4)', actual);
     if (v?.kind !== 'protected' || !v.verified) return;
-    const seen = `${v.message.code >>> 5}.${String(v.message.code & 31).padStart(2, '0')}`;
-    this.check(`${x.label}: inner code`, v.message.code === code, `${name} inside`, `${seen} inside (HTTP ${v.response.status})`);
+    const seen = `${codeText(v.message.code)} inside (HTTP ${v.response.status})`;
+    // RFC 8613 requires only that the error of CoAP processing be protected (§8.3).
+    this.check(`${x.label}: an error inside`, v.message.code >>> 5 >= 4, 'a 4.xx or 5.xx code inside', seen);
+    this.check(`${x.label}: inner code (advisory)`, v.message.code === code, `${name} inside — ${why}`, seen, true);
   }
 
   /**
@@ -225,16 +239,35 @@ export class TestRun {
     const status = x.response.status;
     this.check(
       `${x.label}: refused without OSCORE processing`,
-      (v.kind === 'unprotected' && v.status >= 400) || (noResponse && rejection.allowNoResponse === true),
-      'an unprotected error response (RFC 8613 §8.3)',
+      (v.kind === 'unprotected' && v.status >= 400) || (noResponse && rejection.oscoreError),
+      rejection.oscoreError
+        ? 'an unprotected error response (RFC 8613 §8.3), or none (Appendix D.5.3)'
+        : 'an unprotected error response (RFC 8613 §9: unprotected access is not supported)',
       describeVerification(v),
     );
+    if (v.kind !== 'unprotected' && !noResponse) return;
     this.check(
-      `${x.label}: status`,
-      (status !== undefined && rejection.statuses.includes(status) && v.kind === 'unprotected') || (noResponse && rejection.allowNoResponse === true),
-      describeRejection(rejection),
+      `${x.label}: status (advisory)`,
+      (status !== undefined && rejection.statuses.includes(status)) || (noResponse && rejection.closeSuggested === true),
+      describeSuggestion(rejection),
       status === undefined ? describeVerification(v) : String(status),
+      true,
     );
+  }
+
+  /**
+   * For a request whose alteration the RFC lets a server either refuse or ignore: passes
+   * when refused as {@link expectRejected} says, or when answered with a protected
+   * response that verifies against the request (then counted as accepted, with a note).
+   */
+  expectRejectedOrAccepted(x: Exchange, rejection: Rejection, why: string): void {
+    const v = x.verification;
+    if (v?.kind === 'protected' && v.verified) {
+      this.#accepted.add(x);
+      this.check(`${x.label}: refused (advisory)`, false, `${describeSuggestion(rejection)}; or processed, ${why}`, `processed: ${describeVerification(v)}`, true);
+      return;
+    }
+    this.expectRejected(x, rejection);
   }
 
   /**
@@ -276,7 +309,8 @@ export class TestRun {
   result(def: HttpTestDefinition, durationMs: number, error?: unknown): HttpTestResult {
     const requests = this.requests();
     const checks = [...this.#checks];
-    const failed = checks.find((c) => !c.passed);
+    const failed = checks.find((c) => !c.passed && c.advisory !== true);
+    const notes = checks.filter((c) => !c.passed && c.advisory === true).map((c) => `${c.name}: suggested ${c.expected}, got ${c.actual}`);
     const detail =
       error !== undefined
         ? `the test stopped: ${error instanceof Error ? error.message : String(error)}`
@@ -290,11 +324,13 @@ export class TestRun {
       category: def.category,
       status: detail === undefined ? 'passed' : 'failed',
       expected: def.expected,
-      observed: requests
-        .map((r) => (r.label === 'witness' && r.response.echoCount !== undefined ? `witness: echo count ${r.response.echoCount}` : `${r.label}: ${describeResponse(r.response)}`))
-        .join('; '),
+      observed: [
+        ...requests.map((r) => (r.label === 'witness' && r.response.echoCount !== undefined ? `witness: echo count ${r.response.echoCount}` : `${r.label}: ${describeResponse(r.response)}`)),
+        ...notes.map((n) => `note: ${n}`),
+      ].join('; '),
       requests,
       checks,
+      notes,
       detail,
       durationMs: Math.round(durationMs * 10) / 10,
     };

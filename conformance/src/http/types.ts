@@ -8,6 +8,16 @@ import type { Check } from '../vectors/run.js';
 
 export type { Check };
 
+/**
+ * A check of an HTTP test. An advisory check compares with what the RFC suggests but
+ * does not require — an error code it makes OPTIONAL (RFC 8613 Appendix D.5.3), the
+ * code RFC 7252 gives a CoAP error, an extension of this project: when it fails, the
+ * test still passes, and the result's `notes` (and `observed`) say what differed.
+ */
+export interface HttpCheck extends Check {
+  readonly advisory?: boolean | undefined;
+}
+
 /** What a test exercises; reports group by it (docs/conformance.md §4). */
 export type HttpTestCategory =
   | 'method'
@@ -97,8 +107,10 @@ export interface HttpTestResult {
   /** The outcome seen, in words: one clause per request. */
   readonly observed: string;
   readonly requests: readonly SentRequest[];
-  readonly checks: readonly Check[];
-  /** The first failed check, or the unexpected error that ended the test. */
+  readonly checks: readonly HttpCheck[];
+  /** Advisory checks that failed (see {@link HttpCheck}): allowed, but not what the RFC suggests. */
+  readonly notes: readonly string[];
+  /** The first failed check that is not advisory, or the unexpected error that ended the test. */
   readonly detail?: string | undefined;
   readonly durationMs: number;
 }

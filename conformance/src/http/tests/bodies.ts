@@ -4,6 +4,7 @@
  * processing reaches the application.
  */
 
+import { coapCode } from '@oscore-http/core';
 import { TOO_LARGE, describeRejection } from '../outcomes.js';
 import type { HttpTestDefinition } from '../test-run.js';
 
@@ -48,7 +49,10 @@ const bodyTests: readonly HttpTestDefinition[] = CASES.map((c) => ({
   title: `${c.title} travels as the protected payload`,
   rfc: 'RFC 8613 §5.3, §11.4',
   category: 'body',
-  expected: 'protected 200 that verifies; echo: same bytes and Content-Type',
+  expected:
+    c.name === 'large'
+      ? 'protected 200 that verifies; echo: same bytes and Content-Type (413, or 4.13 inside, from a target whose limit is smaller passes with a note)'
+      : 'protected 200 that verifies; echo: same bytes and Content-Type',
   async run(t) {
     const x = await t.exchange('#1', {
       method: 'POST',
@@ -56,6 +60,13 @@ const bodyTests: readonly HttpTestDefinition[] = CASES.map((c) => ({
       headers: c.type === undefined ? [] : [['content-type', c.type]],
       body: c.body,
     });
+    const v = x.verification;
+    // No RFC sets a size every server must take: a smaller limit, said as 4.13 (RFC 8075 §7: 413), is allowed.
+    const tooLarge = c.name === 'large' && ((v?.kind === 'unprotected' && v.status === 413) || (v?.kind === 'protected' && v.verified && v.message.code === coapCode(4, 13)));
+    if (tooLarge) {
+      t.check('#1: body accepted (advisory)', false, `a ${LARGE.toLocaleString('en')}-byte body accepted`, v.kind === 'unprotected' ? 'unprotected 413' : 'protected 4.13 inside', true);
+      return;
+    }
     t.expectAccepted(x);
   },
 }));

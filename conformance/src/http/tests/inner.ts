@@ -20,25 +20,25 @@ const UNASSIGNED_METHOD = coapCode(0, 8);
 export const innerTests: readonly HttpTestDefinition[] = [
   {
     id: 'inner.critical-option',
-    title: 'An unrecognized critical inner option is refused with a protected 4.02',
+    title: 'An unrecognized critical inner option is refused with a protected error',
     rfc: 'RFC 8613 §8.2 step 8, §8.3; RFC 7252 §5.4.1',
     category: 'inner',
-    expected: 'protected response that verifies, inner code 4.02 (Bad Option); application not run',
+    expected: 'protected response that verifies with an error code inside (4.02 Bad Option suggested); application not run',
     async run(t) {
       const x = await t.exchange('request', { method: 'GET', target: t.target(), coap: { options: [{ number: UNASSIGNED_CRITICAL, value: new Uint8Array(0) }] } });
-      t.expectProtectedError(x, coapCode(4, 2), '4.02 Bad Option');
+      t.expectProtectedError(x, coapCode(4, 2), '4.02 Bad Option', 'RFC 7252 §5.4.1 gives it for a Confirmable request; HTTP has no message types');
       await t.expectNoApplicationEffect();
     },
   },
   {
     id: 'inner.method-code',
-    title: 'An unassigned inner method code is refused with a protected 4.05',
+    title: 'An unassigned inner method code is refused with a protected error',
     rfc: 'RFC 8613 §8.2 step 8, §8.3; RFC 7252 §5.8',
     category: 'inner',
-    expected: 'protected response that verifies, inner code 4.05 (Method Not Allowed); application not run',
+    expected: 'protected response that verifies with an error code inside (4.05 Method Not Allowed suggested); application not run',
     async run(t) {
       const x = await t.exchange('request', { method: 'GET', target: t.target(), coap: { code: UNASSIGNED_METHOD } });
-      t.expectProtectedError(x, coapCode(4, 5), '4.05 Method Not Allowed');
+      t.expectProtectedError(x, coapCode(4, 5), '4.05 Method Not Allowed', 'RFC 7252 §5.8; an HTTP endpoint (RFC 8613 §11.4) may answer as HTTP does, 5.01 (RFC 9110 §15.6.2)');
       await t.expectNoApplicationEffect();
     },
   },

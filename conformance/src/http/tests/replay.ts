@@ -78,7 +78,7 @@ const outsideWindow: HttpTestDefinition = {
   expected: `#1 accepted; #2 (never sent, older than the window) ${REJECTED}`,
   async run(t) {
     // Reserve a block, send near its top, then a number far below: it is older than any
-    // window of at most maxReplayWindow numbers (RFC default 32; oscore-http 64).
+    // window of at most maxReplayWindow numbers (RFC default 32; this project's HTTP default 1,024).
     const w = t.env.maxReplayWindow;
     const base = t.env.client.sequence.reserve(w + 65);
     const newer = await t.exchange(`#1 (seq base+${w + 64})`, { method: 'GET', target: t.target('n=new') }, { sequenceNumber: base + w + 64 });
