@@ -58,8 +58,10 @@ export function renderHttpTable(result: HttpSuiteResult, style: Style, maxWidth:
         out.push(style.dim(`      ${r.headers.map(([n, v]) => `${n}: ${v}`).join(', ') || '(no header fields set)'}; body starts ${r.bodyPrefix || '(empty)'}`));
       }
       out.push(`  expected: ${t.expected}`, `  observed: ${t.observed}`, '  failed checks:');
-      for (const c of t.checks.filter((c) => !c.passed)) out.push(`    - ${c.name}: expected ${c.expected}; got ${c.actual}`);
-      if (t.detail !== undefined && !t.checks.some((c) => !c.passed)) out.push(`    - ${t.detail}`);
+      // Advisory checks never fail a test; their differences are in `observed` as notes.
+      const failing = t.checks.filter((c) => !c.passed && c.advisory !== true);
+      for (const c of failing) out.push(`    - ${c.name}: expected ${c.expected}; got ${c.actual}`);
+      if (t.detail !== undefined && failing.length === 0) out.push(`    - ${t.detail}`);
       out.push('');
     }
   }
