@@ -16,7 +16,7 @@ const run = promisify(execFile);
 
 /** Runs a node script from the repository root; its temporary files go to `tmp`. */
 function node(args: string[], tmp: string) {
-  return run(process.execPath, args, { cwd: root, timeout: 30_000, env: { ...process.env, NO_COLOR: '1', TMPDIR: tmp } });
+  return run(process.execPath, args, { cwd: root, timeout: 30_000, env: { ...process.env, NO_COLOR: '1', TMPDIR: tmp, COLUMNS: '' } }); // the 100-column layout
 }
 
 /** The two printed columns, split where the heading of the right one starts. */
@@ -134,6 +134,27 @@ describe('npm run demo', () => {
       expect(plain.stdout).toMatch(/orders stored: 1 before, 1 after/);
     } finally {
       rmSync(tmpPlain, { recursive: true, force: true });
+    }
+  });
+
+  it('fits an 80-column terminal (COLUMNS when not a terminal), still without plaintext in the proxy column, and never exceeds 100', async () => {
+    const narrow = mkdtempSync(join(tmpdir(), 'oscore-demo-test-'));
+    try {
+      for (const [columnsEnv, width] of [['80', 80], ['200', 100]] as const) {
+        const { stdout: out, stderr } = await run(process.execPath, ['examples/demo/demo.mjs'], { cwd: root, timeout: 30_000, env: { ...process.env, NO_COLOR: '1', TMPDIR: narrow, COLUMNS: columnsEnv } });
+        expect(stderr).toBe('');
+        expect(out).not.toContain('\x1b[');
+        const lines = out.split('\n');
+        expect(Math.max(...lines.map((l) => [...l].length))).toBe(width);
+        const { proxy, services } = columns(out);
+        const proxyWords = new Set(words(proxy.join('\n')));
+        const printed = serviceWords(services);
+        expect(printed).toContain('shop-api-token-6Hq2vZ');
+        expect(printed.filter((w) => proxyWords.has(w) && !SHARED_BY_DESIGN.has(w))).toEqual([]);
+      }
+      expect(readdirSync(narrow)).toEqual([]);
+    } finally {
+      rmSync(narrow, { recursive: true, force: true });
     }
   });
 
