@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // The oscore-http demo: an orders service, a shop calling it, and an untrusted logging proxy
 // between them. For every exchange it prints, side by side, what the proxy saw and what the
-// two services saw after OSCORE verification; then a replay attempt by the proxy.
+// two services saw after OSCORE verification; then a replay attempt by the proxy. 100
+// columns wide, or the terminal's width down to 80 (COLUMNS when not a terminal); no colour
+// unless a terminal (and NO_COLOR unset).
 //
 //     npm run demo                                    (from the repository root)
 //     node examples/demo/demo.mjs --capture-dir capture
@@ -29,12 +31,16 @@ if (options.help) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Output: two columns, left what the proxy saw, right what the services saw. 100 columns.
+// Output: two columns, left what the proxy saw, right what the services saw. 100 columns,
+// or the terminal's width (COLUMNS when not a terminal) down to 80.
 // ---------------------------------------------------------------------------------------
 
-const LEFT = 46;
+const WIDTH = Math.min(100, Math.max(80, (process.stdout.isTTY ? process.stdout.columns : Number(process.env.COLUMNS)) || 100));
 const GAP = 2;
-const RIGHT = 52;
+const LEFT = Math.floor(((WIDTH - GAP) * 46) / 98);
+const RIGHT = WIDTH - GAP - LEFT;
+/** Bytes per hex line: four groups of 8 digits where the left column has room, else three. */
+const HEX_BYTES = LEFT >= 37 ? 16 : 12;
 const colour = process.stdout.isTTY === true && !process.env.NO_COLOR;
 const style = (code, text) => (colour ? `\x1b[${code}m${text}\x1b[0m` : text);
 const bold = (text) => style('1', text);
@@ -47,7 +53,7 @@ function wrap(line, width) {
   while (rest.length > width) {
     const room = out.length === 0 ? width : width - indent.length;
     const cut = Math.max(rest.lastIndexOf(' ', room), rest.lastIndexOf(',', room - 1) + 1, rest.lastIndexOf(';', room - 1) + 1);
-    const at = cut > room / 2 ? cut : room;
+    const at = cut > room / 3 ? cut : room;
     out.push((out.length === 0 ? '' : indent) + rest.slice(0, at).trimEnd());
     rest = rest.slice(at).trimStart();
   }
@@ -64,11 +70,28 @@ function sideBySide(left, right) {
 
 function hexLines(bytes, max = 2) {
   const lines = [];
-  for (let i = 0; i < Math.min(bytes.length, 16 * max); i += 16) {
-    lines.push('  ' + (bytes.subarray(i, i + 16).toString('hex').match(/.{1,8}/g) ?? []).join(' '));
+  for (let i = 0; i < Math.min(bytes.length, HEX_BYTES * max); i += HEX_BYTES) {
+    lines.push('  ' + (bytes.subarray(i, i + HEX_BYTES).toString('hex').match(/.{1,8}/g) ?? []).join(' '));
   }
-  if (bytes.length > 16 * max) lines.push(`  … ${bytes.length - 16 * max} more bytes`);
+  if (bytes.length > HEX_BYTES * max) lines.push(`  … ${bytes.length - HEX_BYTES * max} more bytes`);
   return lines;
+}
+
+/** Prints text as a paragraph indented by two, filled to the output width. */
+function paragraph(text) {
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line !== '' && 2 + line.length + 1 + word.length > WIDTH) {
+      console.log(`  ${line}`);
+      line = word;
+    } else line = line === '' ? word : `${line} ${word}`;
+  }
+  if (line !== '') console.log(`  ${line}`);
+}
+
+/** Prints a full-width line, wrapped to the output width. */
+function say(line = '', decorate = (text) => text) {
+  for (const part of wrap(line, WIDTH)) console.log(decorate(part));
 }
 
 const isPrintable = (bytes) => /^[\x20-\x7e\t\r\n]*$/.test(bytes.toString('latin1'));
@@ -111,7 +134,7 @@ function clientResponseLines(res) {
 }
 
 function section(title) {
-  console.log(bold(`── ${title} `.padEnd(LEFT + GAP + RIGHT, '─')));
+  console.log(bold(`── ${title} `.padEnd(WIDTH, '─')));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -140,13 +163,13 @@ const shopConfigs = [{ name: 'orders', peer: proxy.origin, masterSecret, masterS
 const shopContexts = createContextSet(shopConfigs, { store: { directory: join(stateDir, 'shop') } });
 const shop = createShop({ ordersOrigin: proxy.origin, contexts: shopContexts });
 
-console.log(bold('oscore-http demo: an orders service, a shop, and an untrusted logging proxy in between'));
-console.log(`  orders service  ${ordersOrigin.padEnd(24)} fastify + @oscore-http/fastify`);
-console.log(`  logging proxy   ${proxy.origin.padEnd(24)} forwards every byte unchanged, prints all it sees`);
-console.log(`  shop            undici + @oscore-http/undici, peer ${proxy.origin}`);
-console.log('  a fresh random Master Secret and Salt; state in a temporary directory, deleted at exit');
+say('oscore-http demo: an orders service, a shop, and an untrusted logging proxy in between', bold);
+say(`  orders service  ${ordersOrigin.padEnd(24)} fastify + @oscore-http/fastify`);
+say(`  logging proxy   ${proxy.origin.padEnd(24)} forwards every byte unchanged, prints all it sees`);
+say(`  shop            undici + @oscore-http/undici, peer ${proxy.origin}`);
+say('  a fresh random Master Secret and Salt; state in a temporary directory, deleted at exit');
 console.log();
-console.log(bold('WHAT THE PROXY SAW'.padEnd(LEFT + GAP) + 'WHAT THE SERVICES SAW (after OSCORE verification)'));
+console.log(bold('WHAT THE PROXY SAW'.padEnd(LEFT + GAP) + `WHAT THE SERVICES SAW ${RIGHT >= 50 ? '(after OSCORE verification)' : '(verified)'}`));
 console.log();
 
 /** What the proxy recorded, named for --capture-dir: [{ name: '01-create-order', request, response }]. */
@@ -203,10 +226,11 @@ const replay = await exchange(5, 'the proxy replays request 1, byte for byte', '
 const replayRejected = replay.replayed.response.status === 401 && replay.replayed.response.body.toString() === 'Replay detected' && orders.seen.length === handledBefore;
 const everyRequestOpaque = proxy.exchanges.every((x) => x.request.method === 'POST' && x.request.url === '/oscore' && x.request.headers.some(([n, v]) => n.toLowerCase() === 'content-type' && v === 'application/oscore'));
 console.log(bold('In short'));
-console.log(`  The proxy saw ${proxy.exchanges.length} requests, every one "POST /oscore" with an OSCORE header and ciphertext:`);
-console.log('  no method, path, query, header or body of the application, and every status it saw');
-console.log('  for a verified request was "200 OK". It could still replay a message: that was refused');
-console.log(`  with 401 "Replay detected" before any application code ran.`);
+paragraph(
+  `The proxy saw ${proxy.exchanges.length} requests, every one "POST /oscore" with an OSCORE header and ciphertext: ` +
+    'no method, path, query, header or body of the application, and every status it saw for a verified request was "200 OK". ' +
+    'It could still replay a message: that was refused with 401 "Replay detected" before any application code ran.',
+);
 console.log(replayRejected && everyRequestOpaque ? style('32', '  OK') : style('31', '  UNEXPECTED: see above'));
 
 // ---------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ const run = promisify(execFile);
 
 /** Runs a node script from the repository root; its temporary files go to `tmp`. */
 function node(args: string[], tmp: string) {
-  return run(process.execPath, args, { cwd: root, timeout: 30_000, env: { ...process.env, NO_COLOR: '1', TMPDIR: tmp } });
+  return run(process.execPath, args, { cwd: root, timeout: 30_000, env: { ...process.env, NO_COLOR: '1', TMPDIR: tmp, COLUMNS: '' } }); // the 100-column layout
 }
 
 /** The two printed columns, split where the heading of the right one starts. */
@@ -54,6 +54,27 @@ function distinctiveValues(services: string[]): string[] {
   return [...values].filter((v) => v.length >= 4 && (/[g-z]/i.test(v) || v.length >= 12));
 }
 
+/**
+ * Every word the services' column printed, for an exact-token comparison with the proxy's
+ * column: path segments, query parts, header names and values, JSON keys and values, the
+ * file's text, wrapped continuation lines included. Left out: the demo's own captions, and the
+ * lines the services rebuild from the outer message (host, content-length, date).
+ */
+const CAPTIONS = [/^the orders route got \(from peer "\w+"\)$/, /^the shop got \(verified response\)$/, /^the orders service: nothing reached a route$/, /^\(no hook, no handler ran\)$/, /^the shop: not involved/, /^requests that reached a route:/, /^orders stored:/];
+function words(text: string): string[] {
+  return text.split(/[\s"'(),;:{}[\]<>?&]+/).filter((w) => w.length >= 3);
+}
+function serviceWords(services: string[]): string[] {
+  const lines = services.map((l) => l.trim()).filter((l) => l !== '' && !CAPTIONS.some((c) => c.test(l)) && !/^(host|content-length|date): /.test(l));
+  return [...new Set(lines.flatMap(words))];
+}
+/**
+ * Words both columns print by design: the shared header name and body caption; the outer
+ * method and status every exchange has ("POST", "200"), which an inner POST or 200 coincides
+ * with; and the charset of the unprotected replay refusal's text/plain.
+ */
+const SHARED_BY_DESIGN = new Set(['content-type', 'body', 'bytes', 'POST', '200', 'charset=utf-8']);
+
 describe('npm run demo', () => {
   let tmp: string;
   let capture: string;
@@ -87,6 +108,16 @@ describe('npm run demo', () => {
       const proxyText = proxy.join('\n');
       expect(values.filter((v) => proxyText.includes(v))).toEqual([]);
 
+      // And word for word: nothing the services printed — header names, JSON keys, wrapped
+      // continuation lines included — is a word of the proxy's column.
+      const printed = serviceWords(services);
+      for (const expected of ['authorization', 'x-request-id', 'content-disposition', 'location', 'email', 'Lovelace', 'PUT', 'GET', 'invoice', '1111', 'EUR']) {
+        expect(printed).toContain(expected);
+      }
+      expect(printed.some((w) => /^invoice-ord_[\w-]+\.pdf$/.test(w)), "the wrapped filename").toBe(true);
+      const proxyWords = new Set(words(proxyText));
+      expect(printed.filter((w) => proxyWords.has(w) && !SHARED_BY_DESIGN.has(w))).toEqual([]);
+
       // What the proxy did see: five opaque POSTs, four 200s with ciphertext, and the replay's 401.
       const startLines = proxy.map((l) => l.trim()).filter((l) => /^[A-Z]+ \S+ HTTP\/1\.1$/.test(l));
       expect(startLines).toEqual(Array(5).fill('POST /oscore HTTP/1.1'));
@@ -106,6 +137,27 @@ describe('npm run demo', () => {
     }
   });
 
+  it('fits an 80-column terminal (COLUMNS when not a terminal), still without plaintext in the proxy column, and never exceeds 100', async () => {
+    const narrow = mkdtempSync(join(tmpdir(), 'oscore-demo-test-'));
+    try {
+      for (const [columnsEnv, width] of [['80', 80], ['200', 100]] as const) {
+        const { stdout: out, stderr } = await run(process.execPath, ['examples/demo/demo.mjs'], { cwd: root, timeout: 30_000, env: { ...process.env, NO_COLOR: '1', TMPDIR: narrow, COLUMNS: columnsEnv } });
+        expect(stderr).toBe('');
+        expect(out).not.toContain('\x1b[');
+        const lines = out.split('\n');
+        expect(Math.max(...lines.map((l) => [...l].length))).toBe(width);
+        const { proxy, services } = columns(out);
+        const proxyWords = new Set(words(proxy.join('\n')));
+        const printed = serviceWords(services);
+        expect(printed).toContain('shop-api-token-6Hq2vZ');
+        expect(printed.filter((w) => proxyWords.has(w) && !SHARED_BY_DESIGN.has(w))).toEqual([]);
+      }
+      expect(readdirSync(narrow)).toEqual([]);
+    } finally {
+      rmSync(narrow, { recursive: true, force: true });
+    }
+  });
+
   it('--capture-dir writes raw outer messages without plaintext, and both context files (mode 0600)', () => {
     const files = readdirSync(capture).sort();
     const slugs = ['01-create-order', '02-upload-invoice', '03-get-order', '04-unknown-order', '05-replay'];
@@ -120,6 +172,10 @@ describe('npm run demo', () => {
       expect(request.toString('latin1')).toMatch(/\r\ncontent-type: application\/oscore\r\n/);
       expect(response.subarray(0, 17).toString()).toBe(slug === '05-replay' ? 'HTTP/1.1 401 Unau' : 'HTTP/1.1 200 OK\r\n');
       expect(values.filter((v) => request.includes(v) || response.includes(v)), slug).toEqual([]);
+      // Every longer word the services printed too (header names, JSON keys): too long to occur in ciphertext by chance.
+      const long = serviceWords(columns(stdout).services).filter((w) => w.length >= 6 && !SHARED_BY_DESIGN.has(w));
+      expect(long).toContain('authorization');
+      expect(long.filter((w) => request.includes(w) || response.includes(w)), slug).toEqual([]);
     }
     // The replay is the captured request 1, byte for byte.
     expect(readFileSync(join(capture, '05-replay.request.http')).equals(readFileSync(join(capture, '01-create-order.request.http')))).toBe(true);

@@ -92,6 +92,8 @@ interface ContextAttributes {
   readonly base: Attributes;
   readonly request: Attributes;
   readonly response: Attributes;
+  /** Rejection attribute sets by kind and error code: a bounded set (the codes are fixed), built once each. */
+  readonly rejected: Map<string, Attributes>;
 }
 
 /** Attribute sets per context, built once (they are per-message otherwise: allocation on every call). */
@@ -101,7 +103,7 @@ function attributesOf(ctx: SecurityContext): ContextAttributes {
   let a = cache.get(ctx);
   if (a === undefined) {
     const base = { [A.algorithm]: ctx.aead.name, [A.context]: ctx.name ?? ctx.senderStateId.slice(0, 8) };
-    a = { base, request: { ...base, [A.kind]: 'request' }, response: { ...base, [A.kind]: 'response' } };
+    a = { base, request: { ...base, [A.kind]: 'request' }, response: { ...base, [A.kind]: 'response' }, rejected: new Map() };
     cache.set(ctx, a);
   }
   return a;
@@ -109,6 +111,20 @@ function attributesOf(ctx: SecurityContext): ContextAttributes {
 
 function contextAttributes(ctx: SecurityContext): Attributes {
   return attributesOf(ctx).base;
+}
+
+const NO_CONTEXT: ContextAttributes = Object.freeze({ base: Object.freeze({}), request: Object.freeze({ [A.kind]: 'request' }), response: Object.freeze({ [A.kind]: 'response' }), rejected: new Map() });
+
+/** The attributes of a rejection: the context's (if known), the kind and the error code — never anything the peer chose. */
+function rejectionAttributes(ctx: SecurityContext | undefined, kind: MessageKind, code: string): Attributes {
+  const a = ctx === undefined ? NO_CONTEXT : attributesOf(ctx);
+  const key = `${kind} ${code}`;
+  let attributes = a.rejected.get(key);
+  if (attributes === undefined) {
+    attributes = { ...a[kind], [A.reason]: code };
+    a.rejected.set(key, attributes);
+  }
+  return attributes;
 }
 
 /** Starts a protect or verify span. */
@@ -151,9 +167,9 @@ export function verifiedMessage(span: Span, kind: MessageKind, ctx: SecurityCont
 /** Records a failed protect or verify; rejections of received messages are counted by reason. */
 export function failed(span: Span, kind: MessageKind, err: unknown, received: boolean, identifiers: { kid?: Uint8Array | undefined; kidContext?: Uint8Array | undefined; partialIV?: Uint8Array | undefined; context?: SecurityContext | undefined } = {}): void {
   const code = err instanceof OscoreError ? err.code : 'ERR_UNEXPECTED';
-  const attributes: Attributes = identifiers.context === undefined ? {} : contextAttributes(identifiers.context);
+  const attributes: Attributes = identifiers.context === undefined ? NO_CONTEXT.base : contextAttributes(identifiers.context);
   if (received) {
-    meters().rejected.add(1, { ...attributes, [A.kind]: kind, [A.reason]: code });
+    meters().rejected.add(1, rejectionAttributes(identifiers.context, kind, code));
     if (code === 'ERR_OSCORE_REPLAY') meters().replays.add(1, attributes);
   }
   if (span.isRecording()) {
