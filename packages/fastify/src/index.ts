@@ -27,6 +27,7 @@ import type { FastifyBaseLogger, FastifyInstance, FastifyPluginCallback, Fastify
 import fp from 'fastify-plugin';
 import { IncomingMessage, type ServerResponse } from 'node:http';
 import {
+  ContextConfigError,
   createContextSet,
   type ContextSet,
   createOscoreHandler,
@@ -45,7 +46,18 @@ export interface FastifyOscoreOptions extends Omit<OscoreServerOptions, 'context
    * a `ContextSet`, or a lookup (see `OscoreServerOptions.contexts`).
    */
   readonly contexts: OscoreServerOptions['contexts'] | string | readonly ContextConfig[];
+  /**
+   * The level of the line logged for each rejected request (default `warn`); `silent` logs
+   * none. Anyone who reaches the port can cause one line per request, so a service that
+   * alerts on the `oscore.messages.rejected` metric may prefer `info` or `debug`.
+   * Responses that could not be protected are always logged at `error`.
+   */
+  readonly rejectionLogLevel?: RejectionLogLevel;
 }
+
+/** Log levels for rejected requests. */
+export type RejectionLogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+const REJECTION_LOG_LEVELS: ReadonlySet<string> = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -78,7 +90,7 @@ function contextsOf(option: FastifyOscoreOptions['contexts']): { contexts: Oscor
   return { contexts: option as OscoreServerOptions['contexts'], owned: undefined };
 }
 
-function logEvent(fastify: FastifyInstance, event: OscoreServerEvent): void {
+function logEvent(fastify: FastifyInstance, event: OscoreServerEvent, rejectionLevel: RejectionLogLevel): void {
   // Once per rejection, with its code and the peer's kid; never plaintext or keys. A
   // request refused before routing has no fastify request (no application code ran for
   // it): fastify.log. A response that failed after the route ran: that request's
@@ -86,7 +98,7 @@ function logEvent(fastify: FastifyInstance, event: OscoreServerEvent): void {
   const log = (event.request as RawRequest | undefined)?.[LOG] ?? fastify.log;
   const fields = { oscore: { code: event.error.code, status: event.status, protected: event.protected, kid: event.kid, peer: event.peer } };
   if (event.type === 'response-failed') log.error(fields, 'OSCORE response could not be protected');
-  else log.warn(fields, 'OSCORE request rejected');
+  else if (rejectionLevel !== 'silent') log[rejectionLevel](fields, 'OSCORE request rejected');
 }
 
 const plugin: FastifyPluginCallback<FastifyOscoreOptions> = (fastify, options, done) => {
@@ -108,10 +120,15 @@ const plugin: FastifyPluginCallback<FastifyOscoreOptions> = (fastify, options, d
     (req as RawRequest)[GATED] = true;
     for (const listener of listeners) listener.call(server, req, res);
   };
+  const rejectionLevel = options.rejectionLogLevel ?? 'warn';
+  if (!REJECTION_LOG_LEVELS.has(rejectionLevel)) {
+    done(new ContextConfigError('rejectionLogLevel', `"${String(rejectionLevel)}" is not one of ${[...REJECTION_LOG_LEVELS].join(', ')}`));
+    return;
+  }
   try {
     ({ contexts, owned } = contextsOf(options.contexts));
-    const { contexts: _ignored, ...serverOptions } = options;
-    handler = createOscoreHandler({ ...serverOptions, contexts, onEvent: (event) => logEvent(fastify, event) }, route);
+    const { contexts: _ignored, rejectionLogLevel: _level, ...serverOptions } = options;
+    handler = createOscoreHandler({ ...serverOptions, contexts, onEvent: (event) => logEvent(fastify, event, rejectionLevel) }, route);
   } catch (err) {
     // A bad context set (e.g. two peers with the same Recipient ID) is thrown by
     // createOscoreHandler: hand it to ready()/listen() instead of letting it escape the

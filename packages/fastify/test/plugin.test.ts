@@ -259,6 +259,46 @@ describe('logging', () => {
   });
 });
 
+describe('rejectionLogLevel', () => {
+  it.each([
+    ['info', 30],
+    ['debug', 20],
+  ] as const)('logs rejected requests at %s (pino level %i) instead of warn', async (level, pinoLevel) => {
+    const lines: Array<Record<string, unknown>> = [];
+    const app = resources.add(Fastify({ logger: { level: 'trace', stream: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) } } }), (a) => a.close());
+    await app.register(oscore, { contexts: [serverContextA()], rejectionLogLevel: level });
+    app.get('/x', async () => 'x');
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const plain = await request(`http://127.0.0.1:${portOf(app)}/x`);
+    expect(plain.statusCode).toBe(401);
+    await plain.body.dump();
+    await sleep(20);
+    const rejected = lines.filter((l) => l.msg === 'OSCORE request rejected');
+    expect(rejected.map((l) => l.level)).toEqual([pinoLevel]);
+  });
+
+  it("'silent' logs no rejection line; an unknown level makes ready() reject with ContextConfigError", async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const app = resources.add(Fastify({ logger: { level: 'trace', stream: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) } } }), (a) => a.close());
+    await app.register(oscore, { contexts: [serverContextA()], rejectionLogLevel: 'silent' });
+    app.get('/x', async () => 'x');
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const plain = await request(`http://127.0.0.1:${portOf(app)}/x`);
+    expect(plain.statusCode).toBe(401);
+    await plain.body.dump();
+    await sleep(20);
+    expect(lines.filter((l) => l.msg === 'OSCORE request rejected')).toEqual([]);
+
+    const bad = resources.add(Fastify(), (a) => a.close());
+    bad.register(oscore, { contexts: [serverContextA()], rejectionLogLevel: 'loud' as 'warn' });
+    const err = await bad.ready().then(
+      () => undefined,
+      (e: unknown) => e as { code?: string; path?: string },
+    );
+    expect(err).toMatchObject({ code: 'ERR_OSCORE_HTTP_CONTEXT_CONFIG', path: 'rejectionLogLevel' });
+  });
+});
+
 describe('registration', () => {
   it('a second registration on the same server (here in a child context) makes ready() reject with a clear message', async () => {
     const app = resources.add(Fastify(), (a) => a.close());
