@@ -57,3 +57,30 @@ it('refuses suffixes that would make an ID longer than the algorithm allows, and
   expect(() => createContextSet([{ masterSecret, senderId: '01', recipientId: '00', senderIdSuffix: 1 }], { store: 'memory' })).toThrow(/needs "peer"/);
   expect(() => createContextSet([{ masterSecret, senderId: '01', recipientId: '00', recipientIdSuffix: 3 as 1 }], { store: 'memory' })).toThrow(/1 or 2/);
 });
+
+it('forged requests under many kids of a family leave no replay window behind; authentic members keep theirs, also after eviction from the member cache', async () => {
+  const { coapCode, createSecurityContext, encodeOscoreOption, protectRequest, verifyRequest, DecryptionFailedError, ReplayDetectedError } = await import('@oscore-http/core');
+  const inner = new MemoryStateStore();
+  const windowsCreated: string[] = [];
+  // The file store writes every window it hands out into its state file, for good: a window per forged kid would grow it without authentication.
+  const store = {
+    name: 'counting',
+    reserve: (key: string, count: number) => inner.reserve(key, count),
+    replayWindow: (key: string, size: number) => (windowsCreated.push(key), inner.replayWindow(key, size)),
+    close: () => inner.close(),
+  };
+  const set = createContextSet([{ name: 'checkout', masterSecret, senderId: '00', recipientId: 'c0', recipientIdSuffix: 2 }], { store });
+  const payload = new Uint8Array(16).fill(7);
+  const forge = (n: number) => verifyRequest(set, encodeOscoreOption({ partialIV: new Uint8Array([1]) as never, kid: new Uint8Array([0xc0, n >> 8, n & 255]) }), payload);
+  for (let n = 0; n < 4200; n++) await expect(forge(n)).rejects.toBeInstanceOf(DecryptionFailedError);
+  expect(windowsCreated).toEqual([]);
+
+  const client = createSecurityContext({ masterSecret: Buffer.from('0f'.repeat(16), 'hex'), senderId: new Uint8Array([0xc0, 0x12, 0x34]), recipientId: new Uint8Array([0]) });
+  const sent = await protectRequest(client, { code: coapCode(0, 1), options: [], payload: new Uint8Array(0) });
+  await verifyRequest(set, sent.option, sent.payload);
+  expect(windowsCreated.length).toBe(1);
+  await expect(verifyRequest(set, sent.option, sent.payload)).rejects.toBeInstanceOf(ReplayDetectedError);
+  // 4,096 other kids push the member out of the cache; derived again, it still has its window.
+  for (let n = 5000; n < 5000 + 4100; n++) await expect(forge(n)).rejects.toBeInstanceOf(DecryptionFailedError);
+  await expect(verifyRequest(set, sent.option, sent.payload)).rejects.toBeInstanceOf(ReplayDetectedError);
+}, 60_000);

@@ -174,9 +174,28 @@ export function createContextSet(configs: readonly ContextConfig[], options: Con
         throw err;
       }
     };
+    // A family member's replay window is taken from the store only once a request decrypted
+    // under it: anyone can send kids of the family, and a window per forged kid would be
+    // state allocated without authentication (the file store keeps every window it hands
+    // out in its state file, for good). RFC 8613 §7.4: one window per Recipient Context.
+    const member = (ids: Partial<SecurityContextParams> & { recipientId: Uint8Array }): SecurityContext => {
+      if (state.replayProtection !== undefined) return build(ids);
+      let window: ReplayProtection | undefined;
+      const windowOf = () => (window ??= store.replayWindow(ctx.recipientStateId, replayWindow));
+      const lazy: ReplayProtection = {
+        checkAndUpdate: (seq) => windowOf().checkAndUpdate(seq),
+        establish: (seq) => {
+          const w = windowOf();
+          return w.establish !== undefined ? w.establish(seq) : w.checkAndUpdate(seq);
+        },
+      };
+      const ctx = build({ ...ids, replayProtection: lazy });
+      return ctx;
+    };
     // The full-length IDs must be valid: check with an all-zero suffix.
     const zeros = (n: number | undefined) => new Uint8Array(n ?? 0);
-    const ctx = build({ senderId: concat(base.senderId, zeros(config.senderIdSuffix)), recipientId: concat(base.recipientId, zeros(config.recipientIdSuffix)) });
+    const fullIds = { senderId: concat(base.senderId, zeros(config.senderIdSuffix)), recipientId: concat(base.recipientId, zeros(config.recipientIdSuffix)) };
+    const ctx = config.recipientIdSuffix === undefined ? build(fullIds) : member(fullIds);
     let origin: string | undefined;
     if (config.peer !== undefined) {
       let url: URL;
@@ -192,7 +211,7 @@ export function createContextSet(configs: readonly ContextConfig[], options: Con
       if (origins.has(origin)) fail(`${at}.peer`, `${origin} already has a context; one context per peer origin`, options);
     }
     if (config.recipientIdSuffix !== undefined) {
-      families.push({ prefix: base.recipientId, bytes: config.recipientIdSuffix, idContext: base.idContext, build: (recipientId) => build({ recipientId }) });
+      families.push({ prefix: base.recipientId, bytes: config.recipientIdSuffix, idContext: base.idContext, build: (recipientId) => member({ recipientId }) });
     }
     if (config.senderIdSuffix !== undefined) {
       if (origin === undefined) fail(`${at}.senderIdSuffix`, 'needs "peer": a replicated sender is a client', options);

@@ -1,9 +1,17 @@
 /**
  * Echo values (RFC 9175 §2) for proving request freshness after the replay window was
- * lost (RFC 8613 Appendix B.1.2). Stateless, as RFC 9175 Appendix A's time-based method
- * with integrity protection: the value is a timestamp and a MAC over it and the
- * context's state id, under a key that exists only in this process, so a value is good
+ * lost (RFC 8613 Appendix B.1.2). RFC 9175 Appendix A's integrity-protected timestamp,
+ * with a random part: the value is a timestamp, 8 random bytes and a MAC over them and
+ * the context's state id, under a key that exists only in this process, so a value is good
  * for one context, for a short time, on this server.
+ *
+ * A value is accepted once. The request that returns it sets the replay window's lower
+ * limit (Appendix B.1.2); from then on the window refuses that request. But a window can
+ * be lost again within the value's lifetime (a state store that lost a key), and the
+ * request with the value, captured on the path, would then prove its freshness a second
+ * time and be processed twice. So a returned value is remembered until it expires, and
+ * each challenge gets its own value (the random part), so that concurrent challenges to
+ * one client do not share one.
  */
 
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
@@ -11,36 +19,55 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 /** The Echo option (RFC 9175 §2.2.1): elective, Class E in OSCORE. */
 export const ECHO_OPTION = 252;
 
+const TIME_LENGTH = 4;
+const RANDOM_LENGTH = 8;
 const MAC_LENGTH = 8;
+/** 4-byte time ‖ 8 random bytes ‖ 8-byte MAC: 20 bytes (≤ 40, RFC 9175 §2.2.1). */
+const VALUE_LENGTH = TIME_LENGTH + RANDOM_LENGTH + MAC_LENGTH;
 
 /** Issues and checks Echo values. */
 export class EchoIssuer {
   readonly #key = randomBytes(32);
   readonly #maxAgeSeconds: number;
+  /** Values accepted so far, with their issue time (seconds), until they expire. */
+  readonly #used = new Map<string, number>();
 
   /** @param maxAgeSeconds how long a challenge may be answered. Default 30 s. */
   constructor(maxAgeSeconds = 30) {
     this.#maxAgeSeconds = maxAgeSeconds;
   }
 
-  #mac(time: Buffer, scope: string): Buffer {
-    return createHmac('sha256', this.#key).update(time).update(scope).digest().subarray(0, MAC_LENGTH);
+  #mac(head: Buffer, scope: string): Buffer {
+    return createHmac('sha256', this.#key).update(head).update(scope).digest().subarray(0, MAC_LENGTH);
   }
 
-  /** A fresh Echo value for `scope` (the recipient state id): 4-byte time ‖ 8-byte MAC, 12 bytes (≤ 40, §2.2.1). */
+  /** A fresh Echo value for `scope` (the recipient state id), different for every call. */
   issue(scope: string): Uint8Array {
-    const time = Buffer.alloc(4);
-    time.writeUInt32BE(Math.floor(Date.now() / 1000) >>> 0);
-    return new Uint8Array(Buffer.concat([time, this.#mac(time, scope)]));
+    const head = Buffer.alloc(TIME_LENGTH + RANDOM_LENGTH);
+    head.writeUInt32BE(Math.floor(Date.now() / 1000) >>> 0);
+    randomBytes(RANDOM_LENGTH).copy(head, TIME_LENGTH);
+    return new Uint8Array(Buffer.concat([head, this.#mac(head, scope)]));
   }
 
-  /** Whether `value` was issued here for `scope` within the maximum age. */
+  /**
+   * Whether `value` was issued here for `scope` within the maximum age and was not accepted
+   * before. An accepted value is spent: the next call with it answers false.
+   */
   verify(value: Uint8Array, scope: string): boolean {
-    if (value.length !== 4 + MAC_LENGTH) return false;
+    if (value.length !== VALUE_LENGTH) return false;
     const bytes = Buffer.from(value);
-    const time = bytes.subarray(0, 4);
-    const age = Math.floor(Date.now() / 1000) - time.readUInt32BE();
+    const head = bytes.subarray(0, TIME_LENGTH + RANDOM_LENGTH);
+    const issued = head.readUInt32BE(0);
+    const now = Math.floor(Date.now() / 1000);
+    const age = now - issued;
     if (age < 0 || age > this.#maxAgeSeconds) return false;
-    return timingSafeEqual(bytes.subarray(4), this.#mac(time, scope));
+    if (!timingSafeEqual(bytes.subarray(TIME_LENGTH + RANDOM_LENGTH), this.#mac(head, scope))) return false;
+    // Forget what has expired (it fails the age check anyway): the map holds at most the
+    // values accepted within one maximum age, and only authentic requests reach here.
+    for (const [key, time] of this.#used) if (now - time > this.#maxAgeSeconds || now < time) this.#used.delete(key);
+    const key = bytes.toString('hex');
+    if (this.#used.has(key)) return false;
+    this.#used.set(key, issued);
+    return true;
   }
 }
