@@ -171,3 +171,16 @@ describe('§7.4 a response is accepted once', () => {
 
 // Keep the PartialIV type import used (the helper signatures above take plain bytes).
 export type { PartialIV };
+
+describe('§7.4 a response is accepted once, with a state store (asynchronous first use)', () => {
+  it('two concurrent deliveries of one response: exactly one is accepted', async () => {
+    const { MemoryStateStore } = await import('../src/index.js');
+    const client = createSecurityContext({ masterSecret, masterSalt, senderId: clientId, recipientId: serverId, state: new MemoryStateStore() });
+    const srv = server();
+    const req = await protectRequest(client, { code: 1, options: [], payload: EMPTY });
+    const verified = await verifyRequest(srv, req.option, req.payload);
+    const res = await protectResponse(verified.binding, { code: 0x45, options: [], payload: EMPTY });
+    const results = await Promise.allSettled([verifyResponse(req.binding, res.option, res.payload), verifyResponse(req.binding, res.option, res.payload)]);
+    expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+  });
+});
