@@ -532,9 +532,14 @@ function checkOptionDecode(input: Uint8Array): string | undefined {
   if (!parts.every((p) => isViewOf(p, input))) return 'a decoded field is not a view into the option value';
   if (parts.reduce((n, p) => n + p.byteLength, 0) > input.length - 1) return 'decoded fields are larger than the option value';
   if (fields.partialIV !== undefined && (fields.partialIV.length < 1 || fields.partialIV.length > 5)) return 'Partial IV length outside 1..5';
-  // §5: "All leading bytes of value zero SHALL be removed when encoding the Partial IV" (0 is 0x00).
-  if (fields.partialIV !== undefined && !sameBytes(encodePartialIV(partialIVToSequenceNumber(fields.partialIV)), fields.partialIV)) {
-    return 'a non-minimal Partial IV was accepted';
+  // §5's "All leading bytes of value zero SHALL be removed" binds the sender; a receiver
+  // reads any 1..5 bytes as the same number (checked against the sender's shortest form).
+  if (fields.partialIV !== undefined) {
+    const shortest = encodePartialIV(partialIVToSequenceNumber(fields.partialIV));
+    const stripped = fields.partialIV.subarray(fields.partialIV.length - shortest.length);
+    if (!sameBytes(shortest, stripped) || fields.partialIV.subarray(0, fields.partialIV.length - shortest.length).some((b) => b !== 0)) {
+      return 'a Partial IV decoded to the wrong number';
+    }
   }
   if (!sameBytes(encodeOscoreOption(fields), input)) return 'encode(decode(v)) differs from v (non-canonical value accepted)';
   return undefined;

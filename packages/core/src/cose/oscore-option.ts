@@ -7,8 +7,8 @@
  *     +-+-+-+-+-+-+-+-+----------------+-------+---------------+-------------+
  *
  * The decoder checks every length before reading and rejects reserved bits, reserved
- * values of n, non-minimal Partial IVs and trailing bytes; it never allocates more than
- * the input, and returns views into it.
+ * values of n and trailing bytes; it accepts a Partial IV with leading zero bytes (§5
+ * forbids only sending one). It never allocates more than the input, and returns views into it.
  */
 
 import { wireBuffer } from '../buffers.js';
@@ -79,9 +79,11 @@ export function decodeOscoreOption(value: Uint8Array): OscoreOptionFields {
   let partialIV: PartialIV | undefined;
   if (n > 0) {
     if (offset + n > value.length) throw new MalformedOptionError('the Partial IV is truncated');
+    // "All leading bytes of value zero SHALL be removed when encoding the Partial IV" (§5)
+    // binds the sender only: a receiver takes the bytes as they come. The nonce pads them to
+    // 5 bytes (§5.2), the AAD carries them as received (§5.4, request_piv), and the replay
+    // window sees their numeric value (§7.4), so 0x0005 and 0x05 are the same number.
     partialIV = value.subarray(offset, offset + n) as PartialIV;
-    // "All leading bytes of value zero SHALL be removed when encoding the Partial IV" (§5).
-    if (n > 1 && partialIV[0] === 0) throw new MalformedOptionError('the Partial IV has a leading zero byte');
     offset += n;
   }
   let kidContext: Uint8Array | undefined;

@@ -123,6 +123,9 @@ export async function verifyResponse(binding: RequestBinding, option: Uint8Array
       await countFailedDecryption(internals);
       throw new DecryptionFailedError();
     }
+    // §7.4 "only a single response is accepted": check again, in the same synchronous step as
+    // the update — a concurrent verification of the same response may have won while this one awaited.
+    if (state.used) throw new ResponseBindingError('a response to this request was already accepted (RFC 8613 Section 7.4)');
     state.used = true;
     // Step 6.
     const message = innerMessageOf(plaintext, 'response');
