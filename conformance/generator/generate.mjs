@@ -465,7 +465,7 @@ function decodeOscoreOption(v) {
   if (n > 0) {
     if (i + n > v.length) throw bad('truncated Partial IV');
     out.piv = v.subarray(i, i + n);
-    if (n > 1 && out.piv[0] === 0) throw bad('Partial IV not minimally encoded');
+    // Leading zero bytes are the sender's mistake (Section 5 binds the encoder), not a decoding failure.
     i += n;
   }
   if (flags & 0x10) {
@@ -1192,8 +1192,11 @@ function buildNegative() {
   }
   badOption('piv-len-6', ref61, 'Partial IV length n = 6 (reserved).', '0e01020304050642', 'ERR_OSCORE_MALFORMED_OPTION');
   badOption('piv-len-7', ref61, 'Partial IV length n = 7 (reserved).', '0f0102030405060742', 'ERR_OSCORE_MALFORMED_OPTION');
-  badOption('piv-leading-zero', 'RFC 8613 Section 5 (Partial IV encoding), Section 6.1', 'Partial IV 0x0014 (n = 2) has a leading zero byte; the minimal encoding is 0x14.', '0a001442', 'ERR_OSCORE_MALFORMED_OPTION');
-  badOption('piv-leading-zero-00', 'RFC 8613 Section 5 (Partial IV encoding), Section 6.1', 'Partial IV 0x0000 (n = 2): value 0 must be encoded as the single byte 0x00.', '0a000042', 'ERR_OSCORE_MALFORMED_OPTION');
+  // Section 5 binds the sender ("All leading bytes of value zero SHALL be removed when
+  // encoding the Partial IV"); it gives a receiver no rule to refuse such a value. The AAD
+  // carries request_piv as sent (Section 5.4), so a Partial IV re-encoded on the path
+  // (0x14 as 0x0014) authenticates nothing: the message fails to decrypt.
+  badOption('piv-leading-zero', 'RFC 8613 Section 5 (Partial IV encoding), Section 5.4 (request_piv), Section 8.2 step 6', 'Partial IV 0x14 of a valid request re-encoded as 0x0014 (n = 2): the same nonce, but the AAD carries the bytes as sent, so decryption fails.', '0a001442', 'ERR_OSCORE_DECRYPTION_FAILED');
   badOption('kidctx-len-overflow', ref61, 'h = 1 with kid context length s = 5 but only 1 byte left in the option.', '19140542', 'ERR_OSCORE_MALFORMED_OPTION');
   badOption('kidctx-len-missing', ref61, 'h = 1 but the option ends right after the Partial IV (no s byte).', '1114', 'ERR_OSCORE_MALFORMED_OPTION');
   badOption('truncated-piv', ref61, 'n = 3 but only 2 Partial IV bytes follow.', '0b0001', 'ERR_OSCORE_MALFORMED_OPTION');
@@ -1280,7 +1283,6 @@ function buildNegative() {
     respRejection('resprej-a10-piv-len-6', 'RFC 8613 Section 6.1, Section 8.4 step 2', 'Response option with Partial IV length n = 6 (reserved).', baseCtx, 6, getTv1, { option: '06010203040506', payload: hex(resp6piv.payload) }, 'ERR_OSCORE_MALFORMED_OPTION');
     respRejection('resprej-a10-zero-flag-byte', 'RFC 8613 Section 2, Section 6.1', 'Response option 00 (a single all-zero flag byte instead of an empty value).', baseCtx, 6, getTv1, { option: '00', payload: hex(resp6.payload) }, 'ERR_OSCORE_MALFORMED_OPTION');
     respRejection('resprej-a10-trailing-bytes-k0', 'RFC 8613 Section 6.1, Section 8.4 step 2', 'Response option 0103ff: Partial IV 3, k = 0, and an extra byte after the last field.', baseCtx, 6, getTv1, { option: '0103ff', payload: hex(resp6piv.payload) }, 'ERR_OSCORE_MALFORMED_OPTION');
-    respRejection('resprej-a10-piv-leading-zero', 'RFC 8613 Section 5, Section 6.1', 'Response option 020003: Partial IV 0x0003 with a leading zero byte.', baseCtx, 6, getTv1, { option: '020003', payload: hex(resp6piv.payload) }, 'ERR_OSCORE_MALFORMED_OPTION');
     // Plaintext errors in responses.
     const seal6 = (ptHex) => {
       const c = basePair.server;
