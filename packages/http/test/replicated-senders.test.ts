@@ -58,6 +58,27 @@ it('refuses suffixes that would make an ID longer than the algorithm allows, and
   expect(() => createContextSet([{ masterSecret, senderId: '01', recipientId: '00', recipientIdSuffix: 3 as 1 }], { store: 'memory' })).toThrow(/1 or 2/);
 });
 
+it('refuses a replicated sender whose store is its own (memory, file store): every instance would take instance 0, the same Sender ID and nonces', async () => {
+  const { openFileStateStore } = await import('@oscore-http/core/file-store');
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const config = { peer: 'http://a', masterSecret, senderId: 'c0', recipientId: '00', senderIdSuffix: 1 as const };
+  expect(() => createContextSet([config], { store: 'memory' })).toThrow(/senderIdSuffix: needs a state store shared by every instance/);
+  const dir = mkdtempSync(join(tmpdir(), 'oscore-replicated-'));
+  const fileStore = openFileStateStore(dir);
+  try {
+    expect(() => createContextSet([config], { store: { directory: dir } })).toThrow(/shared by every instance/);
+    expect(() => createContextSet([config], { store: fileStore })).toThrow(/shared by every instance/);
+  } finally {
+    await fileStore.close();
+    await fileStore.close(); // the { directory } attempt shared the same open store
+    rmSync(dir, { recursive: true, force: true });
+  }
+  // A store object several instances share (Redis; here one MemoryStateStore in one process) is accepted.
+  expect(() => createContextSet([config], { store: new MemoryStateStore() })).not.toThrow();
+});
+
 it('forged requests under many kids of a family leave no replay window behind; authentic members keep theirs, also after eviction from the member cache', async () => {
   const { coapCode, createSecurityContext, encodeOscoreOption, protectRequest, verifyRequest, DecryptionFailedError, ReplayDetectedError } = await import('@oscore-http/core');
   const inner = new MemoryStateStore();

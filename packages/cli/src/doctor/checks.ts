@@ -10,7 +10,7 @@
 
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { aeadAlgorithm, defaultUsageLimits, hkdfAlgorithm, OscoreError, type AeadAlgorithm } from '@oscore-http/core';
+import { aeadAlgorithm, defaultUsageLimits, hkdfAlgorithm, MemoryStateStore, OscoreError, type AeadAlgorithm } from '@oscore-http/core';
 import { CONTEXT_CONFIG_KEYS, ContextConfigError, createContextSet, normalizeOrigin, resolveSecret, type ContextConfig } from '@oscore-http/http';
 import { parseContextJson, type ContextFileText } from '../context-file.js';
 import { lowEntropy } from './entropy.js';
@@ -452,7 +452,8 @@ export function checkContextFile(file: ContextFileText, env: Readonly<Record<str
   }
 
   // Whatever the checks above missed, the loader would refuse: load each clean entry, then the file.
-  const options = { store: 'memory' as const, env, baseDir: file.baseDir };
+  // A store instance, not 'memory': replicated senders (senderIdSuffix) need one given (a shared store).
+  const options = { store: new MemoryStateStore(), env, baseDir: file.baseDir };
   for (const e of checked.filter((x) => x.errors === 0)) {
     try {
       createContextSet([e.entry as unknown as ContextConfig], options);

@@ -16,6 +16,7 @@ import {
   CoapOptionNumber,
   formatCoapCode,
   fromHex,
+  MemoryStateStore,
   OscoreError,
   bindingForCapturedRequest,
   toHex,
@@ -117,7 +118,8 @@ export interface RequestIdentity {
 export function readInspectContexts(file: ContextFileText, env: Readonly<Record<string, string | undefined>>): InspectContexts {
   const { label } = file;
   const data = parseContextJson(file, 'the context file ');
-  const options: ContextSetOptions = { store: 'memory', env, baseDir: file.baseDir, source: label };
+  // A store instance, not 'memory': replicated senders (senderIdSuffix) need one given (a shared store).
+  const options: ContextSetOptions = { store: new MemoryStateStore(), env, baseDir: file.baseDir, source: label };
   const refuse = (where: string, detail: string): never => {
     throw new InputError(`the context file ${label} cannot be used: ${where}: ${detail} ("oscore-http doctor ${label === 'stdin' ? '-' : label}" lists every problem)`);
   };

@@ -130,6 +130,8 @@ const KNOWN_KEYS = new Set(CONTEXT_CONFIG_KEYS);
 export function createContextSet(configs: readonly ContextConfig[], options: ContextSetOptions = {}): ContextSet {
   if (!Array.isArray(configs) || configs.length === 0) fail('contexts', 'must be a non-empty array', options);
   const store = storeOf(options.store);
+  // A store given as an object may be shared (Redis; a MemoryStateStore several sets use in one process), except a file store.
+  const sharedStore = typeof options.store === 'object' && typeof (options.store as StateStore).reserve === 'function' && typeof (options.store as { directory?: unknown }).directory !== 'string';
   const contexts: SecurityContext[] = [];
   const origins = new Map<string, SecurityContext | SenderFamily>();
   const families: RecipientFamily[] = [];
@@ -215,6 +217,12 @@ export function createContextSet(configs: readonly ContextConfig[], options: Con
     }
     if (config.senderIdSuffix !== undefined) {
       if (origin === undefined) fail(`${at}.senderIdSuffix`, 'needs "peer": a replicated sender is a client', options);
+      // Instance numbers come from the store. A store of this process alone (`'memory'`, the
+      // file store, whose directory one process locks) would give every instance number 0:
+      // one Sender ID for all, the same nonces under the same key (RFC 8613 §5.2, §7.2.1).
+      if (!sharedStore) {
+        fail(`${at}.senderIdSuffix`, 'needs a state store shared by every instance of this client (the Redis store, @oscore-http/redis): with a store of its own each instance would take the same Sender ID and reuse nonces', options);
+      }
       // The counter is keyed by the pair (its zero-suffix state id), shared by all instances through the store.
       origins.set(origin, { counterKey: `${ctx.senderStateId}/instances`, bytes: config.senderIdSuffix, build: (suffix) => build({ senderId: concat(base.senderId, suffix) }) });
       return;
