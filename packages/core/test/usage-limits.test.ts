@@ -121,3 +121,26 @@ describe('configuration', () => {
     }
   });
 });
+
+describe('contexts sharing a Sender Key in one process', () => {
+  it('draw count_q and sequence numbers from one reservation, not a block each (a server context per replicated client instance)', async () => {
+    const state = new MemoryStateStore();
+    const reserved: string[] = [];
+    const reserve = state.reserve.bind(state);
+    state.reserve = (key: string, count: number) => {
+      reserved.push(key.slice(key.lastIndexOf('/') + 1));
+      return reserve(key, count);
+    };
+    // One server Sender ID (02) with the members of a client family as Recipient IDs.
+    const members = [0x10, 0x11, 0x12, 0x13].map((suffix) => createSecurityContext({ masterSecret, senderId: Uint8Array.of(2), recipientId: Uint8Array.of(1, suffix), state }));
+    const partialIVs: number[] = [];
+    for (const ctx of members) {
+      const { option } = await protectRequest(ctx, get);
+      partialIVs.push(option[1]!);
+    }
+    expect(reserved.filter((k) => k === 'q')).toEqual(['q']);
+    expect(reserved.filter((k) => k === 'seq')).toEqual(['seq']);
+    // One sequence space for the one key: no Partial IV (hence no nonce) twice.
+    expect(partialIVs).toEqual([0, 1, 2, 3]);
+  });
+});

@@ -220,6 +220,23 @@ function copyBytes(value: unknown, name: string): Uint8Array {
 }
 
 /**
+ * The store counters of a Sender Key (its sequence numbers and `count_q`), one per store
+ * and key in this process. Contexts with the same Sender Key — a server's contexts for the
+ * instances of a replicated client (docs/scaling.md), or a context created twice — draw
+ * from one counter: each would otherwise reserve its own block of the one key's values,
+ * and a few hundred such contexts would exhaust `count_q` (key-limits §2.2) unused.
+ */
+const senderCounters = new WeakMap<StateStore, Map<string, ReservedCounter>>();
+
+function senderCounter(store: StateStore, key: string, block: number | undefined): ReservedCounter {
+  let counters = senderCounters.get(store);
+  if (counters === undefined) senderCounters.set(store, (counters = new Map()));
+  let counter = counters.get(key);
+  if (counter === undefined) counters.set(key, (counter = new ReservedCounter(store, key, block)));
+  return counter;
+}
+
+/**
  * Validates the input parameters (RFC 8613 §3.3) and derives a security context (§3.2.1).
  * Derivation costs three HKDF calls: do it once per peer and keep the context.
  *
@@ -281,7 +298,7 @@ export function createSecurityContext(params: SecurityContextParams): SecurityCo
   const block = params.reservationBlock;
   const limits: UsageLimits = { ...defaultUsageLimits(aead), ...params.usageLimits };
   const internals: ContextInternals = Object.freeze({
-    q: store === undefined ? new MemoryCounter() : new ReservedCounter(store, `${senderStateId}/q`, block),
+    q: store === undefined ? new MemoryCounter() : senderCounter(store, `${senderStateId}/q`, block),
     v: store === undefined ? new MemoryCounter() : new ReservedCounter(store, `${recipientStateId}/v`, block === undefined ? 64 : Math.min(block, 64)),
     limits,
     recipientKeyRetired: { value: false },
@@ -304,7 +321,7 @@ export function createSecurityContext(params: SecurityContextParams): SecurityCo
     sendKidContext,
     senderSequence:
       params.senderSequence ??
-      (store === undefined ? new MemorySequenceNumberSource(0) : new ReservedSequenceNumberSource(new ReservedCounter(store, `${senderStateId}/seq`, block))),
+      (store === undefined ? new MemorySequenceNumberSource(0) : new ReservedSequenceNumberSource(senderCounter(store, `${senderStateId}/seq`, block))),
     replayProtection: params.replayProtection ?? (store === undefined ? new ReplayWindow(params.replayWindowSize) : store.replayWindow(recipientStateId, params.replayWindowSize ?? DEFAULT_REPLAY_WINDOW_SIZE)),
     senderStateId,
     recipientStateId,
