@@ -855,7 +855,9 @@ describe('huge claimed lengths allocate nothing', () => {
     expect(after.arrayBuffers - before.arrayBuffers).toBeLessThan(2 ** 20);
     if (gc !== undefined) {
       heapPerByte = (after.heapUsed - before.heapUsed) / atLimit.length;
-      expect(after.heapUsed - before.heapUsed).toBeLessThan(MAX_OPTIONS * 256);
+      // ~150 B per option; the bound leaves room for what V8 may allocate meanwhile (code it
+      // optimizes), and is still 10 times below one object per input byte (65,535 of them).
+      expect(after.heapUsed - before.heapUsed).toBeLessThan(MAX_OPTIONS * 1024);
     }
     totalCases++;
   });
