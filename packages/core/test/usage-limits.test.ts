@@ -144,3 +144,21 @@ describe('contexts sharing a Sender Key in one process', () => {
     expect(partialIVs).toEqual([0, 1, 2, 3]);
   });
 });
+
+describe('several contexts for one kid (a rotation in progress)', () => {
+  it('a candidate whose Recipient Key is retired is passed over for the next; only when all are retired is the limit the error', async () => {
+    const otherSecret = new Uint8Array(16).fill(6);
+    const oldServer = createSecurityContext({ masterSecret, senderId: Uint8Array.of(2), recipientId: Uint8Array.of(1), usageLimits: { v: 1 } });
+    const newServer = createSecurityContext({ masterSecret: otherSecret, senderId: Uint8Array.of(2), recipientId: Uint8Array.of(1) });
+    const newClient = createSecurityContext({ masterSecret: otherSecret, senderId: Uint8Array.of(1), recipientId: Uint8Array.of(2) });
+    // One failed decryption retires the old context's Recipient Key (v = 1).
+    const forged = await protectRequest(newClient, get);
+    await expect(verifyRequest(oldServer, forged.option, forged.payload)).rejects.toBeInstanceOf(DecryptionFailedError);
+    const both = { findRecipientContexts: () => [oldServer, newServer] };
+    const r = await protectRequest(newClient, get);
+    await expect(verifyRequest(both, r.option, r.payload)).resolves.toMatchObject({ context: newServer });
+    const onlyOld = { findRecipientContexts: () => [oldServer, oldServer] };
+    const again = await protectRequest(newClient, get);
+    await expect(verifyRequest(onlyOld, again.option, again.payload)).rejects.toMatchObject({ code: 'ERR_OSCORE_USAGE_LIMIT', limit: 'v' });
+  });
+});

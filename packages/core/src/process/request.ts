@@ -9,7 +9,7 @@ import { encodeAadInto } from '../cose/aad.js';
 import { computeNonceInto } from '../cose/nonce.js';
 import { decodeOscoreOption, encodeOscoreOption } from '../cose/oscore-option.js';
 import { encodePartialIV, partialIVToSequenceNumber } from '../cose/partial-iv.js';
-import { ContextNotFoundError, DecryptionFailedError, FreshnessRequiredError, MalformedCoseError, MalformedPlaintextError, ReplayDetectedError } from '../errors.js';
+import { ContextNotFoundError, DecryptionFailedError, FreshnessRequiredError, MalformedCoseError, MalformedPlaintextError, ReplayDetectedError, UsageLimitReachedError } from '../errors.js';
 import type { InnerMessage } from '../message/inner-message.js';
 import type { SequenceNumber } from '../types.js';
 import { RequestBinding } from './binding.js';
@@ -139,14 +139,25 @@ export async function verifyRequest(
     if (candidates.length === 0) throw new ContextNotFoundError();
 
     const seq = partialIVToSequenceNumber(partialIV);
+    // A candidate whose Recipient Key is retired (key-limits §2.3.2) is passed over when
+    // others share its kid — the old context beside its successor during a rotation.
+    let retired: UsageLimitReachedError | undefined;
+    let tried = 0;
     for (const candidate of candidates) {
       context = candidate;
       const replay = candidate.replayProtection as { isFresh?: (seq: SequenceNumber) => boolean; known?: boolean };
       // Step 3: an early look at the window saves decrypting a replay; the decisive check is below.
       if (candidates.length === 1 && replay.isFresh !== undefined && replay.known !== false && !replay.isFresh(seq)) throw new ReplayDetectedError();
       const internals = internalsOf(candidate);
-      const usable = assertRecipientKeyUsable(internals);
-      if (usable !== undefined) await usable;
+      try {
+        const usable = assertRecipientKeyUsable(internals);
+        if (usable !== undefined) await usable;
+      } catch (err) {
+        if (!(err instanceof UsageLimitReachedError) || candidates.length === 1) throw err;
+        retired = err;
+        continue;
+      }
+      tried++;
       const { recipientId, commonIV, recipientKey, backend } = internals;
       // Steps 4–6: the kid is the Recipient ID, which is ID_PIV of the request nonce.
       const aad = encodeAadInto(privateBuffer, candidate.aead, recipientId, partialIV);
@@ -177,6 +188,7 @@ export async function verifyRequest(
       return { context: candidate, message, binding, sequenceNumber: seq, fresh: verdict === 'accepted' };
     }
     context = candidates.length === 1 ? candidates[0] : undefined;
+    if (tried === 0 && retired !== undefined) throw retired;
     throw new DecryptionFailedError();
   } catch (err) {
     failed(span, 'request', err, true, { kid: fields.kid, kidContext: fields.kidContext, partialIV: fields.partialIV, context });
