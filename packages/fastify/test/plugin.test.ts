@@ -19,6 +19,13 @@ import { oscoreAgent, Resources, serverContextA } from './support/oscore-peers.j
 const resources = new Resources();
 afterEach(() => resources.closeAll());
 
+/** A fastify app whose log lines, parsed, are collected in `lines`. */
+function loggedApp(level: string): { app: FastifyInstance; lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = [];
+  const app = resources.add(Fastify({ logger: { level, stream: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) } } }), (a) => a.close());
+  return { app, lines };
+}
+
 function portOf(app: FastifyInstance): number {
   return (app.server.address() as { port: number }).port;
 }
@@ -230,8 +237,7 @@ describe('what the application’s hooks see after the response', () => {
 
 describe('logging', () => {
   it('a response that cannot be protected is logged once through that request’s request.log (its reqId); a refused request once, with its code', async () => {
-    const lines: Array<Record<string, unknown>> = [];
-    const app = resources.add(Fastify({ logger: { level: 'info', stream: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) } } }), (a) => a.close());
+    const { app, lines } = loggedApp('info');
     await app.register(oscore, { contexts: [serverContextA()], maxResponseSize: 1024 });
     app.get('/big', async (req) => {
       req.log.info('route ran');
@@ -260,33 +266,31 @@ describe('logging', () => {
 });
 
 describe('rejectionLogLevel', () => {
-  it.each([
-    ['info', 30],
-    ['debug', 20],
-  ] as const)('logs rejected requests at %s (pino level %i) instead of warn', async (level, pinoLevel) => {
-    const lines: Array<Record<string, unknown>> = [];
-    const app = resources.add(Fastify({ logger: { level: 'trace', stream: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) } } }), (a) => a.close());
-    await app.register(oscore, { contexts: [serverContextA()], rejectionLogLevel: level });
+  /** One unprotected request to a protected route (a rejection), then time for the log line. */
+  async function sendUnprotected(app: FastifyInstance): Promise<void> {
     app.get('/x', async () => 'x');
     await app.listen({ port: 0, host: '127.0.0.1' });
     const plain = await request(`http://127.0.0.1:${portOf(app)}/x`);
     expect(plain.statusCode).toBe(401);
     await plain.body.dump();
     await sleep(20);
+  }
+
+  it.each([
+    ['info', 30],
+    ['debug', 20],
+  ] as const)('logs rejected requests at %s (pino level %i) instead of warn', async (level, pinoLevel) => {
+    const { app, lines } = loggedApp('trace');
+    await app.register(oscore, { contexts: [serverContextA()], rejectionLogLevel: level });
+    await sendUnprotected(app);
     const rejected = lines.filter((l) => l.msg === 'OSCORE request rejected');
     expect(rejected.map((l) => l.level)).toEqual([pinoLevel]);
   });
 
   it("'silent' logs no rejection line; an unknown level makes ready() reject with ContextConfigError", async () => {
-    const lines: Array<Record<string, unknown>> = [];
-    const app = resources.add(Fastify({ logger: { level: 'trace', stream: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) } } }), (a) => a.close());
+    const { app, lines } = loggedApp('trace');
     await app.register(oscore, { contexts: [serverContextA()], rejectionLogLevel: 'silent' });
-    app.get('/x', async () => 'x');
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    const plain = await request(`http://127.0.0.1:${portOf(app)}/x`);
-    expect(plain.statusCode).toBe(401);
-    await plain.body.dump();
-    await sleep(20);
+    await sendUnprotected(app);
     expect(lines.filter((l) => l.msg === 'OSCORE request rejected')).toEqual([]);
 
     const bad = resources.add(Fastify(), (a) => a.close());
