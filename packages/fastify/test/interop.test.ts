@@ -118,6 +118,10 @@ describe('independent client → fastify server', () => {
         s.record(req);
         return reply.code(200).send();
       });
+      app.get('/no-content', async (req, reply) => {
+        s.record(req);
+        return reply.code(204).send();
+      });
       app.get('/validated', async (req, reply) => {
         s.record(req);
         // Validation as RFC 9110 §13.1.2 has it: 304 when a listed entity tag is current.
@@ -206,6 +210,13 @@ describe('independent client → fastify server', () => {
   it('POST answered 200 without content → 2.04 Changed, with no critical option a CoAP peer would have to reject (RFC 7252 §5.4.1, §5.8.2)', async () => {
     const { inner } = await exchange({ code: POST, options: [opt(Opt.UriPath, 'orders'), opt(Opt.UriPath, '42'), opt(Opt.UriPath, 'touch')], payload: EMPTY });
     expect(codeString(inner.code)).toBe('2.04');
+    expect(inner.options.filter((o) => (o.number & 1) === 1)).toEqual([]);
+  });
+
+  it('GET answered 204 → 2.05 Content without payload, not 2.04, which answers only POST and PUT (RFC 7252 §5.9.1.4, §5.9.1.5); no critical option', async () => {
+    const { inner } = await exchange({ code: GET, options: [opt(Opt.UriPath, 'no-content')], payload: EMPTY });
+    expect(codeString(inner.code)).toBe('2.05');
+    expect(inner.payload.length).toBe(0);
     expect(inner.options.filter((o) => (o.number & 1) === 1)).toEqual([]);
   });
 

@@ -126,7 +126,7 @@ describe('status codes (RFC 8075 §7)', () => {
     }
   });
 
-  it('answers POST/PUT with 2.04 and DELETE with 2.02 (RFC 7252 §5.8, §5.9.1.5); a 200 without content keeps its status only in the elective :status field', () => {
+  it('answers GET with 2.05, POST/PUT with 2.04 and DELETE with 2.02 (RFC 7252 §5.8, §5.9.1); a 200 or 204 the code alone would not say keeps its status in the elective :status field', () => {
     expect(encodeResponse({ status: 200, headers: [], body: utf8('x') }, {}, 'POST')).toEqual({ code: 0x44, options: [], payload: utf8('x') });
     expect(encodeResponse({ status: 204, headers: [], body: empty }, {}, 'DELETE')).toEqual({ code: 0x42, options: [], payload: empty });
     const emptyOk = encodeResponse({ status: 200, headers: [], body: empty }, {}, 'PUT');
@@ -134,8 +134,14 @@ describe('status codes (RFC 8075 §7)', () => {
     expect(emptyOk.options.map((o) => [o.number, Buffer.from(o.value).toString('latin1')])).toEqual([[65002, ':status:200']]);
     // A peer without the extension reads 2.04 without payload: 204 (RFC 8075 §7 note 2).
     expect(decodeResponse({ ...emptyOk, options: [] }).status).toBe(204);
+    // A 204 to GET is 2.05 without payload (2.04 answers only POST and PUT, RFC 7252 §5.9.1.4).
+    const noContent = encodeResponse({ status: 204, headers: [], body: empty }, {}, 'GET');
+    expect(noContent.code).toBe(0x45);
+    expect(noContent.options.map((o) => [o.number, Buffer.from(o.value).toString('latin1')])).toEqual([[65002, ':status:204']]);
+    expect(decodeResponse({ ...noContent, options: [] }).status).toBe(200);
     // Elective: a :status that does not refine 2.02/2.04 without payload is ignored.
     expect(decodeResponse({ code: 0x45, options: [{ number: 65002, value: utf8(':status:200') }], payload: empty }).status).toBe(200);
+    expect(decodeResponse({ code: 0x45, options: [{ number: 65002, value: utf8(':status:204') }], payload: utf8('x') }).status).toBe(200);
     expect(decodeResponse({ code: 0x44, options: [{ number: 65002, value: utf8(':status:299') }], payload: empty }).status).toBe(204);
     expect(decodeResponse({ code: 0x84, options: [{ number: 65002, value: utf8(':status:200') }], payload: empty }).status).toBe(404);
   });

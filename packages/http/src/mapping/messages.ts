@@ -206,6 +206,11 @@ function isChangedOrDeleted(code: number): boolean {
   return code === coapCode(2, 2) || code === coapCode(2, 4);
 }
 
+/** Whether `:status` refines a success without payload: 200 on 2.02/2.04, 204 on 2.05. */
+function refinedStatus(value: string | undefined, code: number): boolean {
+  return (value === '200' && isChangedOrDeleted(code)) || (value === '204' && code === coapCode(2, 5));
+}
+
 /**
  * Maps an HTTP request to the inner message (RFC 8613 §11.4, RFC 8075).
  * @throws {UnmappableMessageError} for an invalid method or target, {HeadersTooLargeError}.
@@ -265,11 +270,12 @@ export function encodeResponse(response: HttpResponseParts, limits: MappingLimit
   if (!Number.isInteger(status) || status < 200 || status > 599) throw new UnmappableMessageError(`status ${status} cannot be sent as a final response`);
   const code = statusToCode(status, requestMethod);
   const hasPayload = response.body.length > 0;
-  if (status === 200 && !hasPayload && isChangedOrDeleted(code)) {
-    // A 200 without content sent as 2.02/2.04 would read back as 204 (RFC 8075 §7 note 2).
-    // Not HTTP-Code: that option is critical, and a CoAP peer would have to reject a plain
-    // success (RFC 7252 §5.4.1). The elective `:status` keeps the 200 for an HTTP peer.
-    w.field(PSEUDO_STATUS, '200');
+  if (!hasPayload && ((status === 200 && isChangedOrDeleted(code)) || (status === 204 && code === coapCode(2, 5)))) {
+    // A 200 without content sent as 2.02/2.04 would read back as 204 (RFC 8075 §7 note 2),
+    // a 204 to GET sent as 2.05 as 200. Not HTTP-Code: that option is critical, and a CoAP
+    // peer would have to reject a plain success (RFC 7252 §5.4.1). The elective `:status`
+    // keeps the exact status for an HTTP peer.
+    w.field(PSEUDO_STATUS, String(status));
   } else if (codeToStatus(code, hasPayload) !== status) {
     w.add(HTTP_CODE_OPTION, encodeUint(status));
   }
@@ -446,8 +452,8 @@ export function decodeResponse(message: InnerMessage, limits: MappingLimits = {}
     const value = decodeUint(httpCode[0]!.value);
     if (httpCode.length > 1 || value === undefined || value < 200 || value > 599) throw new InvalidInnerMessageError('the HTTP-Code option does not hold a final status (200-599)');
     status = value;
-  } else if (exact.get(PSEUDO_STATUS) === '200' && message.payload.length === 0 && isChangedOrDeleted(message.code)) {
-    status = 200; // see encodeResponse; any other `:status` is ignored, as an elective option may be
+  } else if (message.payload.length === 0 && refinedStatus(exact.get(PSEUDO_STATUS), message.code)) {
+    status = Number(exact.get(PSEUDO_STATUS)); // see encodeResponse; any other `:status` is ignored, as an elective option may be
   } else {
     status = codeToStatus(message.code, message.payload.length > 0);
   }

@@ -70,6 +70,8 @@ const CODE_TO_STATUS: ReadonlyMap<number, number> = new Map([
  * 2.02 Deleted answers DELETE (§5.8.4); a CoAP-HTTP proxy maps 200/204 so (§10.1.2–10.1.4).
  */
 const SUCCESS_BY_METHOD: ReadonlyMap<string, number> = new Map([
+  ['GET', coapCode(2, 5)],
+  ['FETCH', coapCode(2, 5)],
   ['POST', coapCode(2, 4)],
   ['PUT', coapCode(2, 4)],
   ['PATCH', coapCode(2, 4)],
@@ -79,8 +81,9 @@ const SUCCESS_BY_METHOD: ReadonlyMap<string, number> = new Map([
 
 /**
  * The CoAP code for an HTTP status: exact where Table 2 has one, else by class (2xx/3xx → 2.05,
- * 4xx → 4.00, 5xx → 5.00). With the request's `method`, a 200 or 204 to POST, PUT, PATCH,
- * iPATCH or DELETE is 2.04 or 2.02 (see SUCCESS_BY_METHOD); other methods keep 2.05 / 2.04.
+ * 4xx → 4.00, 5xx → 5.00). With the request's `method`, a 200 or 204 to GET or FETCH is
+ * 2.05, to POST, PUT, PATCH or iPATCH 2.04, to DELETE 2.02 (see SUCCESS_BY_METHOD); other
+ * methods keep 2.05 / 2.04.
  */
 export function statusToCode(status: number, method?: string): number {
   if ((status === 200 || status === 204) && method !== undefined) {
