@@ -13,6 +13,9 @@ export const MODES = Object.freeze({
   https: Object.freeze({ label: 'fastify HTTPS keep-alive', tls: true }),
   'oscore-ccm': Object.freeze({ label: 'OSCORE AES-CCM-16-64-128', tls: false, aeadAlgorithm: 10 }),
   'oscore-gcm': Object.freeze({ label: 'OSCORE A128GCM', tls: false, aeadAlgorithm: 'A128GCM' }),
+  // The same with @oscore-http/openssl: one OpenSSL cipher context per key, kept across messages.
+  'oscore-ccm-openssl': Object.freeze({ label: 'OSCORE AES-CCM-16-64-128, OpenSSL backend', tls: false, aeadAlgorithm: 10, openssl: true }),
+  'oscore-gcm-openssl': Object.freeze({ label: 'OSCORE A128GCM, OpenSSL backend', tls: false, aeadAlgorithm: 'A128GCM', openssl: true }),
   // Only with --baseline <dir>: oscore-ccm as built in another checkout, for before/after in one run.
   'oscore-ccm-baseline': Object.freeze({ label: 'OSCORE AES-CCM-16-64-128, baseline checkout', tls: false, aeadAlgorithm: 10, baseline: true }),
 });
@@ -27,6 +30,17 @@ export const DEFAULT_MODES = Object.keys(MODES).filter((m) => !MODES[m].baseline
 export function importOscorePackage(name) {
   const root = process.env.BENCH_OSCORE_ROOT;
   return import(root ? pathToFileURL(path.join(root, 'packages', name, 'dist', 'index.js')).href : `@oscore-http/${name}`);
+}
+
+/**
+ * Options of the context set of a mode: the state store (BENCH_STORE=memory: in memory;
+ * else the library default) and, for the OpenSSL modes, the backend.
+ */
+export async function contextSetOptions(spec) {
+  const options = {};
+  if (process.env.BENCH_STORE === 'memory') options.store = 'memory';
+  if (spec.openssl) options.backend = (await importOscorePackage('openssl')).opensslBackend();
+  return options;
 }
 
 /** Test-only key material (RFC 8613 appendix C.1-like); never use outside the benchmark. */

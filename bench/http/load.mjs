@@ -22,7 +22,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Agent } from 'undici';
-import { MODES, BENCH_MASTER_SECRET, BENCH_MASTER_SALT, MAX_BODY, gcTotals, percentile, importOscorePackage } from './common.mjs';
+import { MODES, contextSetOptions, BENCH_MASTER_SECRET, BENCH_MASTER_SALT, MAX_BODY, gcTotals, percentile, importOscorePackage } from './common.mjs';
 import { createProfilerIpc } from './profiler.mjs';
 
 let dispatcher;
@@ -56,7 +56,7 @@ async function init(msg) {
         recipientId: '01',
         aeadAlgorithm: spec.aeadAlgorithm,
       },
-    ], process.env.BENCH_STORE === 'memory' ? { store: 'memory' } : undefined);
+    ], await contextSetOptions(spec));
     dispatcher = agent.compose(oscore({ contexts, maxBodySize: MAX_BODY }));
   }
 }

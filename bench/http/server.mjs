@@ -24,7 +24,7 @@
 
 import { readFileSync } from 'node:fs';
 import Fastify from 'fastify';
-import { MODES, BENCH_MASTER_SECRET, BENCH_MASTER_SALT, MAX_BODY, gcTotals, importOscorePackage } from './common.mjs';
+import { MODES, contextSetOptions, BENCH_MASTER_SECRET, BENCH_MASTER_SALT, MAX_BODY, gcTotals, importOscorePackage } from './common.mjs';
 import { createProfilerIpc } from './profiler.mjs';
 
 const mode = process.argv[2];
@@ -53,12 +53,8 @@ if (spec.aeadAlgorithm !== undefined) {
       aeadAlgorithm: spec.aeadAlgorithm,
     },
   ];
-  // BENCH_STORE=memory: contexts with in-memory state instead of the default state store.
-  let contexts = configs;
-  if (process.env.BENCH_STORE === 'memory') {
-    const { createContextSet } = await importOscorePackage('http');
-    contexts = createContextSet(configs, { store: 'memory' });
-  }
+  const { createContextSet } = await importOscorePackage('http');
+  const contexts = createContextSet(configs, await contextSetOptions(spec));
   await app.register(oscore, {
     contexts,
     maxBodySize: MAX_BODY,

@@ -31,7 +31,7 @@ export {
   type AeadAlgorithmId,
   type HkdfAlgorithm,
 } from './algorithms.js';
-export type { AeadKey, CryptoBackend } from './aead/backend.js';
+export { OpaqueKey, type AeadKey, type CryptoBackend } from './aead/backend.js';
 export { defaultBackend, nodeBackend } from './aead/default-backend.js';
 export { nobleBackend } from './aead/noble-backend.js';
 export { fromHex, toHex } from './bytes.js';

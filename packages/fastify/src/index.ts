@@ -26,6 +26,7 @@
 import type { FastifyBaseLogger, FastifyInstance, FastifyPluginCallback, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { IncomingMessage, type ServerResponse } from 'node:http';
+import type { CryptoBackend } from '@oscore-http/core';
 import {
   ContextConfigError,
   createContextSet,
@@ -53,6 +54,12 @@ export interface FastifyOscoreOptions extends Omit<OscoreServerOptions, 'context
    * Responses that could not be protected are always logged at `error`.
    */
   readonly rejectionLogLevel?: RejectionLogLevel;
+  /**
+   * The crypto backend of the contexts made from a context file or configurations, e.g.
+   * `opensslBackend()` of `@oscore-http/openssl`. Default node:crypto. A context set or a
+   * lookup keeps the backend it was made with.
+   */
+  readonly backend?: CryptoBackend;
 }
 
 /** Log levels for rejected requests. */
@@ -78,15 +85,17 @@ function isConfigList(value: unknown): value is readonly ContextConfig[] {
 }
 
 /** The contexts, and whether the plugin created them (and so closes their state store). */
-function contextsOf(option: FastifyOscoreOptions['contexts']): { contexts: OscoreServerOptions['contexts']; owned: ContextSet | undefined } {
+function contextsOf(option: FastifyOscoreOptions['contexts'], backend: CryptoBackend | undefined): { contexts: OscoreServerOptions['contexts']; owned: ContextSet | undefined } {
+  const options = backend === undefined ? {} : { backend };
   if (typeof option === 'string') {
-    const set = loadContextFile(option);
+    const set = loadContextFile(option, options);
     return { contexts: set, owned: set };
   }
   if (isConfigList(option)) {
-    const set = createContextSet(option);
+    const set = createContextSet(option, options);
     return { contexts: set, owned: set };
   }
+  if (backend !== undefined) throw new ContextConfigError('backend', 'applies to contexts given as a file or as configurations; pass it to createContextSet for a context set');
   return { contexts: option as OscoreServerOptions['contexts'], owned: undefined };
 }
 
@@ -126,8 +135,8 @@ const plugin: FastifyPluginCallback<FastifyOscoreOptions> = (fastify, options, d
     return;
   }
   try {
-    ({ contexts, owned } = contextsOf(options.contexts));
-    const { contexts: _ignored, rejectionLogLevel: _level, ...serverOptions } = options;
+    ({ contexts, owned } = contextsOf(options.contexts, options.backend));
+    const { contexts: _ignored, rejectionLogLevel: _level, backend: _backend, ...serverOptions } = options;
     handler = createOscoreHandler({ ...serverOptions, contexts, onEvent: (event) => logEvent(fastify, event, rejectionLevel) }, route);
   } catch (err) {
     // A bad context set (e.g. two peers with the same Recipient ID) is thrown by

@@ -6,8 +6,9 @@
  */
 
 import type { Dispatcher } from 'undici';
-import { protectRequest, type InnerMessage, type SecurityContext } from '@oscore-http/core';
+import { protectRequest, type CryptoBackend, type InnerMessage, type SecurityContext } from '@oscore-http/core';
 import {
+  ContextConfigError,
   ContextSet,
   createContextSet,
   createHeaderPolicy,
@@ -67,6 +68,12 @@ export interface OscoreInterceptorOptions {
    * the peer's window when that is smaller (RFC 8613's default is 32).
    */
   readonly peerReplayWindow?: number;
+  /**
+   * The crypto backend of the contexts made from a context file or configurations, e.g.
+   * `opensslBackend()` of `@oscore-http/openssl`. Default node:crypto. A context set or
+   * contexts made elsewhere keep their own (give it to `createContextSet` there).
+   */
+  readonly backend?: CryptoBackend;
 }
 
 type DispatchOptions = Dispatcher.DispatchOptions;
@@ -74,11 +81,13 @@ type Handler = Dispatcher.DispatchHandler;
 
 type Resolver = (origin: string) => SecurityContext | Promise<SecurityContext> | undefined;
 
-function contextResolver(contexts: ClientContexts): Resolver {
-  if (typeof contexts === 'string') return resolverOf(loadContextFile(contexts));
+function contextResolver(contexts: ClientContexts, backend: CryptoBackend | undefined): Resolver {
+  const options = backend === undefined ? {} : { backend };
+  if (typeof contexts === 'string') return resolverOf(loadContextFile(contexts, options));
+  if (backend !== undefined && !Array.isArray(contexts)) throw new ContextConfigError('backend', 'applies to contexts given as a file or as configurations; pass it to createContextSet for a context set');
   // Duck-typed, so a ContextSet from another copy of @oscore-http/http works too.
   if (typeof (contexts as ContextSet).contextFor === 'function') return resolverOf(contexts as ContextSet);
-  if (Array.isArray(contexts)) return resolverOf(createContextSet(contexts as readonly ContextConfig[]));
+  if (Array.isArray(contexts)) return resolverOf(createContextSet(contexts as readonly ContextConfig[], options));
   if (typeof contexts === 'function') return contexts as (origin: string) => SecurityContext | undefined;
   const table = new Map(Object.entries(contexts).map(([origin, ctx]) => [normalizeOrigin(origin), ctx]));
   return (origin) => table.get(origin);
@@ -162,7 +171,7 @@ function targetOf(opts: DispatchOptions): string {
  * ```
  */
 export function oscore(options: OscoreInterceptorOptions): Dispatcher.DispatcherComposeInterceptor {
-  const resolve = contextResolver(options.contexts);
+  const resolve = contextResolver(options.contexts, options.backend);
   const policy = createHeaderPolicy(options.headers);
   const maxBodySize = options.maxBodySize ?? DEFAULT_MAX_BODY_SIZE;
   const maxHeaderSize = options.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE;

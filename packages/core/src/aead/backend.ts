@@ -33,7 +33,10 @@ export interface CryptoBackend {
   hkdf(algorithm: HkdfAlgorithm, ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array;
 }
 
-/** A key object whose inspection never shows the key. */
+/**
+ * A key object whose inspection never shows the key: the base of every backend's keys,
+ * for backends outside this package too (`@oscore-http/openssl`).
+ */
 export abstract class OpaqueKey implements AeadKey {
   abstract readonly algorithm: AeadAlgorithm;
   toJSON(): string {

@@ -13,7 +13,7 @@
  */
 
 import { dirname, resolve } from 'node:path';
-import { createSecurityContext, MemoryStateStore, OscoreError, type ReplayProtection, type SecurityContext, type SecurityContextParams, type SequenceNumberSource, type StateStore } from '@oscore-http/core';
+import { createSecurityContext, MemoryStateStore, OscoreError, type CryptoBackend, type ReplayProtection, type SecurityContext, type SecurityContextParams, type SequenceNumberSource, type StateStore } from '@oscore-http/core';
 import { openFileStateStore } from '@oscore-http/core/file-store';
 import { ContextConfigError } from '../errors.js';
 import { readFileBounded } from './bounded-read.js';
@@ -66,6 +66,11 @@ export interface ContextSetOptions extends SecretOptions {
    * the file store in `$OSCORE_STATE_DIR`, or `.oscore-state` in the working directory.
    */
   readonly store?: StateStore | 'memory' | { readonly directory: string };
+  /**
+   * The crypto backend of every context of the set. Default: node:crypto. `opensslBackend()`
+   * of `@oscore-http/openssl` keeps a cipher context per key and costs less per message.
+   */
+  readonly backend?: CryptoBackend;
   /** Per-context overrides of sequence numbers or replay protection (tests, special deployments). */
   readonly state?: (config: ContextConfig, index: number) => { senderSequence?: SequenceNumberSource; replayProtection?: ReplayProtection } | undefined;
 }
@@ -164,6 +169,7 @@ export function createContextSet(configs: readonly ContextConfig[], options: Con
       ...(config.sendKidContext === undefined ? {} : { sendKidContext: config.sendKidContext }),
       ...(config.usageLimits === undefined ? {} : { usageLimits: config.usageLimits }),
       state: store,
+      ...(options.backend === undefined ? {} : { backend: options.backend }),
       replayWindowSize: replayWindow,
       ...(state.replayProtection === undefined ? {} : { replayProtection: state.replayProtection }),
       ...(state.senderSequence === undefined ? {} : { senderSequence: state.senderSequence }),
