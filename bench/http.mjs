@@ -53,7 +53,7 @@ function usage(exitCode) {
 
   --quick               1 repetition, 0.3 s warm-up + 1.5 s per cell (about 40 s instead of about 3.5 min)
   --json <file>         also write the raw results (every cell) as JSON
-  --mode <list>         modes, e.g. plain,oscore-ccm   (default plain,https,oscore-ccm,oscore-gcm)
+  --mode <list>         modes, e.g. plain,oscore-ccm   (default: all but the baseline)
   --size <list>         body sizes, e.g. 64,1k,60k      (default 64,1k,60k)
   --repeats <n>         repetitions of every cell        (default 3)
   --warmup <s>          warm-up before each measured window (default 1)
