@@ -1,0 +1,278 @@
+/**
+ * Every way a caller uses undici, through the interceptor, against a real fastify server
+ * with @oscore-http/fastify on 127.0.0.1: `undici.stream()` and `undici.pipeline()` with
+ * slow consumers, handlers that pause and resume their controller, `fetch` (undici's and
+ * the global one) with redirects, body kinds and timeouts, the errors a caller gets, and
+ * concurrent requests to two servers with different contexts through one Agent.
+ */
+
+import { createServer as createNetServer, connect, type Server as NetServer, type Socket } from 'node:net';
+import { Readable, Writable, pipeline as streamPipeline } from 'node:stream';
+import { promisify } from 'node:util';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { Agent, fetch as undiciFetch, FormData as UndiciFormData, pipeline as undiciPipeline, stream as undiciStream, type Dispatcher } from 'undici';
+import { createContextSet, type ContextSet } from '@oscore-http/http';
+import { oscore } from '@oscore-http/undici';
+import { startFastify, type TestServer } from '../../fastify/test/support/fastify-server.js';
+import { clientContextA, clientContextB, patternBytes, Resources, serverContextA, serverContextB } from '../../fastify/test/support/oscore-peers.js';
+
+const KiB = 1024;
+const resources = new Resources();
+let server: TestServer;
+let other: TestServer;
+let contexts: ContextSet;
+let dispatcher: Dispatcher;
+
+/** Process-level failures while a test ran: none may fire. */
+const escaped: unknown[] = [];
+const onEscaped = (err: unknown) => void escaped.push(err);
+
+beforeAll(async () => {
+  process.on('unhandledRejection', onEscaped);
+  process.on('uncaughtException', onEscaped);
+  const routes = (name: string) => (app: TestServer['app'], s: Pick<TestServer, 'record'>) => {
+    app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+    app.get('/bytes/:n', async (req, reply) => {
+      s.record(req);
+      return reply.type('application/octet-stream').send(patternBytes(Number((req.params as { n: string }).n), 3));
+    });
+    app.all('/echo', async (req, reply) => {
+      s.record(req);
+      const body = req.body;
+      return reply.type('application/json').send({
+        server: name,
+        method: req.method,
+        url: req.raw.url,
+        contentType: req.headers['content-type'] ?? null,
+        body: body === undefined || body === null ? null : Buffer.isBuffer(body) ? body.toString('latin1') : typeof body === 'string' ? body : JSON.stringify(body),
+      });
+    });
+    app.route({
+      method: ['GET', 'POST', 'PUT'],
+      url: '/redirect/:code',
+      handler: async (req, reply) => {
+        s.record(req);
+        return reply.redirect(`/echo?from=${(req.params as { code: string }).code}`, Number((req.params as { code: string }).code));
+      },
+    });
+    app.get('/slow/:ms', async (req) => {
+      s.record(req);
+      await new Promise((r) => setTimeout(r, Number((req.params as { ms: string }).ms)));
+      return 'late';
+    });
+    app.get('/id/:i', async (req, reply) => {
+      await new Promise((r) => setTimeout(r, Number((req.params as { i: string }).i) % 7));
+      return reply.type('text/plain').send(`${name} ${(req.params as { i: string }).i} ${req.oscore?.peer}`);
+    });
+  };
+  server = resources.add(await startFastify({ contexts: [serverContextA()] }, routes('main')), (s) => s.close());
+  other = resources.add(await startFastify({ contexts: [serverContextB()] }, routes('other')), (s) => s.close());
+  contexts = createContextSet([clientContextA(server.origin), clientContextB(other.origin)], { store: 'memory' });
+  dispatcher = resources.add(new Agent({ keepAliveTimeout: 1_000 }), (a) => a.close()).compose(oscore({ contexts }));
+});
+
+afterAll(async () => {
+  await resources.closeAll();
+  process.off('unhandledRejection', onEscaped);
+  process.off('uncaughtException', onEscaped);
+});
+
+beforeEach(() => {
+  escaped.length = 0;
+  for (const s of [server, other]) {
+    s.seen.length = 0;
+    s.traffic.reset();
+  }
+});
+
+afterEach(async () => {
+  await new Promise((r) => setTimeout(r, 20)); // let late rejections surface
+  expect(escaped).toEqual([]);
+});
+
+/** A writable that takes `delayMs` per chunk and holds at most `highWaterMark` bytes. */
+function slowSink(delayMs: number, highWaterMark = 1024): { sink: Writable; received: () => Buffer; writes: () => number } {
+  const chunks: Buffer[] = [];
+  const sink = new Writable({
+    highWaterMark,
+    write(chunk: Buffer, _enc, cb) {
+      chunks.push(chunk);
+      setTimeout(cb, delayMs);
+    },
+  });
+  return { sink, received: () => Buffer.concat(chunks), writes: () => chunks.length };
+}
+
+describe('undici.stream()', () => {
+  it('a 60 KiB response into a slow, back-pressuring writable arrives whole; the callback resolves after it finished', async () => {
+    const { sink, received } = slowSink(5, 512);
+    let finished = false;
+    sink.on('finish', () => (finished = true));
+    const data = await undiciStream(`${server.origin}/bytes/${60 * KiB}`, { dispatcher, opaque: 'op' }, ({ statusCode, headers }) => {
+      expect(statusCode).toBe(200);
+      expect(headers['content-length']).toBe(String(60 * KiB));
+      return sink;
+    });
+    expect(finished).toBe(true);
+    expect(data.opaque).toBe('op');
+    expect(Buffer.compare(received(), patternBytes(60 * KiB, 3))).toBe(0);
+    expect(server.traffic.seen).toEqual([expect.objectContaining({ method: 'POST', url: '/oscore', contentType: 'application/oscore' })]);
+  });
+
+  it('a factory that throws fails the call with that error', async () => {
+    const err = await undiciStream(`${server.origin}/bytes/10`, { dispatcher }, () => {
+      throw new Error('no sink');
+    }).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(err?.message).toBe('no sink');
+  });
+});
+
+describe('undici.pipeline()', () => {
+  it('a streamed request body and a 60 KiB response through a slow consumer', async () => {
+    const { sink, received } = slowSink(3, 256);
+    const payload = patternBytes(20 * KiB, 5);
+    await promisify(streamPipeline)(
+      Readable.from([payload.subarray(0, 10 * KiB), payload.subarray(10 * KiB)]),
+      undiciPipeline(`${server.origin}/echo`, { dispatcher, method: 'POST', headers: { 'content-type': 'application/octet-stream' } }, ({ statusCode, body }) => {
+        expect(statusCode).toBe(200);
+        return body;
+      }),
+      sink,
+    );
+    const answer = JSON.parse(received().toString()) as { method: string; body: string };
+    expect(answer.method).toBe('POST');
+    expect(Buffer.from(answer.body, 'latin1').equals(payload)).toBe(true);
+
+    const big = slowSink(3, 256);
+    await promisify(streamPipeline)(
+      Readable.from([]),
+      undiciPipeline(`${server.origin}/bytes/${60 * KiB}`, { dispatcher, method: 'GET' }, ({ body }) => body),
+      big.sink,
+    );
+    expect(Buffer.compare(big.received(), patternBytes(60 * KiB, 3))).toBe(0);
+  });
+});
+
+describe('fetch', () => {
+  const fetches = [
+    ['undici.fetch', (url: string, init: RequestInit = {}) => undiciFetch(url, { ...init, dispatcher } as never) as unknown as Promise<Response>],
+    ['global fetch', (url: string, init: RequestInit = {}) => fetch(url, { ...init, dispatcher } as RequestInit)],
+  ] as const;
+
+  for (const [name, doFetch] of fetches) {
+    describe(name, () => {
+      it('redirect: follow — every hop is a new protected request; 301/302 and 303 turn POST into GET, 307/308 keep method and body', async () => {
+        for (const code of [301, 302, 303, 307, 308]) {
+          server.seen.length = 0;
+          server.traffic.reset();
+          const res = await doFetch(`${server.origin}/redirect/${code}`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: `body ${code}` });
+          expect(res.status, String(code)).toBe(200);
+          expect(res.redirected).toBe(true);
+          const answer = (await res.json()) as { method: string; url: string; body: string | null };
+          const keeps = code === 307 || code === 308;
+          expect(answer, String(code)).toMatchObject({ method: keeps ? 'POST' : 'GET', url: `/echo?from=${code}`, body: keeps ? `body ${code}` : null });
+          expect(server.traffic.seen.map((t) => [t.method, t.url, t.contentType])).toEqual([
+            ['POST', '/oscore', 'application/oscore'],
+            ['POST', '/oscore', 'application/oscore'],
+          ]);
+          expect(server.traffic.seen[0]!.oscore).not.toBe(server.traffic.seen[1]!.oscore);
+          expect(server.seen[1]!.sequenceNumber).toBeGreaterThan(server.seen[0]!.sequenceNumber!);
+        }
+      });
+
+      it('redirect: manual — the caller sees the verified 3xx and its Location, nothing is followed', async () => {
+        for (const code of [301, 302, 303, 307, 308]) {
+          server.traffic.reset();
+          const res = await doFetch(`${server.origin}/redirect/${code}`, { redirect: 'manual' });
+          expect(res.status).toBe(code);
+          expect(res.headers.get('location')).toBe(`/echo?from=${code}`);
+          await res.arrayBuffer();
+          expect(server.traffic.requests).toBe(1);
+        }
+      });
+
+      it('request bodies: ReadableStream, URLSearchParams, Blob, FormData, ArrayBuffer', async () => {
+        const stream = new ReadableStream({
+          start(c) {
+            c.enqueue(new TextEncoder().encode('streamed, '));
+            c.enqueue(new TextEncoder().encode('in two chunks'));
+            c.close();
+          },
+        });
+        const viaStream = (await (await doFetch(`${server.origin}/echo`, { method: 'POST', body: stream, headers: { 'content-type': 'text/plain' }, duplex: 'half' } as RequestInit)).json()) as { body: string };
+        expect(viaStream.body).toBe('streamed, in two chunks');
+
+        const params = (await (await doFetch(`${server.origin}/echo`, { method: 'POST', body: new URLSearchParams({ a: '1', b: 'x y' }) })).json()) as { body: string; contentType: string };
+        expect(params.contentType).toBe('application/x-www-form-urlencoded;charset=UTF-8');
+        expect(params.body).toBe('a=1&b=x+y');
+
+        const blob = (await (await doFetch(`${server.origin}/echo`, { method: 'PUT', body: new Blob(['blob bytes'], { type: 'application/x-blob' }) })).json()) as { body: string; contentType: string };
+        expect(blob).toMatchObject({ method: 'PUT', body: 'blob bytes', contentType: 'application/x-blob' });
+
+        const form = new (name === 'global fetch' ? FormData : (UndiciFormData as unknown as typeof FormData))();
+        form.append('field', 'value');
+        form.append('file', new Blob(['file content'], { type: 'text/plain' }), 'f.txt');
+        const multipart = (await (await doFetch(`${server.origin}/echo`, { method: 'POST', body: form })).json()) as { body: string; contentType: string };
+        expect(multipart.contentType).toMatch(/^multipart\/form-data; boundary=/);
+        expect(multipart.body).toContain('name="field"\r\n\r\nvalue');
+        expect(multipart.body).toContain('filename="f.txt"');
+        expect(multipart.body).toContain('file content');
+
+        const bytes = (await (await doFetch(`${server.origin}/echo`, { method: 'POST', body: new Uint8Array([0, 1, 255]).buffer, headers: { 'content-type': 'application/octet-stream' } })).json()) as { body: string };
+        expect(Buffer.from(bytes.body, 'latin1')).toEqual(Buffer.from([0, 1, 255]));
+        expect(server.traffic.seen.every((t) => t.method === 'POST' && t.url === '/oscore')).toBe(true);
+      });
+
+      it('response.body read as a stream: a 60 KiB body, intact', async () => {
+        const res = await doFetch(`${server.origin}/bytes/${60 * KiB}`);
+        const chunks: Uint8Array[] = [];
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) chunks.push(chunk);
+        expect(Buffer.compare(Buffer.concat(chunks), patternBytes(60 * KiB, 3))).toBe(0);
+      });
+
+      it('AbortSignal.timeout: while the request body is still streaming, and while waiting for the response', async () => {
+        const endless = new ReadableStream({ pull: () => new Promise((r) => setTimeout(r, 10)) });
+        const start = Date.now();
+        const duringBody = await doFetch(`${server.origin}/echo`, { method: 'POST', body: endless, duplex: 'half', signal: AbortSignal.timeout(100) } as RequestInit).then(
+          () => undefined,
+          (e: unknown) => e as Error,
+        );
+        expect(duringBody?.name).toBe('TimeoutError');
+        expect(Date.now() - start).toBeLessThan(1_000);
+        expect(server.traffic.requests).toBe(0);
+
+        const duringWait = await doFetch(`${server.origin}/slow/1000`, { signal: AbortSignal.timeout(100) }).then(
+          () => undefined,
+          (e: unknown) => e as Error,
+        );
+        expect(duringWait?.name).toBe('TimeoutError');
+        // The connection pool still serves the next request.
+        const next = await doFetch(`${server.origin}/bytes/3`);
+        expect(next.status).toBe(200);
+        await next.arrayBuffer();
+      });
+    });
+  }
+});
+
+describe('two servers, two contexts, one Agent', () => {
+  it('400 concurrent requests, interleaved between the servers: each answer verified against its own request', async () => {
+    const N = 400;
+    const results = await Promise.all(
+      Array.from({ length: N }, async (_, i) => {
+        const target = i % 2 === 0 ? server : other;
+        const res = await dispatcher.request({ origin: target.origin, path: `/id/${i}`, method: 'GET' });
+        return { i, status: res.statusCode, text: await res.body.text() };
+      }),
+    );
+    for (const { i, status, text } of results) {
+      expect(status).toBe(200);
+      expect(text).toBe(i % 2 === 0 ? `main ${i} client-a` : `other ${i} client-b`);
+    }
+    expect(server.traffic.requests).toBe(N / 2);
+    expect(other.traffic.requests).toBe(N / 2);
+  });
+});
