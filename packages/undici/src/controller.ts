@@ -20,6 +20,7 @@ export class DeferredController implements Controller {
   #reason: Error | null = null;
   #paused = false;
   #listeners: ((reason: Error) => void)[] = [];
+  #resumeWaiters: (() => void)[] = [];
   #lines: readonly (readonly [string, string])[] | undefined;
   #rawHeaders: Buffer[] | null = null;
   rawTrailers: Buffer[] | null = null;
@@ -77,6 +78,21 @@ export class DeferredController implements Controller {
   resume(): void {
     this.#paused = false;
     this.#transport?.resume();
+    const waiters = this.#resumeWaiters;
+    this.#resumeWaiters = [];
+    for (const go of waiters) go();
+  }
+
+  /**
+   * Resolves when the caller resumes, at once if it is not paused; rejects with the abort
+   * reason if it aborts meanwhile. The verified response is played to the caller through
+   * this: undici's own client delivers nothing to a paused handler (its parser stops until
+   * `resume()`), and handlers rely on that — the retry interceptor pauses while it decides
+   * whether to retry, and must not see the body or the end before it has.
+   */
+  resumed(): Promise<void> {
+    if (!this.#paused) return Promise.resolve();
+    return this.race(new Promise<void>((go) => this.#resumeWaiters.push(go)));
   }
 
   /** Calls `listener` once if the caller aborts; returns a function that removes it. */

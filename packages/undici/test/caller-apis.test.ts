@@ -156,6 +156,70 @@ describe('undici.pipeline()', () => {
   });
 });
 
+/** Dispatches with a controller-style handler that records callbacks and their times. */
+function dispatchRecording(opts: Dispatcher.DispatchOptions, act: { onStart?: (c: Dispatcher.DispatchController, log: string[]) => void; onData?: (c: Dispatcher.DispatchController, log: string[]) => void }): Promise<string[]> {
+  const log: string[] = [];
+  return new Promise((resolve) => {
+    dispatcher.dispatch(opts, {
+      onRequestStart: () => void log.push('start'),
+      onResponseStart: (c, status) => {
+        log.push(`headers ${status}`);
+        act.onStart?.(c, log);
+      },
+      onResponseData: (c, chunk) => {
+        log.push(`data ${chunk.length}`);
+        act.onData?.(c, log);
+      },
+      onResponseEnd: () => {
+        log.push('end');
+        resolve(log);
+      },
+      onResponseError: (_c, err) => {
+        log.push(`error ${err.message}`);
+        resolve(log);
+      },
+    });
+  });
+}
+
+describe('a handler that pauses its controller', () => {
+  it('gets no data and no end until it resumes (as undici’s own client: a paused parser delivers nothing)', async () => {
+    const log = await dispatchRecording(
+      { origin: server.origin, path: '/bytes/100', method: 'GET' },
+      {
+        onStart: (c, log) => {
+          c.pause();
+          setTimeout(() => {
+            log.push('resume');
+            c.resume();
+          }, 50);
+        },
+        onData: (c, log) => {
+          c.pause();
+          setTimeout(() => {
+            log.push('resume');
+            c.resume();
+          }, 50);
+        },
+      },
+    );
+    expect(log).toEqual(['start', 'headers 200', 'resume', 'data 100', 'resume', 'end']);
+  });
+
+  it('an abort while paused ends the exchange with the reason, nothing else', async () => {
+    const log = await dispatchRecording(
+      { origin: server.origin, path: '/bytes/100', method: 'GET' },
+      {
+        onStart: (c) => {
+          c.pause();
+          setTimeout(() => c.abort(new Error('gave up')), 30);
+        },
+      },
+    );
+    expect(log).toEqual(['start', 'headers 200', 'error gave up']);
+  });
+});
+
 describe('fetch', () => {
   const fetches = [
     ['undici.fetch', (url: string, init: RequestInit = {}) => undiciFetch(url, { ...init, dispatcher } as never) as unknown as Promise<Response>],

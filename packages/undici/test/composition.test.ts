@@ -27,6 +27,21 @@ beforeAll(async () => {
         s.record(req);
         return reply.type('application/octet-stream').send(Buffer.alloc(Number((req.params as { n: string }).n), 0x61));
       });
+      // 503 (with Retry-After: 0) to the first `fail` requests for a key, then 200.
+      const attempts = new Map<string, number>();
+      app.get('/flaky/:key/:fail', async (req, reply) => {
+        s.record(req);
+        const { key, fail } = req.params as { key: string; fail: string };
+        const n = (attempts.get(key) ?? 0) + 1;
+        attempts.set(key, n);
+        if (n <= Number(fail)) return reply.code(503).header('retry-after', '0').send(`busy ${n}`);
+        return reply.type('text/plain').send(`ok after ${n}`);
+      });
+      app.get('/status/:code', async (req, reply) => {
+        s.record(req);
+        const code = Number((req.params as { code: string }).code);
+        return reply.code(code).type('application/json').send({ status: code });
+      });
     }),
     (s) => s.close(),
   );
@@ -43,7 +58,7 @@ function compose(...chain: Dispatcher.DispatcherComposeInterceptor[]): Dispatche
 type Call = string;
 
 /** Dispatches with a controller-style handler; `onStart`/`onData` may act on the controller. */
-function dispatchRecording(dispatcher: Dispatcher, opts: Dispatcher.DispatchOptions, act: { onStart?: (c: Dispatcher.DispatchController) => void; onData?: (c: Dispatcher.DispatchController) => void }): Promise<Call[]> {
+function dispatchRecording(dispatcher: Dispatcher, opts: Dispatcher.DispatchOptions, act: { onStart?: (c: Dispatcher.DispatchController) => void; onData?: (c: Dispatcher.DispatchController, chunk: Buffer) => void }): Promise<Call[]> {
   const calls: Call[] = [];
   return new Promise((resolve) => {
     const settle = () => setTimeout(() => resolve(calls), 50); // later callbacks would be recorded too
@@ -53,9 +68,9 @@ function dispatchRecording(dispatcher: Dispatcher, opts: Dispatcher.DispatchOpti
         calls.push(`headers ${status}`);
         act.onStart?.(c);
       },
-      onResponseData: (c) => {
+      onResponseData: (c, chunk) => {
         calls.push('data');
-        act.onData?.(c);
+        act.onData?.(c, chunk);
       },
       onResponseEnd: () => {
         calls.push('end');
@@ -108,8 +123,12 @@ describe('the caller’s controller', () => {
       });
     };
     const calls = await dispatchRecording(compose(watch, oscore({ contexts })), { origin: server.origin, path: '/bytes/100', method: 'GET' }, {
-      onStart: (c) => c.pause(),
+      onStart: (c) => {
+        c.pause();
+        setTimeout(() => c.resume(), 20);
+      },
       onData: (c) => {
+        c.pause();
         c.resume();
         c.abort(new Error('late'));
       },
@@ -119,7 +138,32 @@ describe('the caller’s controller', () => {
   });
 });
 
-describe('undici’s dns interceptor', () => {
+describe('undici’s retry interceptor', () => {
+  const retryOptions = { minTimeout: 10, maxTimeout: 50, maxRetries: 3 };
+
+  for (const throwOnError of [true, false]) {
+    it(`outside oscore (throwOnError ${throwOnError}): an inner 503 is retried, each attempt a newly protected request`, async () => {
+      server.seen.length = 0;
+      server.traffic.reset();
+      const key = `k-${throwOnError}`;
+      const body: Buffer[] = [];
+      const calls = await dispatchRecording(
+        compose(oscore({ contexts }), interceptors.retry({ ...retryOptions, throwOnError })),
+        { origin: server.origin, path: `/flaky/${key}/2`, method: 'GET' },
+        { onData: (_c, chunk) => body.push(chunk) },
+      );
+      // The caller sees one response: the one that was not retried (the retry handler
+      // starts the caller's handler again for each attempt, as it does without OSCORE).
+      expect(calls.filter((c) => c !== 'start')).toEqual(['headers 200', 'data', 'end']);
+      expect(Buffer.concat(body).toString()).toBe('ok after 3');
+      expect(server.traffic.seen).toHaveLength(3);
+      for (const outer of server.traffic.seen) expect(outer).toMatchObject({ method: 'POST', url: '/oscore', contentType: 'application/oscore' });
+      // Never the same ciphertext twice (a resent one would be a replay): a new Partial IV each time.
+      expect(new Set(server.traffic.seen.map((t) => t.oscore)).size).toBe(3);
+      expect(new Set(server.seen.map((r) => r.sequenceNumber)).size).toBe(3);
+    });
+  }
+
   const lookup = (_origin: URL, _opts: unknown, cb: (err: Error | null, addresses: { address: string; family: number }[]) => void) => cb(null, [{ address: '127.0.0.1', family: 4 }]);
 
   for (const [order, chain] of [
