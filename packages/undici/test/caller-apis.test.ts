@@ -6,12 +6,14 @@
  * concurrent requests to two servers with different contexts through one Agent.
  */
 
-import { createServer as createNetServer, connect, type Server as NetServer, type Socket } from 'node:net';
+import { createServer as createNetServer, connect, type AddressInfo } from 'node:net';
 import { Readable, Writable, pipeline as streamPipeline } from 'node:stream';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Agent, fetch as undiciFetch, FormData as UndiciFormData, pipeline as undiciPipeline, stream as undiciStream, type Dispatcher } from 'undici';
-import { createContextSet, type ContextSet } from '@oscore-http/http';
+import { Agent, fetch as undiciFetch, FormData as UndiciFormData, interceptors, pipeline as undiciPipeline, stream as undiciStream, type Dispatcher } from 'undici';
+import { DecryptionFailedError } from '@oscore-http/core';
+import { BodyTooLargeError, createContextSet, UnprotectedResponseError, type ContextSet } from '@oscore-http/http';
+import { flipBit, TamperProxy } from '../../fastify/test/proxy/tamper-proxy.js';
 import { oscore } from '@oscore-http/undici';
 import { startFastify, type TestServer } from '../../fastify/test/support/fastify-server.js';
 import { clientContextA, clientContextB, patternBytes, Resources, serverContextA, serverContextB } from '../../fastify/test/support/oscore-peers.js';
@@ -65,7 +67,11 @@ beforeAll(async () => {
       return reply.type('text/plain').send(`${name} ${(req.params as { i: string }).i} ${req.oscore?.peer}`);
     });
   };
-  server = resources.add(await startFastify({ contexts: [serverContextA()] }, routes('main')), (s) => s.close());
+  // Distinct IDs for the clients that reach the server through a proxy (one sequence number space each).
+  server = resources.add(
+    await startFastify({ contexts: [serverContextA(), serverContextA({ name: 'via-tamper', senderId: '31', recipientId: '32' }), serverContextA({ name: 'via-cutter', senderId: '33', recipientId: '34' }), serverContextA({ name: 'via-retry', senderId: '35', recipientId: '36' })] }, routes('main')),
+    (s) => s.close(),
+  );
   other = resources.add(await startFastify({ contexts: [serverContextB()] }, routes('other')), (s) => s.close());
   contexts = createContextSet([clientContextA(server.origin), clientContextB(other.origin)], { store: 'memory' });
   dispatcher = resources.add(new Agent({ keepAliveTimeout: 1_000 }), (a) => a.close()).compose(oscore({ contexts }));
@@ -108,7 +114,7 @@ describe('undici.stream()', () => {
     const { sink, received } = slowSink(5, 512);
     let finished = false;
     sink.on('finish', () => (finished = true));
-    const data = await undiciStream(`${server.origin}/bytes/${60 * KiB}`, { dispatcher, opaque: 'op' }, ({ statusCode, headers }) => {
+    const data = await undiciStream<string>(`${server.origin}/bytes/${60 * KiB}`, { dispatcher, method: 'GET', opaque: 'op' }, ({ statusCode, headers }) => {
       expect(statusCode).toBe(200);
       expect(headers['content-length']).toBe(String(60 * KiB));
       return sink;
@@ -120,7 +126,7 @@ describe('undici.stream()', () => {
   });
 
   it('a factory that throws fails the call with that error', async () => {
-    const err = await undiciStream(`${server.origin}/bytes/10`, { dispatcher }, () => {
+    const err = await undiciStream(`${server.origin}/bytes/10`, { dispatcher, method: 'GET' }, () => {
       throw new Error('no sink');
     }).then(
       () => undefined,
@@ -338,5 +344,175 @@ describe('two servers, two contexts, one Agent', () => {
     }
     expect(server.traffic.requests).toBe(N / 2);
     expect(other.traffic.requests).toBe(N / 2);
+  });
+});
+
+/** A TCP relay that can cut the response of the connections it is told to. */
+interface Cutter {
+  readonly origin: string;
+  /** Connections accepted so far. */
+  readonly connections: number;
+  /** Cut the next `n` connections (default: every one). */
+  cutNext(n: number): void;
+}
+
+/**
+ * A TCP relay to `upstreamPort` that resets both sides once `cutAfter` bytes of the
+ * response have reached the client: a connection reset mid-response (the fault it
+ * injects). Connections it is not told to cut are relayed untouched.
+ */
+async function startCutter(upstreamPort: number, cutAfter: number): Promise<Cutter> {
+  let connections = 0;
+  let toCut = Infinity;
+  const relay = createNetServer((client) => {
+    connections++;
+    const upstream = connect(upstreamPort, '127.0.0.1');
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+    client.pipe(upstream);
+    if (toCut-- <= 0) {
+      upstream.pipe(client);
+      return;
+    }
+    let sent = 0;
+    upstream.on('data', (chunk: Buffer) => {
+      const room = cutAfter - sent;
+      if (room > 0) client.write(chunk.subarray(0, room));
+      sent += chunk.length;
+      if (sent >= cutAfter) {
+        upstream.destroy();
+        client.resetAndDestroy();
+      }
+    });
+  });
+  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+  resources.add(relay, (r) => new Promise((resolve) => r.close(resolve)));
+  return {
+    origin: `http://127.0.0.1:${(relay.address() as AddressInfo).port}`,
+    get connections() {
+      return connections;
+    },
+    cutNext: (n) => void (toCut = n),
+  };
+}
+
+describe('errors reach the caller, typed, through every API — never as an unhandled rejection', () => {
+  let tamper: TamperProxy;
+  let cutterOrigin: string;
+  let downOrigin: string;
+  let errorDispatcher: Dispatcher;
+
+  beforeAll(async () => {
+    tamper = resources.add(await TamperProxy.start(Number(new URL(server.origin).port)), (p) => p.close());
+    cutterOrigin = (await startCutter(Number(new URL(server.origin).port), 500)).origin;
+    // A port that was just listening and is now closed: nothing answers there.
+    const gone = createNetServer();
+    await new Promise<void>((resolve) => gone.listen(0, '127.0.0.1', resolve));
+    downOrigin = `http://127.0.0.1:${(gone.address() as AddressInfo).port}`;
+    await new Promise((r) => gone.close(r));
+    const errorContexts = createContextSet(
+      [
+        clientContextA(tamper.origin, { senderId: '32', recipientId: '31' }),
+        clientContextA(cutterOrigin, { senderId: '34', recipientId: '33' }),
+        clientContextA(downOrigin, { senderId: '37', recipientId: '38' }),
+      ],
+      { store: 'memory' },
+    );
+    errorDispatcher = resources.add(new Agent({ keepAliveTimeout: 1_000 }), (a) => a.close()).compose(oscore({ contexts: errorContexts, maxResponseSize: 1_000 }));
+  });
+
+  beforeEach(() => tamper.reset());
+
+  type Api = (url: string) => Promise<unknown>;
+  const apis: Array<[string, Api]> = [
+    ['undici.request', async (url) => (await errorDispatcher.request({ origin: new URL(url).origin, path: new URL(url).pathname, method: 'GET' })).body.arrayBuffer()],
+    ['undici.stream', (url) => undiciStream(url, { dispatcher: errorDispatcher, method: 'GET' }, () => new Writable({ write: (_c, _e, cb) => cb() }))],
+    ['undici.fetch', async (url) => (await undiciFetch(url, { dispatcher: errorDispatcher })).arrayBuffer()],
+    ['global fetch', async (url) => (await fetch(url, { dispatcher: errorDispatcher } as RequestInit)).arrayBuffer()],
+  ];
+
+  /** The error the call failed with; fetch reports it as the cause of its TypeError. */
+  async function failure(api: Api, url: string, viaFetch: boolean): Promise<Error & { code?: string }> {
+    const err = await api(url).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(err, 'the call must fail').toBeInstanceOf(Error);
+    if (!viaFetch) return err as Error & { code?: string };
+    expect(err).toBeInstanceOf(TypeError);
+    return (err as Error).cause as Error & { code?: string };
+  }
+
+  for (const [name, api] of apis) {
+    const viaFetch = name.endsWith('fetch');
+
+    it(`${name}: server down → ECONNREFUSED`, async () => {
+      expect((await failure(api, `${downOrigin}/bytes/10`, viaFetch)).code).toBe('ECONNREFUSED');
+    });
+
+    it(`${name}: connection reset mid-response → undici's socket error`, async () => {
+      const err = await failure(api, `${cutterOrigin}/bytes/2000`, viaFetch);
+      expect(['UND_ERR_SOCKET', 'ECONNRESET']).toContain(err.code);
+    });
+
+    it(`${name}: an unprotected 502 from a proxy → UnprotectedResponseError with its status and diagnostic`, async () => {
+      tamper.onRequest = (r, exchange) => {
+        exchange.answer = { status: 502, statusMessage: 'Bad Gateway', headers: [['content-type', 'text/plain']], body: Buffer.from('upstream unavailable') };
+        return r;
+      };
+      const err = await failure(api, `${tamper.origin}/bytes/10`, viaFetch);
+      expect(err).toBeInstanceOf(UnprotectedResponseError);
+      expect(err).toMatchObject({ code: 'ERR_OSCORE_HTTP_UNPROTECTED_RESPONSE', status: 502, diagnostic: 'upstream unavailable' });
+    });
+
+    it(`${name}: a response over maxResponseSize → BodyTooLargeError`, async () => {
+      const err = await failure(api, `${tamper.origin}/bytes/1001`, viaFetch);
+      expect(err).toBeInstanceOf(BodyTooLargeError);
+      expect(err).toMatchObject({ code: 'ERR_OSCORE_HTTP_BODY_TOO_LARGE', limit: 1_000 });
+    });
+
+    it(`${name}: a tampered response → DecryptionFailedError`, async () => {
+      tamper.onResponse = (r) => ({ ...r, body: flipBit(r.body, 3) });
+      const err = await failure(api, `${tamper.origin}/bytes/10`, viaFetch);
+      expect(err).toBeInstanceOf(DecryptionFailedError);
+      expect(err.code).toBe('ERR_OSCORE_DECRYPTION_FAILED');
+    });
+  }
+});
+
+describe('undici’s retry interceptor and a connection reset mid-response', () => {
+  let cutter: Cutter;
+  let retryContexts: ContextSet;
+
+  beforeAll(async () => {
+    cutter = await startCutter(Number(new URL(server.origin).port), 500);
+    retryContexts = createContextSet([clientContextA(cutter.origin, { senderId: '36', recipientId: '35' })], { store: 'memory' });
+  });
+
+  /** A fresh Agent each time, so the first request opens the connection that is cut. */
+  const composed = (...chain: Dispatcher.DispatcherComposeInterceptor[]) => resources.add(new Agent({ keepAliveTimeout: 1_000 }), (a) => a.close()).compose(chain);
+
+  it('outside oscore: the request is retried as a newly protected one, never the same ciphertext again', async () => {
+    cutter.cutNext(1);
+    const res = await composed(oscore({ contexts: retryContexts }), interceptors.retry({ minTimeout: 10 })).request({ origin: cutter.origin, path: '/bytes/2000', method: 'GET' });
+    expect(res.statusCode).toBe(200);
+    expect(Buffer.compare(Buffer.from(await res.body.arrayBuffer()), patternBytes(2000, 3))).toBe(0);
+    // Both attempts reached the server (the first one's answer was cut on the way back).
+    expect(server.traffic.seen).toHaveLength(2);
+    expect(server.traffic.seen[0]!.oscore).not.toBe(server.traffic.seen[1]!.oscore);
+    expect(server.seen.map((r) => r.sequenceNumber)).toEqual([expect.any(Number), expect.any(Number)]);
+    expect(server.seen[1]!.sequenceNumber).toBeGreaterThan(server.seen[0]!.sequenceNumber!);
+  });
+
+  it('inside oscore: the outer POST is not retried (a resent ciphertext would be a replay); the caller gets the socket error', async () => {
+    cutter.cutNext(1);
+    const err = await composed(interceptors.retry({ minTimeout: 10 }), oscore({ contexts: retryContexts }))
+      .request({ origin: cutter.origin, path: '/bytes/2000', method: 'GET' })
+      .then(
+        () => undefined,
+        (e: unknown) => e as Error & { code?: string },
+      );
+    expect(['UND_ERR_SOCKET', 'ECONNRESET']).toContain(err?.code);
+    expect(server.traffic.requests).toBe(1);
   });
 });

@@ -3,8 +3,9 @@
  * the controller as undici allows. Real fastify server and undici client on loopback.
  */
 
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Agent, Client, interceptors, Pool, type Dispatcher } from 'undici';
+import { Agent, cacheStores, Client, errors, interceptors, Pool, type Dispatcher } from 'undici';
 import { createContextSet, type ContextSet } from '@oscore-http/http';
 import { oscore } from '@oscore-http/undici';
 import { startFastify, type TestServer } from '../../fastify/test/support/fastify-server.js';
@@ -36,6 +37,19 @@ beforeAll(async () => {
         attempts.set(key, n);
         if (n <= Number(fail)) return reply.code(503).header('retry-after', '0').send(`busy ${n}`);
         return reply.type('text/plain').send(`ok after ${n}`);
+      });
+      let version = 0;
+      app.get('/cached/:mode', async (req, reply) => {
+        s.record(req);
+        const etag = `"v${version}"`;
+        reply.header('etag', etag).header('cache-control', (req.params as { mode: string }).mode === 'fresh' ? 'max-age=60' : 'no-cache');
+        if (req.headers['if-none-match'] === etag) return reply.code(304).send();
+        version++;
+        return reply.header('etag', `"v${version}"`).type('text/plain').send(`version ${version}`);
+      });
+      app.get('/gzip', async (req, reply) => {
+        s.record(req);
+        return reply.header('content-encoding', 'gzip').type('text/plain').send(gzipSync('inflated inside'));
       });
       app.get('/status/:code', async (req, reply) => {
         s.record(req);
@@ -163,7 +177,73 @@ describe('undici’s retry interceptor', () => {
       expect(new Set(server.seen.map((r) => r.sequenceNumber)).size).toBe(3);
     });
   }
+});
 
+describe('undici’s responseError, dump, cache, decompress and deduplicate interceptors', () => {
+  it('responseError outside oscore throws on the inner status with the verified body; inside, it lets the outer 200 through', async () => {
+    const outside = await compose(oscore({ contexts }), interceptors.responseError())
+      .request({ origin: server.origin, path: '/status/404', method: 'GET' })
+      .then(
+        () => undefined,
+        (e: unknown) => e as errors.ResponseError,
+      );
+    expect(outside).toBeInstanceOf(errors.ResponseError);
+    expect(outside).toMatchObject({ statusCode: 404, body: { status: 404 } });
+    const inside = await compose(interceptors.responseError(), oscore({ contexts })).request({ origin: server.origin, path: '/status/404', method: 'GET' });
+    expect(inside.statusCode).toBe(404);
+    expect(await inside.body.json()).toEqual({ status: 404 });
+  });
+
+  it('dump outside oscore discards the verified body; over its maxSize the call fails', async () => {
+    const dumper = compose(oscore({ contexts }), interceptors.dump({ maxSize: 100 }));
+    const res = await dumper.request({ origin: server.origin, path: '/bytes/100', method: 'GET' });
+    expect(res.statusCode).toBe(200);
+    expect((await res.body.arrayBuffer()).byteLength).toBe(0);
+    const err = await dumper.request({ origin: server.origin, path: '/bytes/101', method: 'GET' }).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(err).toBeInstanceOf(errors.RequestAbortedError);
+  });
+
+  it('cache outside oscore: a fresh verified response is served from the cache; a stale one is revalidated by a protected conditional request', async () => {
+    const cached = compose(oscore({ contexts }), interceptors.cache({ store: new cacheStores.MemoryCacheStore() }));
+    server.traffic.reset();
+    const texts: string[] = [];
+    for (let i = 0; i < 2; i++) texts.push(await (await cached.request({ origin: server.origin, path: '/cached/fresh', method: 'GET' })).body.text());
+    expect(texts[1]).toBe(texts[0]);
+    expect(server.traffic.requests).toBe(1);
+
+    server.traffic.reset();
+    server.seen.length = 0;
+    const first = await cached.request({ origin: server.origin, path: '/cached/revalidate', method: 'GET' });
+    const firstText = await first.body.text();
+    const second = await cached.request({ origin: server.origin, path: '/cached/revalidate', method: 'GET' });
+    expect(second.statusCode).toBe(200);
+    expect(await second.body.text()).toBe(firstText);
+    expect(server.seen.map((r) => [r.method, r.headers['if-none-match'] ?? null, r.protected])).toEqual([
+      ['GET', null, true],
+      ['GET', first.headers.etag, true],
+    ]);
+    expect(server.traffic.seen.every((t) => t.method === 'POST' && t.contentType === 'application/oscore')).toBe(true);
+  });
+
+  it('decompress outside oscore decodes the inner Content-Encoding', async () => {
+    const res = await compose(oscore({ contexts }), interceptors.decompress()).request({ origin: server.origin, path: '/gzip', method: 'GET' });
+    expect(res.headers['content-encoding']).toBeUndefined();
+    expect(await res.body.text()).toBe('inflated inside');
+  });
+
+  it('deduplicate outside oscore: identical concurrent GETs share one protected request and its verified answer', async () => {
+    server.traffic.reset();
+    const dedup = compose(oscore({ contexts }), interceptors.deduplicate());
+    const bodies = await Promise.all(Array.from({ length: 5 }, async () => (await dedup.request({ origin: server.origin, path: '/bytes/64', method: 'GET' })).body.text()));
+    expect(bodies).toEqual(Array(5).fill('a'.repeat(64)));
+    expect(server.traffic.requests).toBe(1);
+  });
+});
+
+describe('undici’s dns interceptor', () => {
   const lookup = (_origin: URL, _opts: unknown, cb: (err: Error | null, addresses: { address: string; family: number }[]) => void) => cb(null, [{ address: '127.0.0.1', family: 4 }]);
 
   for (const [order, chain] of [
