@@ -7,7 +7,14 @@
  * replay-window gate — so the caller gets this controller at once, and an abort before
  * dispatch stops those steps (listeners registered with `onAbort`) instead of waiting
  * for a dispatch that would come late or never. Once dispatched, and again for an Echo
- * retry, the transport's controller is attached and calls are passed to it.
+ * retry, the transport's controller is attached and an abort is passed to it.
+ *
+ * Pause and resume are the caller's alone: they hold back the verified response the
+ * interceptor plays (see {@link resumed}), never the outer one. That one is read whole
+ * before the caller gets anything (it must be verified first, within the response size
+ * limit), so a pause passed to the transport would only stop it — and a caller paused
+ * before its response, waiting for the response start to resume, would wait forever
+ * (undici's own client still delivers the start to a paused handler).
  */
 
 import type { Dispatcher } from 'undici';
@@ -72,12 +79,10 @@ export class DeferredController implements Controller {
 
   pause(): void {
     this.#paused = true;
-    this.#transport?.pause();
   }
 
   resume(): void {
     this.#paused = false;
-    this.#transport?.resume();
     const waiters = this.#resumeWaiters;
     this.#resumeWaiters = [];
     for (const go of waiters) go();
@@ -131,9 +136,8 @@ export class DeferredController implements Controller {
 
   /**
    * The outer response has ended: its transport's controller is let go. undici reuses the
-   * connection for other requests, and the caller's pause/resume/abort while the inner
-   * response is verified and played would otherwise reach it (an UnwrapController's resume
-   * resumes the socket's parser, whoever paused it). From now on an abort is this
+   * connection for other requests, and the caller's abort while the inner response is
+   * verified and played would otherwise reach it. From now on an abort is this
    * controller's own: the response handler checks `aborted` and reports the reason.
    */
   detach(): void {
@@ -144,6 +148,5 @@ export class DeferredController implements Controller {
   attach(transport: Controller): void {
     this.#transport = transport;
     if (this.#aborted) transport.abort(this.#reason!);
-    else if (this.#paused) transport.pause();
   }
 }

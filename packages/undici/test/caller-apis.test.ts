@@ -163,11 +163,18 @@ describe('undici.pipeline()', () => {
 });
 
 /** Dispatches with a controller-style handler that records callbacks and their times. */
-function dispatchRecording(opts: Dispatcher.DispatchOptions, act: { onStart?: (c: Dispatcher.DispatchController, log: string[]) => void; onData?: (c: Dispatcher.DispatchController, log: string[]) => void }): Promise<string[]> {
+function dispatchRecording(
+  opts: Dispatcher.DispatchOptions,
+  act: { onRequest?: (c: Dispatcher.DispatchController) => void; onStart?: (c: Dispatcher.DispatchController, log: string[]) => void; onData?: (c: Dispatcher.DispatchController, log: string[]) => void },
+  via: Dispatcher = dispatcher,
+): Promise<string[]> {
   const log: string[] = [];
   return new Promise((resolve) => {
-    dispatcher.dispatch(opts, {
-      onRequestStart: () => void log.push('start'),
+    via.dispatch(opts, {
+      onRequestStart: (c) => {
+        log.push('start');
+        act.onRequest?.(c);
+      },
       onResponseStart: (c, status) => {
         log.push(`headers ${status}`);
         act.onStart?.(c, log);
@@ -223,6 +230,18 @@ describe('a handler that pauses its controller', () => {
       },
     );
     expect(log).toEqual(['start', 'headers 200', 'error gave up']);
+  });
+
+  it('paused before the response: still gets the response start, then data once it resumes (the outer response is read regardless)', async () => {
+    const act = {
+      onRequest: (c: Dispatcher.DispatchController) => c.pause(),
+      onStart: (c: Dispatcher.DispatchController) => c.resume(),
+    };
+    // undici itself, without OSCORE (the server refuses the unprotected request with a 401):
+    const plain = resources.add(new Agent(), (a) => a.close());
+    expect(await dispatchRecording({ origin: server.origin, path: '/bytes/100', method: 'GET' }, act, plain)).toEqual(['start', 'headers 401', expect.stringMatching(/^data /), 'end']);
+    const log = await Promise.race([dispatchRecording({ origin: server.origin, path: '/bytes/100', method: 'GET' }, act), new Promise((r) => setTimeout(() => r('stuck'), 2_000))]);
+    expect(log).toEqual(['start', 'headers 200', 'data 100', 'end']);
   });
 });
 
