@@ -322,7 +322,7 @@ describe('fetch', () => {
         expect(Buffer.compare(Buffer.concat(chunks), patternBytes(60 * KiB, 3))).toBe(0);
       });
 
-      it('AbortSignal.timeout: while the request body is still streaming, and while waiting for the response', async () => {
+      it('an abort while the request body is still streaming, while waiting for the response, and with the response body unread', async () => {
         const endless = new ReadableStream({ pull: () => new Promise((r) => setTimeout(r, 10)) });
         const start = Date.now();
         const duringBody = await doFetch(`${server.origin}/echo`, { method: 'POST', body: endless, duplex: 'half', signal: AbortSignal.timeout(100) } as RequestInit).then(
@@ -338,6 +338,23 @@ describe('fetch', () => {
           (e: unknown) => e as Error,
         );
         expect(duringWait?.name).toBe('TimeoutError');
+
+        // After the response started, while its 60 KiB body is still unread (the caller
+        // holds it back: its body stream is full): reading fails with the reason (Node 20's
+        // bundled fetch reports an AbortError instead, with or without OSCORE).
+        const controller = new AbortController();
+        const started = await doFetch(`${server.origin}/bytes/${60 * KiB}`, { signal: controller.signal });
+        expect(started.status).toBe(200);
+        controller.abort(new Error('not reading this'));
+        const duringBodyRead = await started.arrayBuffer().then(
+          () => undefined,
+          (e: unknown) => e as Error,
+        );
+        expect(duringBodyRead?.message === 'not reading this' || duringBodyRead?.name === 'AbortError', String(duringBodyRead)).toBe(true);
+
+        // A body cancelled unread ends the exchange quietly.
+        const cancelled = await doFetch(`${server.origin}/bytes/${60 * KiB}`);
+        await cancelled.body!.cancel();
         // The connection pool still serves the next request.
         const next = await doFetch(`${server.origin}/bytes/3`);
         expect(next.status).toBe(200);
