@@ -17,7 +17,7 @@
  * (undici's own client still delivers the start to a paused handler).
  */
 
-import type { Dispatcher } from 'undici';
+import { errors, type Dispatcher } from 'undici';
 
 type Controller = Dispatcher.DispatchController;
 
@@ -67,14 +67,16 @@ export class DeferredController implements Controller {
     return this.#paused;
   }
 
-  abort(reason: Error): void {
+  abort(reason?: Error): void {
     if (this.#aborted) return;
     this.#aborted = true;
-    this.#reason = reason;
+    // undici.pipeline() and undici.stream() abort without a reason; undici's client then fails
+    // the request with RequestAbortedError (client-h1's abort), never with `undefined`.
+    this.#reason = reason ?? new errors.RequestAbortedError();
     const listeners = this.#listeners;
     this.#listeners = [];
-    for (const listener of listeners) listener(reason);
-    this.#transport?.abort(reason);
+    for (const listener of listeners) listener(this.#reason);
+    this.#transport?.abort(this.#reason);
   }
 
   pause(): void {

@@ -195,7 +195,7 @@ function dispatchRecording(
   });
 }
 
-describe('a handler that pauses its controller', () => {
+describe('a handler that uses its controller', () => {
   it('gets no data and no end until it resumes (as undici’s own client: a paused parser delivers nothing)', async () => {
     const log = await dispatchRecording(
       { origin: server.origin, path: '/bytes/100', method: 'GET' },
@@ -230,6 +230,14 @@ describe('a handler that pauses its controller', () => {
       },
     );
     expect(log).toEqual(['start', 'headers 200', 'error gave up']);
+  });
+
+  it('an abort without a reason (as undici.pipeline() and undici.stream() call it) is a RequestAbortedError, as from undici itself', async () => {
+    const act = { onStart: (c: Dispatcher.DispatchController) => (c.abort as (reason?: Error) => void)() };
+    const plain = resources.add(new Agent(), (a) => a.close());
+    const expected = ['start', 'headers 401', 'error Request aborted'];
+    expect(await dispatchRecording({ origin: server.origin, path: '/bytes/100', method: 'GET' }, act, plain)).toEqual(expected);
+    expect(await dispatchRecording({ origin: server.origin, path: '/bytes/100', method: 'GET' }, act)).toEqual(['start', 'headers 200', 'error Request aborted']);
   });
 
   it('paused before the response: still gets the response start, then data once it resumes (the outer response is read regardless)', async () => {
