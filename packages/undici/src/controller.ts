@@ -7,10 +7,17 @@
  * replay-window gate — so the caller gets this controller at once, and an abort before
  * dispatch stops those steps (listeners registered with `onAbort`) instead of waiting
  * for a dispatch that would come late or never. Once dispatched, and again for an Echo
- * retry, the transport's controller is attached and calls are passed to it.
+ * retry, the transport's controller is attached and an abort is passed to it.
+ *
+ * Pause and resume are the caller's alone: they hold back the verified response the
+ * interceptor plays (see {@link resumed}), never the outer one. That one is read whole
+ * before the caller gets anything (it must be verified first, within the response size
+ * limit), so a pause passed to the transport would only stop it — and a caller paused
+ * before its response, waiting for the response start to resume, would wait forever
+ * (undici's own client still delivers the start to a paused handler).
  */
 
-import type { Dispatcher } from 'undici';
+import { errors, type Dispatcher } from 'undici';
 
 type Controller = Dispatcher.DispatchController;
 
@@ -20,6 +27,7 @@ export class DeferredController implements Controller {
   #reason: Error | null = null;
   #paused = false;
   #listeners: ((reason: Error) => void)[] = [];
+  #resumeWaiters: (() => void)[] = [];
   #lines: readonly (readonly [string, string])[] | undefined;
   #rawHeaders: Buffer[] | null = null;
   rawTrailers: Buffer[] | null = null;
@@ -59,24 +67,39 @@ export class DeferredController implements Controller {
     return this.#paused;
   }
 
-  abort(reason: Error): void {
+  abort(reason?: Error): void {
     if (this.#aborted) return;
     this.#aborted = true;
-    this.#reason = reason;
+    // undici.pipeline() and undici.stream() abort without a reason; undici's client then fails
+    // the request with RequestAbortedError (client-h1's abort), never with `undefined`.
+    this.#reason = reason ?? new errors.RequestAbortedError();
     const listeners = this.#listeners;
     this.#listeners = [];
-    for (const listener of listeners) listener(reason);
-    this.#transport?.abort(reason);
+    for (const listener of listeners) listener(this.#reason);
+    this.#transport?.abort(this.#reason);
   }
 
   pause(): void {
     this.#paused = true;
-    this.#transport?.pause();
   }
 
   resume(): void {
     this.#paused = false;
-    this.#transport?.resume();
+    const waiters = this.#resumeWaiters;
+    this.#resumeWaiters = [];
+    for (const go of waiters) go();
+  }
+
+  /**
+   * Resolves when the caller resumes, at once if it is not paused; rejects with the abort
+   * reason if it aborts meanwhile. The verified response is played to the caller through
+   * this: undici's own client delivers nothing to a paused handler (its parser stops until
+   * `resume()`), and handlers rely on that — the retry interceptor pauses while it decides
+   * whether to retry, and must not see the body or the end before it has.
+   */
+  resumed(): Promise<void> {
+    if (!this.#paused) return Promise.resolve();
+    return this.race(new Promise<void>((go) => this.#resumeWaiters.push(go)));
   }
 
   /** Calls `listener` once if the caller aborts; returns a function that removes it. */
@@ -115,9 +138,8 @@ export class DeferredController implements Controller {
 
   /**
    * The outer response has ended: its transport's controller is let go. undici reuses the
-   * connection for other requests, and the caller's pause/resume/abort while the inner
-   * response is verified and played would otherwise reach it (an UnwrapController's resume
-   * resumes the socket's parser, whoever paused it). From now on an abort is this
+   * connection for other requests, and the caller's abort while the inner response is
+   * verified and played would otherwise reach it. From now on an abort is this
    * controller's own: the response handler checks `aborted` and reports the reason.
    */
   detach(): void {
@@ -128,6 +150,5 @@ export class DeferredController implements Controller {
   attach(transport: Controller): void {
     this.#transport = transport;
     if (this.#aborted) transport.abort(this.#reason!);
-    else if (this.#paused) transport.pause();
   }
 }

@@ -154,11 +154,15 @@ export class OscoreResponseHandler implements Handler {
     controller.setResponseHeaders(list);
     // A handler may abort from its own callbacks (undici's dump interceptor does, fetch on
     // termination): nothing follows an abort but onResponseError with its reason.
+    // A handler may also pause: it then gets nothing more until it resumes (undici's contract;
+    // see DeferredController.resumed).
     this.#handler.onResponseStart?.(controller, response.status, headerObject(list), response.statusMessage ?? '');
     controller.throwIfAborted();
+    if (controller.paused) await controller.resumed();
     if (response.body.length > 0) {
       this.#handler.onResponseData?.(controller, Buffer.from(response.body.buffer, response.body.byteOffset, response.body.length));
       controller.throwIfAborted();
+      if (controller.paused) await controller.resumed();
     }
     this.#handler.onResponseEnd?.(controller, {});
   }

@@ -3,8 +3,9 @@
  * the controller as undici allows. Real fastify server and undici client on loopback.
  */
 
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Agent, Client, interceptors, Pool, type Dispatcher } from 'undici';
+import { Agent, cacheStores, Client, errors, interceptors, Pool, type Dispatcher } from 'undici';
 import { createContextSet, type ContextSet } from '@oscore-http/http';
 import { oscore } from '@oscore-http/undici';
 import { startFastify, type TestServer } from '../../fastify/test/support/fastify-server.js';
@@ -27,6 +28,34 @@ beforeAll(async () => {
         s.record(req);
         return reply.type('application/octet-stream').send(Buffer.alloc(Number((req.params as { n: string }).n), 0x61));
       });
+      // 503 (with Retry-After: 0) to the first `fail` requests for a key, then 200.
+      const attempts = new Map<string, number>();
+      app.get('/flaky/:key/:fail', async (req, reply) => {
+        s.record(req);
+        const { key, fail } = req.params as { key: string; fail: string };
+        const n = (attempts.get(key) ?? 0) + 1;
+        attempts.set(key, n);
+        if (n <= Number(fail)) return reply.code(503).header('retry-after', '0').send(`busy ${n}`);
+        return reply.type('text/plain').send(`ok after ${n}`);
+      });
+      let version = 0;
+      app.get('/cached/:mode', async (req, reply) => {
+        s.record(req);
+        const etag = `"v${version}"`;
+        reply.header('etag', etag).header('cache-control', (req.params as { mode: string }).mode === 'fresh' ? 'max-age=60' : 'no-cache');
+        if (req.headers['if-none-match'] === etag) return reply.code(304).send();
+        version++;
+        return reply.header('etag', `"v${version}"`).type('text/plain').send(`version ${version}`);
+      });
+      app.get('/gzip', async (req, reply) => {
+        s.record(req);
+        return reply.header('content-encoding', 'gzip').type('text/plain').send(gzipSync('inflated inside'));
+      });
+      app.get('/status/:code', async (req, reply) => {
+        s.record(req);
+        const code = Number((req.params as { code: string }).code);
+        return reply.code(code).type('application/json').send({ status: code });
+      });
     }),
     (s) => s.close(),
   );
@@ -43,7 +72,7 @@ function compose(...chain: Dispatcher.DispatcherComposeInterceptor[]): Dispatche
 type Call = string;
 
 /** Dispatches with a controller-style handler; `onStart`/`onData` may act on the controller. */
-function dispatchRecording(dispatcher: Dispatcher, opts: Dispatcher.DispatchOptions, act: { onStart?: (c: Dispatcher.DispatchController) => void; onData?: (c: Dispatcher.DispatchController) => void }): Promise<Call[]> {
+function dispatchRecording(dispatcher: Dispatcher, opts: Dispatcher.DispatchOptions, act: { onStart?: (c: Dispatcher.DispatchController) => void; onData?: (c: Dispatcher.DispatchController, chunk: Buffer) => void }): Promise<Call[]> {
   const calls: Call[] = [];
   return new Promise((resolve) => {
     const settle = () => setTimeout(() => resolve(calls), 50); // later callbacks would be recorded too
@@ -53,9 +82,9 @@ function dispatchRecording(dispatcher: Dispatcher, opts: Dispatcher.DispatchOpti
         calls.push(`headers ${status}`);
         act.onStart?.(c);
       },
-      onResponseData: (c) => {
+      onResponseData: (c, chunk) => {
         calls.push('data');
-        act.onData?.(c);
+        act.onData?.(c, chunk);
       },
       onResponseEnd: () => {
         calls.push('end');
@@ -108,14 +137,109 @@ describe('the caller’s controller', () => {
       });
     };
     const calls = await dispatchRecording(compose(watch, oscore({ contexts })), { origin: server.origin, path: '/bytes/100', method: 'GET' }, {
-      onStart: (c) => c.pause(),
+      onStart: (c) => {
+        c.pause();
+        setTimeout(() => c.resume(), 20);
+      },
       onData: (c) => {
+        c.pause();
         c.resume();
         c.abort(new Error('late'));
       },
     });
     expect(calls).toEqual(['start', 'headers 200', 'data', 'error late']);
     expect(late).toEqual([]);
+  });
+});
+
+describe('undici’s retry interceptor', () => {
+  const retryOptions = { minTimeout: 10, maxTimeout: 50, maxRetries: 3 };
+
+  for (const throwOnError of [true, false]) {
+    it(`outside oscore (throwOnError ${throwOnError}): an inner 503 is retried, each attempt a newly protected request`, async () => {
+      server.seen.length = 0;
+      server.traffic.reset();
+      const key = `k-${throwOnError}`;
+      const body: Buffer[] = [];
+      const calls = await dispatchRecording(
+        compose(oscore({ contexts }), interceptors.retry({ ...retryOptions, throwOnError })),
+        { origin: server.origin, path: `/flaky/${key}/2`, method: 'GET' },
+        { onData: (_c, chunk) => body.push(chunk) },
+      );
+      // The caller sees one response: the one that was not retried (the retry handler
+      // starts the caller's handler again for each attempt, as it does without OSCORE).
+      expect(calls.filter((c) => c !== 'start')).toEqual(['headers 200', 'data', 'end']);
+      expect(Buffer.concat(body).toString()).toBe('ok after 3');
+      expect(server.traffic.seen).toHaveLength(3);
+      for (const outer of server.traffic.seen) expect(outer).toMatchObject({ method: 'POST', url: '/oscore', contentType: 'application/oscore' });
+      // Never the same ciphertext twice (a resent one would be a replay): a new Partial IV each time.
+      expect(new Set(server.traffic.seen.map((t) => t.oscore)).size).toBe(3);
+      expect(new Set(server.seen.map((r) => r.sequenceNumber)).size).toBe(3);
+    });
+  }
+});
+
+describe('undici’s responseError, dump, cache, decompress and deduplicate interceptors', () => {
+  it('responseError outside oscore throws on the inner status with the verified body; inside, it lets the outer 200 through', async () => {
+    const outside = await compose(oscore({ contexts }), interceptors.responseError())
+      .request({ origin: server.origin, path: '/status/404', method: 'GET' })
+      .then(
+        () => undefined,
+        (e: unknown) => e as errors.ResponseError,
+      );
+    expect(outside).toBeInstanceOf(errors.ResponseError);
+    expect(outside).toMatchObject({ statusCode: 404, body: { status: 404 } });
+    const inside = await compose(interceptors.responseError(), oscore({ contexts })).request({ origin: server.origin, path: '/status/404', method: 'GET' });
+    expect(inside.statusCode).toBe(404);
+    expect(await inside.body.json()).toEqual({ status: 404 });
+  });
+
+  it('dump outside oscore discards the verified body; over its maxSize the call fails', async () => {
+    const dumper = compose(oscore({ contexts }), interceptors.dump({ maxSize: 100 }));
+    const res = await dumper.request({ origin: server.origin, path: '/bytes/100', method: 'GET' });
+    expect(res.statusCode).toBe(200);
+    expect((await res.body.arrayBuffer()).byteLength).toBe(0);
+    const err = await dumper.request({ origin: server.origin, path: '/bytes/101', method: 'GET' }).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(err).toBeInstanceOf(errors.RequestAbortedError);
+  });
+
+  it('cache outside oscore: a fresh verified response is served from the cache; a stale one is revalidated by a protected conditional request', async () => {
+    const cached = compose(oscore({ contexts }), interceptors.cache({ store: new cacheStores.MemoryCacheStore() }));
+    server.traffic.reset();
+    const texts: string[] = [];
+    for (let i = 0; i < 2; i++) texts.push(await (await cached.request({ origin: server.origin, path: '/cached/fresh', method: 'GET' })).body.text());
+    expect(texts[1]).toBe(texts[0]);
+    expect(server.traffic.requests).toBe(1);
+
+    server.traffic.reset();
+    server.seen.length = 0;
+    const first = await cached.request({ origin: server.origin, path: '/cached/revalidate', method: 'GET' });
+    const firstText = await first.body.text();
+    const second = await cached.request({ origin: server.origin, path: '/cached/revalidate', method: 'GET' });
+    expect(second.statusCode).toBe(200);
+    expect(await second.body.text()).toBe(firstText);
+    expect(server.seen.map((r) => [r.method, r.headers['if-none-match'] ?? null, r.protected])).toEqual([
+      ['GET', null, true],
+      ['GET', first.headers.etag, true],
+    ]);
+    expect(server.traffic.seen.every((t) => t.method === 'POST' && t.contentType === 'application/oscore')).toBe(true);
+  });
+
+  it('decompress outside oscore decodes the inner Content-Encoding', async () => {
+    const res = await compose(oscore({ contexts }), interceptors.decompress()).request({ origin: server.origin, path: '/gzip', method: 'GET' });
+    expect(res.headers['content-encoding']).toBeUndefined();
+    expect(await res.body.text()).toBe('inflated inside');
+  });
+
+  it('deduplicate outside oscore: identical concurrent GETs share one protected request and its verified answer', async () => {
+    server.traffic.reset();
+    const dedup = compose(oscore({ contexts }), interceptors.deduplicate());
+    const bodies = await Promise.all(Array.from({ length: 5 }, async () => (await dedup.request({ origin: server.origin, path: '/bytes/64', method: 'GET' })).body.text()));
+    expect(bodies).toEqual(Array(5).fill('a'.repeat(64)));
+    expect(server.traffic.requests).toBe(1);
   });
 });
 
