@@ -596,6 +596,35 @@ describe('malformed OSCORE and Content-Type fields', () => {
 
 });
 
+describe('absolute-form request targets (RFC 9112 §3.2.2: a server MUST accept them)', () => {
+  it.each([`http://127.0.0.1:PORT/oscore`, 'HTTP://example.org/oscore?x=1', 'http://example.org', 'https://example.org?q'])('an OSCORE request to %s is served', async (target) => {
+    const sent = getHello(peer, 'absolute');
+    const c = await open();
+    await c.write(outerRequest(sent, { target: target.replace('PORT', String(port)) }));
+    const [res] = await c.waitFor(1);
+    expect(text(verified(peer, sent, res).payload)).toBe('hello absolute');
+  });
+
+  it.each(['http://example.org/OSCORE', 'http://example.org/hello/x', 'http:///oscore', 'ftp://example.org/oscore'])('an OSCORE request to %s → 404', async (target) => {
+    const sent = getHello(peer, 'absolute');
+    const c = await open();
+    await c.write(outerRequest(sent, { target }));
+    const [res] = await c.waitFor(1);
+    expectRejection(res, 404, 'Unknown OSCORE endpoint');
+    expect(routed).toBe(0);
+  });
+
+  it('an allow-listed route is served without OSCORE in absolute form too; another route is still refused', async () => {
+    const c = await open();
+    await c.write('GET http://example.org/health HTTP/1.1\r\nHost: example.org\r\n\r\nGET http://example.org/hello/x HTTP/1.1\r\nHost: example.org\r\n\r\n');
+    const [health, refused] = await c.waitFor(2);
+    expect(health!.status).toBe(200);
+    expect(health!.body.toString()).toBe('ok');
+    expectRejection(refused, 401, 'OSCORE required');
+    expect(server.seen.map((r) => [r.url, r.protected])).toEqual([['http://example.org/health', false]]);
+  });
+});
+
 describe('slow clients', () => {
   it('a body trickled byte by byte does not hold up another client', async () => {
 

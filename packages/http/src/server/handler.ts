@@ -115,8 +115,20 @@ function toLookup(contexts: OscoreServerOptions['contexts']): RecipientContextLo
   return new ContextRegistry(contexts as Iterable<SecurityContext>);
 }
 
+/** The scheme and authority of an absolute-form target (no fragment: none is valid in a target). */
+const ABSOLUTE_FORM = /^https?:\/\/[^/?#]+(?=[^#]*$)/i;
+
+/**
+ * The path of a request target, without its query. "A server MUST accept the absolute-form
+ * in requests" (RFC 9112 §3.2.2): `http://host/oscore?x` is the path `/oscore`, and an
+ * empty path is `/` (RFC 9110 §4.2.3), as fastify's router reads it.
+ */
 function pathOf(url: string | undefined): string {
-  const u = url ?? '/';
+  let u = url ?? '/';
+  if (u.charCodeAt(0) !== 0x2f) {
+    const authority = ABSOLUTE_FORM.exec(u);
+    if (authority !== null) u = u.charCodeAt(authority[0].length) === 0x2f ? u.slice(authority[0].length) : '/';
+  }
   const q = u.indexOf('?');
   return q === -1 ? u : u.slice(0, q);
 }
