@@ -504,22 +504,44 @@ describe('Expect: 100-continue', () => {
   });
 });
 
-describe('Expect: 100-continue, refused', () => {
-  it('a Content-Length beyond the limit gets 413 without the client sending the body; the connection closes', async () => {
+/**
+ * RFC 9110 §10.1.1: a server that receives 100-continue sends a final status at once if the
+ * header fields determine it, else 100; a final status before the content says whether the
+ * connection closes. Every check but decryption needs only the header fields.
+ */
+describe('Expect: 100-continue, refused from the header fields alone', () => {
+  const refused: Array<{ name: string; head: () => string; status: number; reason: string }> = [
+    {
+      name: 'a Content-Length beyond the limit',
+      head: () => outerHead({ option: Uint8Array.of(0x09, 0x01, 0x02), payload: EMPTY }, { extra: ['Expect: 100-continue'] }).replace('Content-Length: 0', 'Content-Length: 1073741824'),
+      status: 413,
+      reason: 'Payload too large',
+    },
+    { name: 'a wrong Content-Type', head: () => outerHead(getHello(peer, 'x'), { contentType: 'application/json', extra: ['Expect: 100-continue'] }), status: 415, reason: 'Content-Type must be application/oscore' },
+    { name: 'a malformed OSCORE field', head: () => outerHead(getHello(peer, 'x'), { oscore: 'CQ=', extra: ['Expect: 100-continue'] }), status: 400, reason: 'Failed to decode COSE' },
+    { name: 'a wrong outer path', head: () => outerHead(getHello(peer, 'x'), { target: '/elsewhere', extra: ['Expect: 100-continue'] }), status: 404, reason: 'Unknown OSCORE endpoint' },
+    { name: 'an unprotected request to a protected route', head: () => 'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\n', status: 401, reason: 'OSCORE required' },
+  ];
+  it.each(refused)('$name → $status at once, no 100 Continue, and the connection closes', async ({ head, status, reason }) => {
     const c = await open();
-    await c.write(outerHead({ option: Uint8Array.of(0x09, 0x01, 0x02), payload: EMPTY }, { extra: ['Expect: 100-continue'] }).replace('Content-Length: 0', 'Content-Length: 1073741824'));
+    await c.write(head());
     const [res] = await c.waitFor(1);
-    expectRejection(res, 413, 'Payload too large');
+    expectRejection(res, status, reason);
+    expect(c.interim).toEqual([]);
+    expect(header(res!, 'connection')).toBe('close');
     await c.waitForClose();
     expect(routed).toBe(0);
   });
 
-  it('a wrong Content-Type gets 415 without the client sending the body', async () => {
-    const sent = getHello(peer, 'expect-415');
+  it('an allow-listed request gets its 100 Continue and is served', async () => {
     const c = await open();
-    await c.write(outerHead(sent, { contentType: 'application/json', extra: ['Expect: 100-continue'] }));
+    await c.write('GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n');
+    const [interim] = await c.waitForInterim(1);
+    expect(interim!.status).toBe(100);
+    await c.write('{}');
     const [res] = await c.waitFor(1);
-    expectRejection(res, 415, 'Content-Type must be application/oscore');
+    expect(res!.status).toBe(200);
+    expect(res!.body.toString()).toBe('ok');
   });
 });
 

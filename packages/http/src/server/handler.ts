@@ -108,6 +108,27 @@ export interface OscoreServerOptions {
 
 type Next = (req: IncomingMessage, res: ServerResponse) => void;
 
+/** The listener {@link createOscoreHandler} returns. */
+export interface OscoreRequestListener {
+  /** For the server's `request` event. */
+  (req: IncomingMessage, res: ServerResponse): void;
+  /**
+   * For the server's `checkContinue` event (`server.on('checkContinue', listener.checkContinue)`):
+   * a request with `Expect: 100-continue` gets `100 Continue` only once its header fields
+   * passed every check, so a request refused anyway is refused before its body is sent.
+   * Without it, Node sends `100 Continue` to every such request.
+   */
+  readonly checkContinue: (req: IncomingMessage, res: ServerResponse) => void;
+}
+
+/** Responses to `Expect: 100-continue` requests whose `100 Continue` is not sent yet. */
+const awaitingContinue = new WeakSet<ServerResponse>();
+
+/** Asks for the body of a request that waits for it (RFC 9110 §10.1.1). */
+function sendContinue(res: ServerResponse): void {
+  if (awaitingContinue.delete(res)) res.writeContinue();
+}
+
 function toLookup(contexts: OscoreServerOptions['contexts']): RecipientContextLookup {
   if (contexts instanceof SecurityContext) return new ContextRegistry([contexts]);
   if (contexts instanceof ContextSet) void contexts.registry; // surface duplicate IDs at start-up, not at the first request
@@ -145,9 +166,8 @@ function compileAllowList(entries: readonly string[] = []): (req: IncomingMessag
   };
 }
 
+/** Reads the body; its declared length was checked against `limit` before (see `handle`). */
 function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > limit) return Promise.reject(new BodyTooLargeError(limit, 'request'));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -179,7 +199,9 @@ function sendUnprotected(res: ServerResponse, err: OscoreError): number {
   // HTTP requires a challenge with 401 (RFC 9110 §15.5.2) and Allow with 405 (§15.5.6).
   if (status === 401) headers.push(['www-authenticate', 'OSCORE']);
   if (status === 405) headers.push(['allow', 'POST']);
-  if (status === 413) headers.push(['connection', 'close']);
+  // RFC 9110 §10.1.1: a final status sent before the content SHOULD say whether the
+  // connection closes; a client that waited for 100 Continue may or may not send it now.
+  if (status === 413 || awaitingContinue.has(res)) headers.push(['connection', 'close']);
   sendOwn(res, status, STATUS_CODES[status] ?? '', headers.flat(), body);
   return status;
 }
@@ -231,10 +253,11 @@ function writeProtected(res: ServerResponse, option: Uint8Array, payload: Uint8A
  * import { createServer } from 'node:http';
  * import { createOscoreHandler, loadContextFile } from '@oscore-http/http';
  * const contexts = loadContextFile('contexts.json');
- * createServer(createOscoreHandler({ contexts, allowUnprotected: ['GET /health'] }, app)).listen(8080);
+ * const listener = createOscoreHandler({ contexts, allowUnprotected: ['GET /health'] }, app);
+ * createServer(listener).on('checkContinue', listener.checkContinue).listen(8080);
  * ```
  */
-export function createOscoreHandler(options: OscoreServerOptions, next: Next): (req: IncomingMessage, res: ServerResponse) => void {
+export function createOscoreHandler(options: OscoreServerOptions, next: Next): OscoreRequestListener {
   const lookup = toLookup(options.contexts);
   const policy = createHeaderPolicy(options.headers);
   const outerPaths = new Set(typeof options.outerPath === 'string' ? [options.outerPath] : (options.outerPath ?? [DEFAULT_OUTER_PATH, '/']));
@@ -346,6 +369,9 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): (
     let body: Uint8Array;
     try {
       option = decodeOscoreHeader(req.headers.oscore);
+      if (Number(req.headers['content-length'] ?? 0) > maxOuterBody) throw new BodyTooLargeError(maxOuterBody, 'request');
+      // Every check the header fields allow has passed: only now is the body asked for (RFC 9110 §10.1.1).
+      sendContinue(res);
       body = await readBody(req, maxOuterBody);
     } catch (err) {
       if (err instanceof OscoreError) return reject(res, err);
@@ -413,14 +439,21 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): (
     report('response-failed', error, sendUnprotected(res, error), false, info?.kid, info?.peer, inner);
   }
 
-  return function oscoreRequestListener(req: IncomingMessage, res: ServerResponse): void {
+  function oscoreRequestListener(req: IncomingMessage, res: ServerResponse): void {
     const isOscore = req.headers.oscore !== undefined || isOscoreContentType(req.headers['content-type']);
     if (!isOscore) {
-      if (allowed(req)) return next(req, res);
-      return reject(res, new OscoreRequiredError());
+      if (!allowed(req)) return reject(res, new OscoreRequiredError());
+      sendContinue(res); // the application's framework does not know it was asked
+      return next(req, res);
     }
     handle(req, res).catch((err: unknown) => fail(res, err));
-  };
+  }
+  return Object.assign(oscoreRequestListener, {
+    checkContinue(req: IncomingMessage, res: ServerResponse): void {
+      awaitingContinue.add(res);
+      oscoreRequestListener(req, res);
+    },
+  });
 }
 
 /** The CoAP code of an outcome such as `'4.02'`. */
