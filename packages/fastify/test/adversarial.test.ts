@@ -241,6 +241,8 @@ let port: number;
 const logLines: LogLine[] = [];
 /** Requests that reached fastify's router (an onRequest hook). */
 let routed = 0;
+/** Inner targets whose request was aborted (an onRequestAbort hook). */
+const abortedUrls: string[] = [];
 /** Process-level failures seen while the tests ran. */
 const processFailures: unknown[] = [];
 const onProcessFailure = (err: unknown): void => void processFailures.push(err);
@@ -253,6 +255,9 @@ beforeAll(async () => {
     (app, s) => {
       app.addHook('onRequest', async () => {
         routed++;
+      });
+      app.addHook('onRequestAbort', async (req) => {
+        abortedUrls.push(req.url);
       });
       app.get('/health', async (req) => {
         s.record(req);
@@ -287,6 +292,7 @@ afterAll(async () => {
 const connections = new Resources();
 beforeEach(() => {
   routed = 0;
+  abortedUrls.length = 0;
   server.seen.length = 0;
   logLines.length = 0;
 });
@@ -297,6 +303,15 @@ afterEach(async () => {
 
 async function open(): Promise<RawConnection> {
   return connections.add(await RawConnection.open(port), (c) => c.destroy());
+}
+
+/** Resolves once `done()` holds; fails after `timeoutMs`. */
+async function eventually(done: () => boolean, timeoutMs = 2_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
 }
 
 /** The OSCORE rejection lines of the log. */
@@ -341,6 +356,9 @@ describe('pipelining: several requests in one TCP write', () => {
     expect(payloads).toEqual(['hello p1', `echo ${INNER_SECRET} two`, 'hello p3', 'echo four', 'hello p5']);
     expect(server.seen.map((r) => r.url)).toEqual(['/hello/p1', '/echo', '/hello/p3', '/echo', '/hello/p5']);
     expect(c.closed).toBe(false);
+    c.destroy();
+    await c.waitForClose();
+    expect(abortedUrls).toEqual([]); // answered requests are not aborted by the close that follows
   });
 
   it('a bad request in the middle gets its own rejection; those around it are served and verify', async () => {
@@ -402,6 +420,16 @@ describe('more pipelining', () => {
     await d.write(outerRequest(again));
     const [res] = await d.waitFor(1);
     expect(text(verified(peer, again, res).payload)).toBe('hello again');
+  });
+
+  it('a client that goes away with requests still queued aborts every one of them, as fastify does without OSCORE', async () => {
+    const sent = [1, 2, 3].map((n) => peer.protect({ code: GET, options: [opt(Opt.UriPath, 'slow'), opt(Opt.UriPath, String(150 + n))], payload: EMPTY }));
+    const c = await open();
+    await c.write(Buffer.concat(sent.map((s) => outerRequest(s))));
+    await eventually(() => server.seen.length === 3); // all three verified and in their handlers
+    c.destroy();
+    await eventually(() => abortedUrls.length === 3);
+    expect(abortedUrls.sort()).toEqual(['/slow/151', '/slow/152', '/slow/153']);
   });
 
   it('the same request on five connections at once is served exactly once', async () => {

@@ -15,6 +15,7 @@
  */
 
 import { ServerResponse, STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import {
   coapCode,
   ContextRegistry,
@@ -417,12 +418,14 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): O
     // A client that goes away before the answer aborts the inner request as Node aborts a
     // plain one (IncomingMessage 'aborted', then 'close'): frameworks cancel work on it
     // (fastify: request.signal, onRequestAbort hooks). Nothing to do once it has closed.
-    res.once('close', () => {
+    const abort = (): void => {
       if (!res.writableFinished && !inner.destroyed) {
         inner.aborted = true;
         inner.destroy();
       }
-    });
+    };
+    res.once('close', abort);
+    abortOnSocketClose(req, res, abort);
     try {
       next(inner, res);
     } catch (err) {
@@ -454,6 +457,31 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): O
       oscoreRequestListener(req, res);
     },
   });
+}
+
+/** Aborts of the inner requests whose responses a socket has not finished sending. */
+const PENDING_ABORTS = Symbol('oscore-http.pending-aborts');
+type TrackedSocket = Socket & { [PENDING_ABORTS]?: Set<() => void> };
+
+/**
+ * Calls `abort` if the outer request's socket closes before `res` finished. A pipelined
+ * response queued behind another has no socket yet and never emits 'close' of its own; Node
+ * aborts the outer request instead, which is already read to its end. One listener per
+ * socket, however many requests are pipelined on it.
+ */
+function abortOnSocketClose(req: IncomingMessage, res: ServerResponse, abort: () => void): void {
+  const socket = req.socket as TrackedSocket;
+  let pending = socket[PENDING_ABORTS];
+  if (pending === undefined) {
+    const set = new Set<() => void>();
+    socket[PENDING_ABORTS] = pending = set;
+    socket.once('close', () => {
+      for (const a of set) a();
+      set.clear();
+    });
+  }
+  pending.add(abort);
+  res.once('finish', () => pending.delete(abort));
 }
 
 /** The CoAP code of an outcome such as `'4.02'`. */
