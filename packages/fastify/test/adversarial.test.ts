@@ -246,10 +246,14 @@ const abortedUrls: string[] = [];
 /** Process-level failures seen while the tests ran. */
 const processFailures: unknown[] = [];
 const onProcessFailure = (err: unknown): void => void processFailures.push(err);
+/** Process warnings (a MaxListenersExceededWarning would mean listeners pile up per request). */
+const processWarnings: Error[] = [];
+const onWarning = (warning: Error): void => void processWarnings.push(warning);
 
 beforeAll(async () => {
   process.on('uncaughtException', onProcessFailure);
   process.on('unhandledRejection', onProcessFailure);
+  process.on('warning', onWarning);
   server = await startFastify(
     { contexts: createContextSet([serverContextA()], { store: 'memory' }), allowUnprotected: ['GET /health'] },
     (app, s) => {
@@ -287,6 +291,7 @@ afterAll(async () => {
   await resources.closeAll();
   process.off('uncaughtException', onProcessFailure);
   process.off('unhandledRejection', onProcessFailure);
+  process.off('warning', onWarning);
 });
 
 const connections = new Resources();
@@ -299,6 +304,7 @@ beforeEach(() => {
 afterEach(async () => {
   await connections.closeAll();
   expect(processFailures).toEqual([]);
+  expect(processWarnings.map((w) => w.name)).toEqual([]);
 });
 
 async function open(): Promise<RawConnection> {
@@ -312,6 +318,11 @@ async function eventually(done: () => boolean, timeoutMs = 2_000): Promise<void>
     if (Date.now() > until) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+/** The server's open connections. */
+function serverConnections(): Promise<number> {
+  return new Promise((resolve, reject) => server.app.server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
 }
 
 /** The OSCORE rejection lines of the log. */
@@ -359,6 +370,15 @@ describe('pipelining: several requests in one TCP write', () => {
     c.destroy();
     await c.waitForClose();
     expect(abortedUrls).toEqual([]); // answered requests are not aborted by the close that follows
+  });
+
+  it('200 protected requests in one write: 200 responses in order, each verified against its own request', async () => {
+    const sent = Array.from({ length: 200 }, (_, i) => getHello(peer, `n${i}`));
+    const c = await open();
+    await c.write(Buffer.concat(sent.map((s) => outerRequest(s))));
+    const responses = await c.waitFor(200);
+    expect(responses).toHaveLength(200);
+    expect(sent.map((s, i) => text(verified(peer, s, responses[i]).payload))).toEqual(sent.map((_, i) => `hello n${i}`));
   });
 
   it('a bad request in the middle gets its own rejection; those around it are served and verify', async () => {
@@ -508,6 +528,11 @@ describe('chunked and incomplete outer bodies', () => {
       await c.waitForClose();
       expect(c.responses.filter((r) => r.status === 200)).toEqual([]);
       expect(routed).toBe(0);
+      // Nothing is left waiting for the rest of the body: the server closed its side too.
+      for (const until = Date.now() + 2_000; (await serverConnections()) !== 0; ) {
+        if (Date.now() > until) throw new Error('the server kept the connection open');
+        await new Promise((r) => setTimeout(r, 5));
+      }
       // The same request, complete, on a new connection: accepted (the window did not move).
       const again = await open();
       await again.write(full);
