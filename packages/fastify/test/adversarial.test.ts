@@ -320,9 +320,13 @@ async function eventually(done: () => boolean, timeoutMs = 2_000): Promise<void>
   }
 }
 
-/** The server's open connections. */
-function serverConnections(): Promise<number> {
-  return new Promise((resolve, reject) => server.app.server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+/** Resolves once `on` has no open connection left; fails after `timeoutMs`. */
+async function untilNoConnections(on: TestServer, timeoutMs = 2_000): Promise<void> {
+  const count = () => new Promise<number>((resolve, reject) => on.app.server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+  for (const until = Date.now() + timeoutMs; (await count()) !== 0; ) {
+    if (Date.now() > until) throw new Error('the server kept a connection open');
+    await new Promise((r) => setTimeout(r, 5));
+  }
 }
 
 /** The OSCORE rejection lines of the log. */
@@ -529,10 +533,7 @@ describe('chunked and incomplete outer bodies', () => {
       expect(c.responses.filter((r) => r.status === 200)).toEqual([]);
       expect(routed).toBe(0);
       // Nothing is left waiting for the rest of the body: the server closed its side too.
-      for (const until = Date.now() + 2_000; (await serverConnections()) !== 0; ) {
-        if (Date.now() > until) throw new Error('the server kept the connection open');
-        await new Promise((r) => setTimeout(r, 5));
-      }
+      await untilNoConnections(server);
       // The same request, complete, on a new connection: accepted (the window did not move).
       const again = await open();
       await again.write(full);
@@ -697,6 +698,50 @@ describe('absolute-form request targets (RFC 9112 §3.2.2: a server MUST accept 
     expect(health!.body.toString()).toBe('ok');
     expectRejection(refused, 401, 'OSCORE required');
     expect(server.seen.map((r) => [r.url, r.protected])).toEqual([['http://example.org/health', false]]);
+  });
+});
+
+describe('a client that goes away while its request is being verified', () => {
+  it('the verified request still reaches the application, aborted at once, as fastify does with a request whose client left', async () => {
+    // A context lookup with I/O (a secret manager): the client leaves while it runs.
+    const set = createContextSet([serverContextA()], { store: 'memory' });
+    let entered!: () => void;
+    const lookupEntered = new Promise<void>((r) => (entered = r));
+    let release!: () => void;
+    const lookupReleased = new Promise<void>((r) => (release = r));
+    const aborted: string[] = [];
+    const slow = await startFastify(
+      {
+        contexts: {
+          async findRecipientContexts(kid: Uint8Array, kidContext: Uint8Array | undefined) {
+            entered();
+            await lookupReleased;
+            return set.registry.findRecipientContexts(kid, kidContext);
+          },
+        },
+      },
+      (app, s) => {
+        app.addHook('onRequestAbort', async (req) => {
+          aborted.push(req.url);
+        });
+        app.get('/hello/:name', async (req) => {
+          s.record(req);
+          return 'hello';
+        });
+      },
+    );
+    resources.add(slow, (s) => s.close());
+    const fresh = new IndependentClient(peerContext());
+    const c = connections.add(await RawConnection.open((slow.app.server.address() as { port: number }).port), (x) => x.destroy());
+    await c.write(outerRequest(getHello(fresh, 'gone')));
+    await lookupEntered;
+    c.destroy();
+    // The server saw the connection close before verification ended.
+    await untilNoConnections(slow);
+    release();
+    await eventually(() => slow.seen.length === 1);
+    await eventually(() => aborted.length === 1);
+    expect(aborted).toEqual(['/hello/gone']);
   });
 });
 

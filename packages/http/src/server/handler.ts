@@ -434,6 +434,9 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): O
       failure = new ApplicationFailedError(err);
       abandonResponse(res);
     }
+    // The client left while the request was being verified: the close is past, so the
+    // request is aborted now that the application has its listeners on it.
+    if (req.socket.destroyed) abort();
   }
 
   function fail(res: ServerResponse, err: unknown, info?: OscoreRequestInfo, inner?: IncomingMessage): void {
