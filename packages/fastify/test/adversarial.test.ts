@@ -17,7 +17,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { createContextSet } from '@oscore-http/http';
 import { startFastify, type LogLine, type TestServer } from './support/fastify-server.js';
 import { Resources, SECRET_A, serverContextA } from './support/oscore-peers.js';
-import { code, codeString, deriveContext, headerOf, IndependentClient, opt, Opt, optionOf, text, uint, type Binding, type CoapMessage } from './support/independent-peer.js';
+import { code, deriveContext, headerOf, IndependentClient, opt, Opt, optionOf, text, uint, type Binding, type CoapMessage } from './support/independent-peer.js';
 
 const GET = code(0, 1);
 const POST = code(0, 2);
@@ -330,7 +330,7 @@ async function untilNoConnections(on: TestServer, timeoutMs = 2_000): Promise<vo
 }
 
 /** The OSCORE rejection lines of the log. */
-const rejections = () => logLines.filter((l) => l.msg === 'OSCORE request rejected').map((l) => (l as { oscore: { code: string; status: number } }).oscore);
+const rejections = () => logLines.filter((l) => l.msg === 'OSCORE request rejected').map((l) => (l as unknown as { oscore: { code: string; status: number } }).oscore);
 
 // ---------------------------------------------------------------------------------
 // Tests
@@ -506,7 +506,7 @@ describe('chunked and incomplete outer bodies', () => {
     expectRejection(res, 413, 'Payload too large');
     expect(header(res!, 'connection')).toBe('close');
     await c.waitForClose();
-    expect(sent).toBeLessThan(8 * 1024 * 1024);
+    expect(sent).toBeLessThan(16 * 1024 * 1024); // answered long before the client gave up (64 MiB)
     expect(routed).toBe(0);
     expect(rejections().map((r) => r.code)).toEqual(['ERR_OSCORE_HTTP_BODY_TOO_LARGE']);
   });
@@ -746,27 +746,25 @@ describe('a client that goes away while its request is being verified', () => {
 });
 
 describe('slow clients', () => {
-  it('a body trickled byte by byte does not hold up another client', async () => {
-
+  it('a body trickled byte by byte does not hold up another client, served in the middle of it', async () => {
     const slow = postEcho(peer, 'slowly');
     const fast = getHello(peer, 'fast');
     const s = await open();
     const f = await open();
     await s.write(outerHead(slow));
-    let fastDoneAt = -1;
-    let i = 0;
-    for (; i < slow.payload.length; i++) {
-      if (i === 2) {
+    const half = slow.payload.length >> 1;
+    for (let i = 0; i < slow.payload.length; i++) {
+      if (i === half) {
+        // Half the body is in: another client is served now, not after the slow one.
         await f.write(outerRequest(fast));
-        void f.waitFor(1).then(() => (fastDoneAt = i));
+        const [res] = await f.waitFor(1);
+        expect(text(verified(peer, fast, res).payload)).toBe('hello fast');
+        expect(s.responses).toEqual([]);
       }
       await s.write(slow.payload.subarray(i, i + 1));
-      await new Promise((r) => setTimeout(r, 5));
+      await new Promise((r) => setTimeout(r, 2));
     }
     const [res] = await s.waitFor(1);
     expect(text(verified(peer, slow, res).payload)).toBe('echo slowly');
-    expect(fastDoneAt).toBeGreaterThanOrEqual(0);
-    expect(fastDoneAt).toBeLessThan(slow.payload.length);
-    expect(text(verified(peer, fast, f.responses[0]).payload)).toBe('hello fast');
   });
 });
