@@ -36,6 +36,7 @@ import {
   oscoreInfoOf,
   type ContextConfig,
   type OscoreRequestInfo,
+  type OscoreRequestListener,
   type OscoreServerEvent,
   type OscoreServerOptions,
 } from '@oscore-http/http';
@@ -122,7 +123,7 @@ const plugin: FastifyPluginCallback<FastifyOscoreOptions> = (fastify, options, d
   }
   let contexts: OscoreServerOptions['contexts'];
   let owned: ContextSet | undefined;
-  let handler: (req: IncomingMessage, res: ServerResponse) => void;
+  let handler: OscoreRequestListener;
   // The listeners fastify (or a serverFactory) attached: fastify.routing, normally.
   const listeners = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
   const route = (req: IncomingMessage, res: ServerResponse) => {
@@ -151,6 +152,9 @@ const plugin: FastifyPluginCallback<FastifyOscoreOptions> = (fastify, options, d
   if (owned !== undefined) fastify.addHook('onClose', () => owned.close());
   server.removeAllListeners('request');
   server.on('request', handler);
+  // Requests with `Expect: 100-continue` get 100 only after their header fields passed the
+  // OSCORE checks (fastify itself installs no such listener; one installed before stays).
+  if (server.listenerCount('checkContinue') === 0) server.on('checkContinue', handler.checkContinue);
   server[INSTALLED] = true;
 
   // A getter, not a value set by an onRequest hook: hooks run in registration order, so

@@ -70,6 +70,7 @@ export {
   createOscoreHandler,
   DEFAULT_MAX_BODY_SIZE,
   DEFAULT_OUTER_PATH,
+  type OscoreRequestListener,
   type OscoreServerEvent,
   type OscoreServerOptions,
 } from './server/handler.js';

@@ -15,6 +15,7 @@
  */
 
 import { ServerResponse, STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import {
   coapCode,
   ContextRegistry,
@@ -108,6 +109,27 @@ export interface OscoreServerOptions {
 
 type Next = (req: IncomingMessage, res: ServerResponse) => void;
 
+/** The listener {@link createOscoreHandler} returns. */
+export interface OscoreRequestListener {
+  /** For the server's `request` event. */
+  (req: IncomingMessage, res: ServerResponse): void;
+  /**
+   * For the server's `checkContinue` event (`server.on('checkContinue', listener.checkContinue)`):
+   * a request with `Expect: 100-continue` gets `100 Continue` only once its header fields
+   * passed every check, so a request refused anyway is refused before its body is sent.
+   * Without it, Node sends `100 Continue` to every such request.
+   */
+  readonly checkContinue: (req: IncomingMessage, res: ServerResponse) => void;
+}
+
+/** Responses to `Expect: 100-continue` requests whose `100 Continue` is not sent yet. */
+const awaitingContinue = new WeakSet<ServerResponse>();
+
+/** Asks for the body of a request that waits for it (RFC 9110 §10.1.1). */
+function sendContinue(res: ServerResponse): void {
+  if (awaitingContinue.delete(res)) res.writeContinue();
+}
+
 function toLookup(contexts: OscoreServerOptions['contexts']): RecipientContextLookup {
   if (contexts instanceof SecurityContext) return new ContextRegistry([contexts]);
   if (contexts instanceof ContextSet) void contexts.registry; // surface duplicate IDs at start-up, not at the first request
@@ -115,8 +137,20 @@ function toLookup(contexts: OscoreServerOptions['contexts']): RecipientContextLo
   return new ContextRegistry(contexts as Iterable<SecurityContext>);
 }
 
+/** The scheme and authority of an absolute-form target (no fragment: none is valid in a target). */
+const ABSOLUTE_FORM = /^https?:\/\/[^/?#]+(?=[^#]*$)/i;
+
+/**
+ * The path of a request target, without its query. "A server MUST accept the absolute-form
+ * in requests" (RFC 9112 §3.2.2): `http://host/oscore?x` is the path `/oscore`, and an
+ * empty path is `/` (RFC 9110 §4.2.3), as fastify's router reads it.
+ */
 function pathOf(url: string | undefined): string {
-  const u = url ?? '/';
+  let u = url ?? '/';
+  if (u.charCodeAt(0) !== 0x2f) {
+    const authority = ABSOLUTE_FORM.exec(u);
+    if (authority !== null) u = u.charCodeAt(authority[0].length) === 0x2f ? u.slice(authority[0].length) : '/';
+  }
   const q = u.indexOf('?');
   return q === -1 ? u : u.slice(0, q);
 }
@@ -133,9 +167,8 @@ function compileAllowList(entries: readonly string[] = []): (req: IncomingMessag
   };
 }
 
+/** Reads the body; its declared length was checked against `limit` before (see `handle`). */
 function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > limit) return Promise.reject(new BodyTooLargeError(limit, 'request'));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -167,7 +200,9 @@ function sendUnprotected(res: ServerResponse, err: OscoreError): number {
   // HTTP requires a challenge with 401 (RFC 9110 §15.5.2) and Allow with 405 (§15.5.6).
   if (status === 401) headers.push(['www-authenticate', 'OSCORE']);
   if (status === 405) headers.push(['allow', 'POST']);
-  if (status === 413) headers.push(['connection', 'close']);
+  // RFC 9110 §10.1.1: a final status sent before the content SHOULD say whether the
+  // connection closes; a client that waited for 100 Continue may or may not send it now.
+  if (status === 413 || awaitingContinue.has(res)) headers.push(['connection', 'close']);
   sendOwn(res, status, STATUS_CODES[status] ?? '', headers.flat(), body);
   return status;
 }
@@ -219,10 +254,11 @@ function writeProtected(res: ServerResponse, option: Uint8Array, payload: Uint8A
  * import { createServer } from 'node:http';
  * import { createOscoreHandler, loadContextFile } from '@oscore-http/http';
  * const contexts = loadContextFile('contexts.json');
- * createServer(createOscoreHandler({ contexts, allowUnprotected: ['GET /health'] }, app)).listen(8080);
+ * const listener = createOscoreHandler({ contexts, allowUnprotected: ['GET /health'] }, app);
+ * createServer(listener).on('checkContinue', listener.checkContinue).listen(8080);
  * ```
  */
-export function createOscoreHandler(options: OscoreServerOptions, next: Next): (req: IncomingMessage, res: ServerResponse) => void {
+export function createOscoreHandler(options: OscoreServerOptions, next: Next): OscoreRequestListener {
   const lookup = toLookup(options.contexts);
   const policy = createHeaderPolicy(options.headers);
   const outerPaths = new Set(typeof options.outerPath === 'string' ? [options.outerPath] : (options.outerPath ?? [DEFAULT_OUTER_PATH, '/']));
@@ -334,6 +370,9 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): (
     let body: Uint8Array;
     try {
       option = decodeOscoreHeader(req.headers.oscore);
+      if (Number(req.headers['content-length'] ?? 0) > maxOuterBody) throw new BodyTooLargeError(maxOuterBody, 'request');
+      // Every check the header fields allow has passed: only now is the body asked for (RFC 9110 §10.1.1).
+      sendContinue(res);
       body = await readBody(req, maxOuterBody);
     } catch (err) {
       if (err instanceof OscoreError) return reject(res, err);
@@ -379,12 +418,14 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): (
     // A client that goes away before the answer aborts the inner request as Node aborts a
     // plain one (IncomingMessage 'aborted', then 'close'): frameworks cancel work on it
     // (fastify: request.signal, onRequestAbort hooks). Nothing to do once it has closed.
-    res.once('close', () => {
+    const abort = (): void => {
       if (!res.writableFinished && !inner.destroyed) {
         inner.aborted = true;
         inner.destroy();
       }
-    });
+    };
+    res.once('close', abort);
+    abortOnSocketClose(req, res, abort);
     try {
       next(inner, res);
     } catch (err) {
@@ -393,6 +434,9 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): (
       failure = new ApplicationFailedError(err);
       abandonResponse(res);
     }
+    // The client left while the request was being verified: the close is past, so the
+    // request is aborted now that the application has its listeners on it.
+    if (req.socket.destroyed) abort();
   }
 
   function fail(res: ServerResponse, err: unknown, info?: OscoreRequestInfo, inner?: IncomingMessage): void {
@@ -401,14 +445,46 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): (
     report('response-failed', error, sendUnprotected(res, error), false, info?.kid, info?.peer, inner);
   }
 
-  return function oscoreRequestListener(req: IncomingMessage, res: ServerResponse): void {
+  function oscoreRequestListener(req: IncomingMessage, res: ServerResponse): void {
     const isOscore = req.headers.oscore !== undefined || isOscoreContentType(req.headers['content-type']);
     if (!isOscore) {
-      if (allowed(req)) return next(req, res);
-      return reject(res, new OscoreRequiredError());
+      if (!allowed(req)) return reject(res, new OscoreRequiredError());
+      sendContinue(res); // the application's framework does not know it was asked
+      return next(req, res);
     }
     handle(req, res).catch((err: unknown) => fail(res, err));
-  };
+  }
+  return Object.assign(oscoreRequestListener, {
+    checkContinue(req: IncomingMessage, res: ServerResponse): void {
+      awaitingContinue.add(res);
+      oscoreRequestListener(req, res);
+    },
+  });
+}
+
+/** Aborts of the inner requests whose responses a socket has not finished sending. */
+const PENDING_ABORTS = Symbol('oscore-http.pending-aborts');
+type TrackedSocket = Socket & { [PENDING_ABORTS]?: Set<() => void> };
+
+/**
+ * Calls `abort` if the outer request's socket closes before `res` finished. A pipelined
+ * response queued behind another has no socket yet and never emits 'close' of its own; Node
+ * aborts the outer request instead, which is already read to its end. One listener per
+ * socket, however many requests are pipelined on it.
+ */
+function abortOnSocketClose(req: IncomingMessage, res: ServerResponse, abort: () => void): void {
+  const socket = req.socket as TrackedSocket;
+  let pending = socket[PENDING_ABORTS];
+  if (pending === undefined) {
+    const set = new Set<() => void>();
+    socket[PENDING_ABORTS] = pending = set;
+    socket.once('close', () => {
+      for (const a of set) a();
+      set.clear();
+    });
+  }
+  pending.add(abort);
+  res.once('finish', () => pending.delete(abort));
 }
 
 /** The CoAP code of an outcome such as `'4.02'`. */
