@@ -32,6 +32,8 @@ export function createOrdersApp() {
 
 /** Serves the app on 127.0.0.1 behind OSCORE; `contexts` is the service's context set. */
 export function startOrdersServer({ contexts, port = 0 }) {
-  const server = createServer(createOscoreHandler({ contexts, allowUnprotected: ['GET /health'] }, createOrdersApp()));
+  const listener = createOscoreHandler({ contexts, allowUnprotected: ['GET /health'] }, createOrdersApp());
+  // checkContinue too: a request with `Expect: 100-continue` is refused before its body when its header fields fail the OSCORE checks.
+  const server = createServer(listener).on('checkContinue', listener.checkContinue);
   return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve(server)));
 }
