@@ -5,7 +5,7 @@
  * same size as the ceiling. Not a test: it prints tables, it asserts nothing about speed.
  *
  *   npx tsc -b && node bench/core.mjs [--quick] [--json <file>]
- *                                     [--alg 10,1,24] [--size 64,1k] [--backend node,noble]
+ *                                     [--alg 10,1,24] [--size 64,1k] [--backend node,noble,openssl]
  *
  * See bench/README.md for what the columns mean.
  */
@@ -66,13 +66,13 @@ function usage(exitCode) {
   --json <file>       also write the raw results (every batch sample) as JSON
   --alg <ids>         only these COSE AEAD ids, e.g. 10,1,24   (default 10,11,30,31,1,2,3,24)
   --size <sizes>      only these payload sizes, e.g. 64,1k,64k,1m (default 64,1k,64k,1m)
-  --backend <names>   node, noble or both (default both)
+  --backend <names>   node, noble, openssl (@oscore-http/openssl), comma-separated (default all three)
   -h, --help          this text`);
   process.exit(exitCode);
 }
 
 function parseArgs(argv) {
-  const opts = { quick: false, json: undefined, algs: undefined, sizes: DEFAULT_SIZES, backends: ['node', 'noble'] };
+  const opts = { quick: false, json: undefined, algs: undefined, sizes: DEFAULT_SIZES, backends: ['node', 'noble', 'openssl'] };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = () => {
@@ -95,8 +95,8 @@ function parseArgs(argv) {
     }
   }
   for (const b of opts.backends) {
-    if (b !== 'node' && b !== 'noble') {
-      console.error(`unknown backend ${b} (node or noble)`);
+    if (b !== 'node' && b !== 'noble' && b !== 'openssl') {
+      console.error(`unknown backend ${b} (node, noble or openssl)`);
       usage(2);
     }
   }
@@ -305,6 +305,7 @@ async function main() {
   const backends = [
     { key: 'node', label: 'node:crypto', backend: node },
     { key: 'noble', label: '@noble/ciphers', backend: nobleBackend },
+    ...(opts.backends.includes('openssl') ? [{ key: 'openssl', label: 'OpenSSL (kept contexts)', backend: (await import('@oscore-http/openssl')).opensslBackend() }] : []),
   ].filter((b) => opts.backends.includes(b.key));
   const noble = opts.backends.includes('noble') ? await loadNoble() : undefined;
 
