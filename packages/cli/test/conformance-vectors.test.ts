@@ -99,4 +99,10 @@ describe('oscore-http conformance vectors', () => {
     expect(run.stdout).toMatch(/^SKIP\s+c4-request\s+request\s+.*does not implement AES-CCM-16-64-128/m);
     expect(run.stdout).toMatch(/6 passed, 0 failed, 5 skipped/);
   });
+
+  it('runs with the OpenSSL backend of @oscore-http/openssl, every case of every file', async () => {
+    const run = await runCli(['conformance', 'vectors', join(ROOT, 'conformance/vectors'), '--backend', 'openssl']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^PASS 408 cases in 4 files \(backend openssl \(kept contexts\)\): 408 passed, 0 failed, 0 skipped/m);
+  });
 });

@@ -42,7 +42,8 @@ Arguments:
 
 Options:
   --backend <name>  The engine's crypto backend: node (default; node:crypto, every
-                    algorithm) or noble (@noble/ciphers; AES-CCM cases are skipped)
+                    algorithm), noble (@noble/ciphers; AES-CCM cases are skipped) or
+                    openssl (@oscore-http/openssl, when installed; every algorithm)
   --json            Write the JSON report (oscore-conformance-report/1) to stdout
                     instead of the table
   --junit <file>    Also write a JUnit XML report to <file>
@@ -55,8 +56,24 @@ Example:
   oscore-http conformance vectors conformance/vectors --junit vectors.xml
 `;
 
-function backendOf(name: 'node' | 'noble'): CryptoBackend {
+/** The optional OpenSSL backend package, by a name TypeScript does not resolve: the CLI does not depend on it. */
+const OPENSSL_PACKAGE: string = '@oscore-http/openssl';
+
+async function backendOf(name: 'node' | 'noble' | 'openssl'): Promise<CryptoBackend> {
   if (name === 'noble') return nobleBackend;
+  if (name === 'openssl') {
+    let module: { opensslBackend(): CryptoBackend };
+    try {
+      module = (await import(OPENSSL_PACKAGE)) as typeof module;
+    } catch (err) {
+      throw new InputError('--backend openssl needs the @oscore-http/openssl package installed next to the CLI', { cause: err });
+    }
+    try {
+      return module.opensslBackend();
+    } catch (err) {
+      throw new InputError(err instanceof Error ? err.message : String(err), { cause: err });
+    }
+  }
   const node = nodeBackend();
   if (node === undefined) throw new InputError('the node:crypto backend is not available in this runtime; use --backend noble');
   return node;
@@ -99,8 +116,8 @@ export const vectorsCommand: Command = {
       HELP,
     );
     if (positionals.length === 0) throw new UsageError('give a vector file or a directory of them', HELP);
-    const backendName = choiceOption(values.backend, 'backend', HELP, ['node', 'noble'] as const) ?? 'node';
-    const backend = backendOf(backendName);
+    const backendName = choiceOption(values.backend, 'backend', HELP, ['node', 'noble', 'openssl'] as const) ?? 'node';
+    const backend = await backendOf(backendName);
     const files = (await filesOf(positionals, io)).map((f) => resolve(io.cwd, f));
     const shown = (f: string) => relative(io.cwd, f) || f;
 
