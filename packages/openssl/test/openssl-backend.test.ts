@@ -6,7 +6,7 @@
  */
 
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import crypto from 'node:crypto';
 import path from 'node:path';
@@ -201,8 +201,9 @@ describe('the native addon', () => {
 
 describe('without the addon built', () => {
   it('opensslBackend() throws OpensslBackendUnavailableError with its code and what to do', () => {
-    // A copy of the compiled package without build/, inside the repository so that @oscore-http/core resolves.
-    const dir = mkdtempSync(path.join(PACKAGE, '.tmp-unbuilt-'));
+    // A copy of the compiled package without build/, inside the repository (in its ignored .tmp/) so that @oscore-http/core resolves.
+    mkdirSync(path.join(PACKAGE, '.tmp'), { recursive: true });
+    const dir = mkdtempSync(path.join(PACKAGE, '.tmp', 'unbuilt-'));
     try {
       cpSync(path.join(PACKAGE, 'dist'), path.join(dir, 'dist'), { recursive: true });
       writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
