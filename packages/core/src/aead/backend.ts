@@ -1,5 +1,6 @@
 /**
- * The crypto seam: one interface, two implementations (node:crypto, @noble/ciphers).
+ * The crypto seam: one interface; this package implements it with node:crypto and with
+ * @noble/ciphers, and `@oscore-http/openssl` with OpenSSL cipher contexts kept per key.
  *
  * The engine never implements an AEAD mode or a KDF itself; it asks a backend. Keys are
  * imported once per security context into the backend's own handle (a node:crypto
