@@ -1,0 +1,249 @@
+/**
+ * The native addon (native/aead.c) at its boundary and inside OpenSSL: what JavaScript can
+ * hand it, whether a kept cipher context is reset for every message, what a failure leaves
+ * behind (output bytes, OpenSSL's error queue, memory), and threads.
+ *
+ * The memory checks run in a child process (fixtures/addon-memory-child.cjs).
+ */
+
+import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { inspect } from 'node:util';
+import { Worker } from 'node:worker_threads';
+import { describe, expect, it } from 'vitest';
+import { AEAD_ALGORITHMS, DEFAULT_AEAD } from '@oscore-http/core';
+import { opensslBackend } from '../src/index.js';
+
+const ADDON = fileURLToPath(new URL('../build/Release/oscore_aead.node', import.meta.url));
+const MEMORY_CHILD = fileURLToPath(new URL('./fixtures/addon-memory-child.cjs', import.meta.url));
+const WORKER = new URL('./fixtures/addon-worker.mjs', import.meta.url);
+
+interface Addon {
+  importKey(...args: unknown[]): object;
+  encrypt(...args: unknown[]): number;
+  decrypt(...args: unknown[]): number;
+}
+const addon = createRequire(import.meta.url)(ADDON) as Addon;
+
+/** The engine's algorithms as the addon names them. */
+const MODES = [
+  { name: 'aes-128-ccm', keyLength: 16, nonceLength: 13, tagLength: 8 },
+  { name: 'aes-256-ccm', keyLength: 32, nonceLength: 13, tagLength: 16 },
+  { name: 'aes-128-gcm', keyLength: 16, nonceLength: 12, tagLength: 16 },
+  { name: 'aes-192-gcm', keyLength: 24, nonceLength: 12, tagLength: 16 },
+  { name: 'chacha20-poly1305', keyLength: 32, nonceLength: 12, tagLength: 16 },
+] as const;
+type Mode = (typeof MODES)[number];
+
+function reference(mode: Mode, key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Buffer {
+  const cipher = crypto.createCipheriv(mode.name as crypto.CipherCCMTypes, key, nonce, { authTagLength: mode.tagLength });
+  cipher.setAAD(aad, { plaintextLength: plaintext.length });
+  return Buffer.concat([cipher.update(new Uint8Array(plaintext)), cipher.final(), cipher.getAuthTag()]);
+}
+
+function sealWith(key: object, mode: Mode, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): { result: number; sealed: Uint8Array } {
+  const sealed = new Uint8Array(plaintext.length + mode.tagLength);
+  return { result: addon.encrypt(key, nonce, aad, plaintext, sealed), sealed };
+}
+
+describe('the addon at its boundary', () => {
+  it('reads a Uint8Array at its offset in any memory, and refuses every other kind of view', () => {
+    const mode = MODES[2];
+    const raw = crypto.randomBytes(mode.keyLength);
+    const key = addon.importKey(mode.name, raw, mode.nonceLength, mode.tagLength);
+    const nonce = crypto.randomBytes(mode.nonceLength);
+    const aad = crypto.randomBytes(11);
+    const plaintext = crypto.randomBytes(100);
+    const expected = reference(mode, raw, nonce, aad, plaintext);
+    const placed = (bytes: Uint8Array, memory: 'offset' | 'shared' | 'resizable' | 'pool'): Uint8Array => {
+      const size = bytes.length + 13;
+      const buffer = memory === 'shared' ? new SharedArrayBuffer(size) : memory === 'resizable' ? new ArrayBuffer(size, { maxByteLength: size * 2 }) : new ArrayBuffer(size);
+      const view = memory === 'pool' ? Buffer.allocUnsafe(bytes.length) : new Uint8Array(buffer, 13 - (memory === 'resizable' ? 0 : 5), bytes.length);
+      view.set(bytes);
+      return view;
+    };
+    for (const memory of ['offset', 'shared', 'resizable', 'pool'] as const) {
+      const out = placed(new Uint8Array(expected.length), memory);
+      expect(addon.encrypt(key, placed(nonce, memory), placed(aad, memory), placed(plaintext, memory), out), memory).toBe(expected.length);
+      expect(Buffer.from(out).equals(expected), memory).toBe(true);
+      const back = placed(new Uint8Array(plaintext.length), memory);
+      expect(addon.decrypt(key, placed(nonce, memory), placed(aad, memory), placed(expected, memory), back), memory).toBe(plaintext.length);
+      expect(Buffer.from(back).equals(plaintext), memory).toBe(true);
+    }
+    // Ciphertext and output in one buffer, in place.
+    const inPlace = Uint8Array.from(expected);
+    expect(addon.decrypt(key, nonce, aad, inPlace, inPlace.subarray(0, plaintext.length))).toBe(plaintext.length);
+    expect(Buffer.from(inPlace.subarray(0, plaintext.length)).equals(plaintext)).toBe(true);
+    // Zero-length arrays (which may have no memory at all) are empty inputs.
+    expect(sealWith(key, mode, nonce, new Uint8Array(0), new Uint8Array(0)).sealed).toEqual(new Uint8Array(reference(mode, raw, nonce, new Uint8Array(0), new Uint8Array(0))));
+    // A detached buffer's views have length 0: an empty input, or an output too small.
+    const detached = (length: number): Uint8Array => {
+      const buffer = new ArrayBuffer(length + 8);
+      const view = new Uint8Array(buffer, 8, length);
+      structuredClone(buffer, { transfer: [buffer] });
+      return view;
+    };
+    const emptySealed = new Uint8Array(mode.tagLength);
+    expect(addon.encrypt(key, nonce, detached(11), detached(100), emptySealed)).toBe(mode.tagLength);
+    expect(Buffer.from(emptySealed).equals(reference(mode, raw, nonce, new Uint8Array(0), new Uint8Array(0)))).toBe(true);
+    expect(() => addon.encrypt(key, nonce, aad, plaintext, detached(expected.length))).toThrow(RangeError);
+    expect(() => addon.encrypt(key, detached(mode.nonceLength), aad, plaintext, new Uint8Array(expected.length))).toThrow(TypeError);
+    expect(addon.decrypt(key, nonce, aad, detached(expected.length), new Uint8Array(100))).toBe(-1);
+    // Other element types, DataView, bare buffers, arrays: refused in every position.
+    const others = [new Uint16Array(6), new Int8Array(12), new Uint8ClampedArray(12), new Float64Array(2), new BigUint64Array(2), new DataView(new ArrayBuffer(12)), new ArrayBuffer(12), new SharedArrayBuffer(12), Array(12).fill(0), 'x'.repeat(12), null, undefined];
+    for (const other of others) {
+      expect(() => addon.encrypt(key, other, aad, plaintext, new Uint8Array(expected.length))).toThrow(TypeError);
+      expect(() => addon.encrypt(key, nonce, other, plaintext, new Uint8Array(expected.length))).toThrow(TypeError);
+      expect(() => addon.encrypt(key, nonce, aad, other, new Uint8Array(expected.length))).toThrow(TypeError);
+      expect(() => addon.decrypt(key, nonce, aad, expected, other)).toThrow(TypeError);
+      expect(() => addon.encrypt(other, nonce, aad, plaintext, new Uint8Array(expected.length))).toThrow(TypeError);
+    }
+    // Objects that only look like, inherit from or wrap a key.
+    for (const fake of [structuredClone(key), Object.create(key), new Proxy(key, {}), {}])
+      expect(() => addon.encrypt(fake, nonce, aad, plaintext, new Uint8Array(expected.length))).toThrow(TypeError);
+  });
+
+});
+
+describe('one kept OpenSSL context per key and direction', () => {
+  it('wipes the whole output of every failed decryption, in every mode, even an output larger than the plaintext', () => {
+    for (const mode of MODES) {
+      const key = addon.importKey(mode.name, crypto.randomBytes(mode.keyLength), mode.nonceLength, mode.tagLength);
+      const nonce = crypto.randomBytes(mode.nonceLength);
+      const plaintext = new Uint8Array(200).fill(0x41);
+      const { sealed } = sealWith(key, mode, nonce, new Uint8Array(3), plaintext);
+      for (const where of [0, 150, sealed.length - 1]) {
+        const forged = Uint8Array.from(sealed);
+        forged[where]! ^= 0x80;
+        const out = new Uint8Array(260).fill(0xee);
+        expect(addon.decrypt(key, nonce, new Uint8Array(3), forged, out), `${mode.name} @${where}`).toBe(-1);
+        expect(out.every((b) => b === 0), `${mode.name} @${where}`).toBe(true);
+      }
+    }
+  });
+
+});
+
+describe('memory', () => {
+  const measure = (mode: 'calls' | 'keys', count: number): Record<string, number | number[]> => {
+    const run = spawnSync(process.execPath, ['--expose-gc', MEMORY_CHILD, ADDON, mode, String(count)], { encoding: 'utf8', timeout: 120_000 });
+    expect(run.signal, run.stderr).toBeNull();
+    expect(run.status, run.stderr).toBe(0);
+    return JSON.parse(run.stdout) as Record<string, number | number[]>;
+  };
+  const MiB = 2 ** 20;
+
+  it('allocates nothing that outlives a call: 300,000 encryptions and decryptions (one in seven forged) leave RSS flat', () => {
+    const { warm, end } = measure('calls', 300_000) as { warm: number; end: number };
+    expect(end - warm).toBeLessThan(8 * MiB);
+  }, 120_000);
+
+  it('frees the contexts of keys that are collected: three rounds of 30,000 keys reuse the memory of the first', () => {
+    const { start, held, after } = measure('keys', 30_000) as { start: number; held: number; after: number[] };
+    // Each key holds two OpenSSL contexts (about 2 KiB), so a round that freed nothing would add `held - start` again.
+    expect(held - start).toBeGreaterThan(30 * MiB);
+    expect(after[2]! - after[0]!).toBeLessThan((held - start) / 2);
+  }, 120_000);
+});
+
+describe('worker threads', () => {
+  type Reply = { type: string; mismatches?: number; messages?: number; error?: string | null; key?: unknown };
+  const start = (mode: Mode, messages: number): { worker: Worker; next: (type: string) => Promise<Reply> } => {
+    const worker = new Worker(WORKER, { workerData: { addon: ADDON, ...mode, messages } });
+    const replies: Reply[] = [];
+    const waiting: { type: string; resolve: (r: Reply) => void }[] = [];
+    worker.on('message', (reply: Reply) => {
+      const i = waiting.findIndex((w) => w.type === reply.type);
+      if (i >= 0) waiting.splice(i, 1)[0]!.resolve(reply);
+      else replies.push(reply);
+    });
+    const next = (type: string): Promise<Reply> =>
+      new Promise((resolve, reject) => {
+        const i = replies.findIndex((r) => r.type === type);
+        if (i >= 0) return resolve(replies.splice(i, 1)[0]!);
+        waiting.push({ type, resolve });
+        worker.once('error', reject);
+      });
+    return { worker, next };
+  };
+
+  it('gives correct results in several threads at once, each with its own keys', async () => {
+    const workers = [...MODES, ...MODES].map((mode) => start(mode, 1500));
+    try {
+      // The main thread works on its own key meanwhile.
+      const mode = MODES[0];
+      const raw = crypto.randomBytes(mode.keyLength);
+      const key = addon.importKey(mode.name, raw, mode.nonceLength, mode.tagLength);
+      for (let i = 0; i < 500; i++) {
+        const nonce = crypto.randomBytes(mode.nonceLength);
+        expect(Buffer.from(sealWith(key, mode, nonce, new Uint8Array(4), new Uint8Array(i)).sealed).equals(reference(mode, raw, nonce, new Uint8Array(4), new Uint8Array(i)))).toBe(true);
+      }
+      for (const { next } of workers) expect(await next('done')).toEqual({ type: 'done', mismatches: 0, messages: 1500 });
+    } finally {
+      await Promise.all(workers.map(({ worker }) => worker.terminate()));
+    }
+  }, 120_000);
+
+  it('never lets a key cross threads: a structured clone of a key is not a key, in either direction', async () => {
+    const mode = MODES[2];
+    const { worker, next } = start(mode, 1);
+    try {
+      await next('done');
+      const key = addon.importKey(mode.name, new Uint8Array(mode.keyLength), mode.nonceLength, mode.tagLength);
+      worker.postMessage({ type: 'use-key', key });
+      expect(await next('used')).toEqual({ type: 'used', error: 'TypeError' });
+      worker.postMessage({ type: 'send-key' });
+      const { key: theirs } = await next('key');
+      expect(theirs).toEqual({});
+      expect(() => addon.encrypt(theirs, new Uint8Array(12), new Uint8Array(0), new Uint8Array(4), new Uint8Array(20))).toThrow(TypeError);
+      // The backend's keys neither: a clone is a plain object, and says nothing of the key.
+      const backend = opensslBackend();
+      const secret = crypto.randomBytes(16);
+      const backendKey = backend.importKey(DEFAULT_AEAD, secret);
+      const cloned = structuredClone(backendKey) as never;
+      expect(() => backend.encrypt(cloned, new Uint8Array(13), new Uint8Array(0), new Uint8Array(4))).toThrow(TypeError);
+      expect(JSON.stringify(cloned)).not.toContain(secret.toString('hex').slice(0, 8));
+    } finally {
+      await worker.terminate();
+    }
+  });
+
+  it('survives a worker terminated while it imports keys and encrypts, and loads again in a new one', async () => {
+    for (let round = 0; round < 3; round++) {
+      const { worker, next } = start(MODES[round % MODES.length]!, 50);
+      await next('done');
+      worker.postMessage({ type: 'spin' });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(await worker.terminate()).toBe(1);
+    }
+    const { worker, next } = start(MODES[4], 200);
+    expect(await next('done')).toMatchObject({ mismatches: 0 });
+    await worker.terminate();
+  }, 60_000);
+});
+
+describe('the backend (src/index.ts) against the contract', () => {
+  const backend = opensslBackend();
+
+  it('shows no key bytes in a key, its handle or an import error', () => {
+    for (const alg of AEAD_ALGORITHMS) {
+      const secret = crypto.randomBytes(alg.keyLength);
+      const key = backend.importKey(alg, secret) as unknown as { handle: object };
+      const hex = secret.toString('hex');
+      for (const shown of [inspect(key, { showHidden: true, depth: 9 }), inspect(key.handle, { showHidden: true, depth: 9 }), JSON.stringify(key.handle), JSON.stringify(structuredClone(key)), String(key)]) {
+        expect(shown).not.toContain(hex.slice(0, 8));
+        expect(shown).not.toContain(secret.toString('base64').slice(0, 8));
+      }
+      let thrown: unknown;
+      try {
+        backend.importKey(alg, Buffer.concat([secret, Buffer.from([1])]));
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown).toBeInstanceOf(RangeError);
+      expect(inspect(thrown)).not.toContain(hex.slice(0, 8));
+    }
+  });
+});
