@@ -23,6 +23,16 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+/*
+ * The AEADs this addon runs, by OpenSSL name. Other ciphers carry OpenSSL's AEAD flag too
+ * (AES-OCB, ARIA-GCM/CCM, and the TLS-only AES-CBC-HMAC-SHA1/SHA256, whose IV is always 16
+ * bytes whatever length is asked for: OpenSSL would read 16 bytes from a shorter nonce);
+ * none of them gets a key.
+ */
+static const char *const CIPHERS[] = {
+    "aes-128-ccm", "aes-192-ccm", "aes-256-ccm", "aes-128-gcm", "aes-192-gcm", "aes-256-gcm", "chacha20-poly1305",
+};
+
 /* Marks the objects this addon made, so a foreign object is never read as a key. */
 static const napi_type_tag KEY_TAG = {0x6f73636f72652d68ULL, 0x7474702d61656164ULL};
 
@@ -53,6 +63,21 @@ static napi_value fail(napi_env env, const char *code, const char *message, int 
   return NULL;
 }
 
+/* A length argument: 0 if it is not a number, -1 if it is not an integer in [min, max], else 1. */
+static int length_of(napi_env env, napi_value value, int min, int max, int *out) {
+  double d = 0;
+  if (napi_get_value_double(env, value, &d) != napi_ok) return 0;
+  if (!(d >= min && d <= max) || d != (double)(int)d) return -1;
+  *out = (int)d;
+  return 1;
+}
+
+static int known_cipher(const char *name) {
+  for (size_t i = 0; i < sizeof CIPHERS / sizeof CIPHERS[0]; i++)
+    if (strcmp(name, CIPHERS[i]) == 0) return 1;
+  return 0;
+}
+
 /* The bytes of a Uint8Array argument (a Buffer is one). */
 static int bytes_of(napi_env env, napi_value value, unsigned char **data, size_t *length) {
   bool is_typed = false;
@@ -81,10 +106,15 @@ static EVP_CIPHER_CTX *context_new(const EVP_CIPHER *cipher, int enc, const aead
   EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
   if (ctx == NULL) return NULL;
   /* Nonce and tag length are set before the key (OpenSSL's AEAD interface; for CCM the tag length M is part of B_0). */
+  /*
+   * EVP_CipherInit_ex later reads EVP_CIPHER_CTX_get_iv_length() bytes from the nonce: that
+   * must be the nonce length every call checks, whatever the ctrl above reported.
+   */
   if (EVP_CipherInit_ex(ctx, cipher, NULL, NULL, NULL, enc) == 1 &&
       EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_IVLEN, key->nonce_len, NULL) == 1 &&
       (!key->ccm || EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, key->tag_len, NULL) == 1) &&
-      EVP_CipherInit_ex(ctx, NULL, NULL, key_bytes, NULL, enc) == 1)
+      EVP_CipherInit_ex(ctx, NULL, NULL, key_bytes, NULL, enc) == 1 &&
+      EVP_CIPHER_CTX_get_iv_length(ctx) == key->nonce_len)
     return ctx;
   EVP_CIPHER_CTX_free(ctx);
   return NULL;
@@ -102,13 +132,13 @@ static napi_value import_key(napi_env env, napi_callback_info info) {
   unsigned char *key_bytes;
   size_t key_len;
   if (!bytes_of(env, argv[1], &key_bytes, &key_len)) return fail(env, "ERR_INVALID_ARG_TYPE", "the key must be a Uint8Array", 0);
-  int32_t nonce_len = 0, tag_len = 0;
-  if (napi_get_value_int32(env, argv[2], &nonce_len) != napi_ok || napi_get_value_int32(env, argv[3], &tag_len) != napi_ok)
-    return fail(env, "ERR_INVALID_ARG_TYPE", "nonce and tag lengths must be numbers", 0);
-  if (nonce_len < 7 || nonce_len > 16 || tag_len < 4 || tag_len > 16) return fail(env, "ERR_OUT_OF_RANGE", "nonce or tag length out of range", 1);
+  int nonce_len = 0, tag_len = 0;
+  int nonce_ok = length_of(env, argv[2], 7, 16, &nonce_len), tag_ok = length_of(env, argv[3], 4, 16, &tag_len);
+  if (nonce_ok == 0 || tag_ok == 0) return fail(env, "ERR_INVALID_ARG_TYPE", "nonce and tag lengths must be numbers", 0);
+  if (nonce_ok < 0 || tag_ok < 0) return fail(env, "ERR_OUT_OF_RANGE", "nonce or tag length is not an integer in range", 1);
 
-  const EVP_CIPHER *cipher = EVP_get_cipherbyname(name);
-  if (cipher == NULL || !(EVP_CIPHER_get_flags(cipher) & EVP_CIPH_FLAG_AEAD_CIPHER)) return fail(env, "ERR_CRYPTO_UNKNOWN_CIPHER", "OpenSSL does not offer this AEAD cipher", 0);
+  const EVP_CIPHER *cipher = known_cipher(name) ? EVP_get_cipherbyname(name) : NULL;
+  if (cipher == NULL || !(EVP_CIPHER_get_flags(cipher) & EVP_CIPH_FLAG_AEAD_CIPHER)) return fail(env, "ERR_CRYPTO_UNKNOWN_CIPHER", "not an AES-CCM, AES-GCM or ChaCha20-Poly1305 cipher of OpenSSL", 0);
   if ((size_t)EVP_CIPHER_get_key_length(cipher) != key_len) return fail(env, "ERR_CRYPTO_INVALID_KEYLEN", "the key length does not match the cipher", 1);
 
   aead_key *key = calloc(1, sizeof *key);

@@ -3,7 +3,8 @@
  * hand it, whether a kept cipher context is reset for every message, what a failure leaves
  * behind (output bytes, OpenSSL's error queue, memory), and threads.
  *
- * The memory checks run in a child process (fixtures/addon-memory-child.cjs).
+ * Crashes are caught in child processes: the property-based fuzzer runs in
+ * fixtures/addon-fuzz-child.mjs, the memory checks in fixtures/addon-memory-child.cjs.
  */
 
 import { spawnSync } from 'node:child_process';
@@ -17,6 +18,7 @@ import { AEAD_ALGORITHMS, DEFAULT_AEAD } from '@oscore-http/core';
 import { opensslBackend } from '../src/index.js';
 
 const ADDON = fileURLToPath(new URL('../build/Release/oscore_aead.node', import.meta.url));
+const FUZZ_CHILD = fileURLToPath(new URL('./fixtures/addon-fuzz-child.mjs', import.meta.url));
 const MEMORY_CHILD = fileURLToPath(new URL('./fixtures/addon-memory-child.cjs', import.meta.url));
 const WORKER = new URL('./fixtures/addon-worker.mjs', import.meta.url);
 
@@ -49,6 +51,27 @@ function sealWith(key: object, mode: Mode, nonce: Uint8Array, aad: Uint8Array, p
 }
 
 describe('the addon at its boundary', () => {
+  it('makes keys only for AES-CCM, AES-GCM and ChaCha20-Poly1305, not for other ciphers OpenSSL flags as AEAD', () => {
+    for (const name of ['aes-128-ccm', 'aes-192-ccm', 'aes-256-ccm', 'aes-128-gcm', 'aes-192-gcm', 'aes-256-gcm', 'chacha20-poly1305']) {
+      const keyLength = name === 'chacha20-poly1305' ? 32 : Number(name.slice(4, 7)) / 8;
+      expect(addon.importKey(name, new Uint8Array(keyLength), name.endsWith('ccm') ? 13 : 12, 16), name).toBeTypeOf('object');
+    }
+    // AES-CBC-HMAC-SHA* always reads a 16-byte IV: a key made with nonce length 7 made OpenSSL
+    // read 9 bytes past every 7-byte nonce (valgrind: "Invalid read ... 1 bytes after a block of size 7").
+    for (const name of ['aes-128-cbc-hmac-sha1', 'aes-128-cbc-hmac-sha256', 'aes-128-ocb', 'aria-128-gcm', 'aria-128-ccm', 'id-aes128-GCM', 'aes-128-cbc']) {
+      expect(() => addon.importKey(name, new Uint8Array(16), 7, 16), name).toThrow(TypeError);
+      expect(() => addon.importKey(name, new Uint8Array(16), 12, 16), name).toThrow(TypeError);
+    }
+  });
+
+  it('takes nonce and tag lengths only as integers in range, never truncated or wrapped', () => {
+    for (const [nonceLength, tagLength] of [[12.5, 16], [12, 15.9], [2 ** 32 + 12, 16], [12, 2 ** 32 + 16], [NaN, 16], [12, Infinity], [-12, 16], [6, 16], [12, 17]])
+      expect(() => addon.importKey('aes-128-gcm', new Uint8Array(16), nonceLength, tagLength), `${nonceLength}, ${tagLength}`).toThrow(RangeError);
+    for (const [nonceLength, tagLength] of [['12', 16], [12, 16n], [{ valueOf: () => 12 }, 16]])
+      expect(() => addon.importKey('aes-128-gcm', new Uint8Array(16), nonceLength, tagLength)).toThrow(TypeError);
+    expect(() => addon.importKey('chacha20-poly1305', new Uint8Array(32), 8, 16)).toThrow(RangeError); // OpenSSL's refusal
+  });
+
   it('reads a Uint8Array at its offset in any memory, and refuses every other kind of view', () => {
     const mode = MODES[2];
     const raw = crypto.randomBytes(mode.keyLength);
@@ -105,6 +128,15 @@ describe('the addon at its boundary', () => {
       expect(() => addon.encrypt(fake, nonce, aad, plaintext, new Uint8Array(expected.length))).toThrow(TypeError);
   });
 
+  it('survives arbitrary arguments of every type and length (fast-check, in a child process): a TypeError, a RangeError or a correct result', () => {
+    const seed = Number(process.env.OSCORE_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
+    const run = spawnSync(process.execPath, [FUZZ_CHILD, ADDON, String(seed), '3000'], { encoding: 'utf8', timeout: 120_000 });
+    expect(run.signal, `seed ${seed}: ${run.stderr}`).toBeNull();
+    expect(run.status, `seed ${seed}: ${run.stdout} ${run.stderr}`).toBe(0);
+    const { counts } = JSON.parse(run.stdout) as { counts: Record<string, number> };
+    // Each path was reached: refusals of both kinds, keys, encryptions, authentic and forged decryptions.
+    for (const path of ['TypeError', 'RangeError', 'importKey', 'encrypt', 'decryptAuthentic', 'decryptRefused']) expect(counts[path], `${path} (seed ${seed})`).toBeGreaterThan(5);
+  }, 150_000);
 });
 
 describe('one kept OpenSSL context per key and direction', () => {
