@@ -21,6 +21,7 @@
 
 #include <node_api.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 
 /*
@@ -146,8 +147,11 @@ static napi_value import_key(napi_env env, napi_callback_info info) {
   key->ccm = EVP_CIPHER_get_mode(cipher) == EVP_CIPH_CCM_MODE;
   key->nonce_len = nonce_len;
   key->tag_len = tag_len;
+  /* OpenSSL's errors from a refused parameter stay ours: node:crypto reads the same thread's queue. */
+  ERR_set_mark();
   key->encrypt = context_new(cipher, 1, key, key_bytes);
   key->decrypt = context_new(cipher, 0, key, key_bytes);
+  ERR_pop_to_mark();
   if (key->encrypt == NULL || key->decrypt == NULL) {
     key_free(key);
     return fail(env, "ERR_CRYPTO_OPERATION_FAILED", "OpenSSL refused the cipher parameters", 1);
@@ -200,6 +204,12 @@ static napi_value aead_encrypt(napi_env env, napi_callback_info info) {
   aead_key *k = a.key;
   if (a.out_len < a.in_len + (size_t)k->tag_len || a.in_len > (size_t)(INT_MAX - k->tag_len)) return fail(env, "ERR_OUT_OF_RANGE", "the output is too small", 1);
   EVP_CIPHER_CTX *ctx = k->encrypt;
+  /*
+   * A failure of OpenSSL leaves its errors on this
+   * thread's queue, which node:crypto would then report as the cause of its own next
+   * failure: everything OpenSSL queues here is popped before returning.
+   */
+  ERR_set_mark();
   int len = 0, final_len = 0, ok =
       EVP_CipherInit_ex(ctx, NULL, NULL, NULL, a.nonce, 1) == 1 &&
       (!k->ccm || EVP_CipherUpdate(ctx, NULL, &len, NULL, (int)a.in_len) == 1) &&
@@ -208,6 +218,7 @@ static napi_value aead_encrypt(napi_env env, napi_callback_info info) {
       EVP_CipherFinal_ex(ctx, a.out + len, &final_len) == 1 &&
       (size_t)(len + final_len) == a.in_len &&
       EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, k->tag_len, a.out + a.in_len) == 1;
+  ERR_pop_to_mark();
   if (!ok) {
     OPENSSL_cleanse(a.out, a.out_len);
     return int_value(env, -1);
@@ -229,6 +240,8 @@ static napi_value aead_decrypt(napi_env env, napi_callback_info info) {
   int body_len = (int)a.in_len - k->tag_len;
   if (a.out_len < (size_t)body_len) return fail(env, "ERR_OUT_OF_RANGE", "the output is too small", 1);
   EVP_CIPHER_CTX *ctx = k->decrypt;
+  /* A forged message makes OpenSSL queue an error (CCM does): popped, as in encrypt. */
+  ERR_set_mark();
   int len = 0, final_len = 0, ok =
       EVP_CipherInit_ex(ctx, NULL, NULL, NULL, a.nonce, 0) == 1 &&
       EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, k->tag_len, a.in + body_len) == 1;
@@ -243,6 +256,7 @@ static napi_value aead_decrypt(napi_env env, napi_callback_info info) {
          EVP_CipherFinal_ex(ctx, a.out + len, &final_len) > 0 &&
          len + final_len == body_len;
   }
+  ERR_pop_to_mark();
   if (!ok) {
     OPENSSL_cleanse(a.out, a.out_len);
     return int_value(env, -1);

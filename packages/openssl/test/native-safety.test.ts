@@ -156,6 +156,24 @@ describe('one kept OpenSSL context per key and direction', () => {
     }
   });
 
+  it("leaves nothing on OpenSSL's error queue, which node:crypto shares: its next error is still its own", () => {
+    const nodeError = (): unknown => {
+      try {
+        crypto.createPrivateKey('-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n');
+      } catch (err) {
+        const { code, message, opensslErrorStack } = err as { code: string; message: string; opensslErrorStack?: string[] };
+        return { code, message, opensslErrorStack };
+      }
+      throw new Error('createPrivateKey accepted garbage');
+    };
+    const before = nodeError();
+    const ccm = addon.importKey('aes-128-ccm', new Uint8Array(16), 13, 8);
+    const gcm = addon.importKey('aes-128-gcm', new Uint8Array(16), 12, 16);
+    const chacha = addon.importKey('chacha20-poly1305', new Uint8Array(32), 12, 16);
+    for (const key of [ccm, gcm, chacha]) expect(addon.decrypt(key, new Uint8Array(key === ccm ? 13 : 12), new Uint8Array(2), new Uint8Array(40), new Uint8Array(32))).toBe(-1);
+    expect(() => addon.importKey('aes-128-ccm', new Uint8Array(16), 13, 5)).toThrow(RangeError); // OpenSSL refuses an odd CCM tag
+    expect(nodeError()).toEqual(before);
+  });
 });
 
 describe('memory', () => {
