@@ -187,6 +187,18 @@ static int call_args_of(napi_env env, napi_callback_info info, call_args *a) {
          bytes_of(env, argv[4], &a->out, &a->out_len);
 }
 
+/*
+ * Whether `length` is over what AES-CCM's length field of L = 15 - nonce length bytes holds
+ * (RFC 3610 §2.1: 2^(8L) - 1; 65,535 bytes with OSCORE's 13-byte nonce). Such a message
+ * never reaches OpenSSL: on that error CRYPTO_ccm128_encrypt/decrypt return without
+ * restoring the flags byte of B_0, so the context would lose its tag length M and every
+ * later message of the key would fail.
+ */
+static int ccm_too_long(const aead_key *k, size_t length) {
+  int L = 15 - k->nonce_len;
+  return k->ccm && L < 4 && length > (((size_t)1 << (8 * L)) - 1);
+}
+
 static napi_value int_value(napi_env env, int value) {
   napi_value result;
   napi_create_int32(env, value, &result);
@@ -196,13 +208,14 @@ static napi_value int_value(napi_env env, int value) {
 /*
  * encrypt(key, nonce, aad, plaintext, out): writes ciphertext ‖ tag (RFC 5116 §2.1) into
  * `out`, which must hold plaintext.length + tagLength bytes; returns that length, or −1
- * if OpenSSL failed.
+ * if OpenSSL failed. A plaintext over AES-CCM's length bound is a RangeError.
  */
 static napi_value aead_encrypt(napi_env env, napi_callback_info info) {
   call_args a;
   if (!call_args_of(env, info, &a)) return fail(env, "ERR_INVALID_ARG_TYPE", "encrypt(key, nonce, aad, plaintext, out) with Uint8Arrays and a nonce of the key's length", 0);
   aead_key *k = a.key;
   if (a.out_len < a.in_len + (size_t)k->tag_len || a.in_len > (size_t)(INT_MAX - k->tag_len)) return fail(env, "ERR_OUT_OF_RANGE", "the output is too small", 1);
+  if (ccm_too_long(k, a.in_len)) return fail(env, "ERR_OUT_OF_RANGE", "the plaintext is longer than AES-CCM allows with this nonce length", 1);
   EVP_CIPHER_CTX *ctx = k->encrypt;
   /*
    * A failure of OpenSSL leaves its errors on this
@@ -239,6 +252,7 @@ static napi_value aead_decrypt(napi_env env, napi_callback_info info) {
   if (a.in_len < (size_t)k->tag_len) return int_value(env, -1);
   int body_len = (int)a.in_len - k->tag_len;
   if (a.out_len < (size_t)body_len) return fail(env, "ERR_OUT_OF_RANGE", "the output is too small", 1);
+  if (ccm_too_long(k, (size_t)body_len)) return int_value(env, -1); /* cannot be authentic */
   EVP_CIPHER_CTX *ctx = k->decrypt;
   /* A forged message makes OpenSSL queue an error (CCM does): popped, as in encrypt. */
   ERR_set_mark();

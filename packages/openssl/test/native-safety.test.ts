@@ -13,9 +13,10 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { inspect } from 'node:util';
 import { Worker } from 'node:worker_threads';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AEAD_ALGORITHMS, DEFAULT_AEAD } from '@oscore-http/core';
-import { opensslBackend } from '../src/index.js';
+import { AEAD_ALGORITHMS, DEFAULT_AEAD, aeadAlgorithm } from '@oscore-http/core';
+import { opensslBackend, OpensslOperationError } from '../src/index.js';
 
 const ADDON = fileURLToPath(new URL('../build/Release/oscore_aead.node', import.meta.url));
 const FUZZ_CHILD = fileURLToPath(new URL('./fixtures/addon-fuzz-child.mjs', import.meta.url));
@@ -140,6 +141,113 @@ describe('the addon at its boundary', () => {
 });
 
 describe('one kept OpenSSL context per key and direction', () => {
+  type Op = { kind: 'encrypt' | 'decrypt' | 'forge-body' | 'forge-tag' | 'forge-aad' | 'tag-of-another' | 'short' | 'too-long'; aad: number; length: number; at: number };
+  const op: fc.Arbitrary<Op> = fc.record({
+    kind: fc.constantFrom('encrypt', 'decrypt', 'forge-body', 'forge-tag', 'forge-aad', 'tag-of-another', 'short', 'too-long'),
+    aad: fc.nat(40),
+    length: fc.nat(300),
+    at: fc.nat(),
+  });
+
+  it('sets only the nonce per message: any sequence of encryptions, decryptions and failures on one key matches node:crypto message by message', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...MODES), fc.array(op, { minLength: 1, maxLength: 25 }), (mode, ops) => {
+        const raw = crypto.randomBytes(mode.keyLength);
+        const key = addon.importKey(mode.name, raw, mode.nonceLength, mode.tagLength);
+        let last: { nonce: Uint8Array; aad: Uint8Array; plaintext: Uint8Array; sealed: Uint8Array } | undefined;
+        for (const { kind, aad: aadLength, length, at } of ops) {
+          const nonce = crypto.randomBytes(mode.nonceLength);
+          const aad = crypto.randomBytes(aadLength);
+          const plaintext = crypto.randomBytes(length);
+          const { result, sealed } = sealWith(key, mode, nonce, aad, plaintext);
+          expect(result).toBe(sealed.length);
+          expect(Buffer.from(sealed).equals(reference(mode, raw, nonce, aad, plaintext))).toBe(true);
+          const out = new Uint8Array(length).fill(0xa5);
+          const attempt = (n: Uint8Array, a: Uint8Array, c: Uint8Array): number => addon.decrypt(key, n, a, c, out);
+          switch (kind) {
+            case 'encrypt':
+              break;
+            case 'decrypt':
+              expect(attempt(nonce, aad, sealed)).toBe(length);
+              expect(Buffer.from(out).equals(plaintext)).toBe(true);
+              break;
+            case 'forge-body':
+            case 'forge-tag': {
+              const forged = Uint8Array.from(sealed);
+              const index = kind === 'forge-tag' || length === 0 ? length + (at % mode.tagLength) : at % length;
+              forged[index]! ^= 1 << (at % 8);
+              expect(attempt(nonce, aad, forged)).toBe(-1);
+              expect(out.every((b) => b === 0)).toBe(true);
+              break;
+            }
+            case 'forge-aad': {
+              const other = Uint8Array.from(aad.length === 0 ? [0] : aad);
+              if (aad.length > 0) other[at % aad.length]! ^= 1;
+              expect(attempt(nonce, other, sealed)).toBe(-1);
+              expect(out.every((b) => b === 0)).toBe(true);
+              break;
+            }
+            case 'tag-of-another':
+              // The tag set on the decrypt context is this message's, never one left from before.
+              if (last !== undefined) {
+                const spliced = Uint8Array.from(sealed);
+                spliced.set(last.sealed.subarray(last.sealed.length - mode.tagLength), length);
+                expect(attempt(nonce, aad, spliced)).toBe(-1);
+                const back = new Uint8Array(last.plaintext.length);
+                expect(addon.decrypt(key, last.nonce, last.aad, last.sealed, back)).toBe(last.plaintext.length);
+                expect(Buffer.from(back).equals(last.plaintext)).toBe(true);
+              }
+              break;
+            case 'short':
+              expect(addon.decrypt(key, nonce, aad, sealed.subarray(0, at % mode.tagLength), new Uint8Array(0))).toBe(-1);
+              break;
+            case 'too-long': {
+              // Over CCM's 2^16 - 1 bytes (L = 2) a RangeError (or, decrypting, a refusal), and the key keeps working; the other modes encrypt.
+              const big = new Uint8Array(65_536 + (at % 3));
+              const sealedBig = new Uint8Array(big.length + mode.tagLength);
+              if (mode.name.endsWith('ccm')) {
+                expect(() => addon.encrypt(key, nonce, aad, big, sealedBig)).toThrow(RangeError);
+                expect(addon.decrypt(key, nonce, aad, sealedBig, big)).toBe(-1);
+              } else {
+                expect(addon.encrypt(key, nonce, aad, big, sealedBig)).toBe(sealedBig.length);
+                expect(Buffer.from(sealedBig).equals(reference(mode, raw, nonce, aad, big))).toBe(true);
+              }
+              break;
+            }
+          }
+          last = { nonce, aad, plaintext, sealed };
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('refuses an AES-CCM message over its length bound before OpenSSL sees it, so the key keeps working', () => {
+    // OpenSSL's CCM returns on a length mismatch without restoring the flags byte of B_0: the
+    // context loses its tag length, and every later message of the key used to fail (-1).
+    const mode = MODES[0];
+    const raw = crypto.randomBytes(mode.keyLength);
+    const key = addon.importKey(mode.name, raw, mode.nonceLength, mode.tagLength);
+    const nonce = crypto.randomBytes(mode.nonceLength);
+    const aad = new Uint8Array(5);
+    const message = crypto.randomBytes(100);
+    const { sealed } = sealWith(key, mode, nonce, aad, message);
+    expect(() => addon.encrypt(key, nonce, aad, new Uint8Array(65_536), new Uint8Array(65_536 + mode.tagLength))).toThrow(RangeError);
+    expect(addon.decrypt(key, nonce, aad, new Uint8Array(65_536 + mode.tagLength), new Uint8Array(65_536))).toBe(-1);
+    // The bound itself is fine, and so is everything after.
+    const atBound = new Uint8Array(65_535).fill(7);
+    const sealedAtBound = sealWith(key, mode, nonce, aad, atBound);
+    expect(sealedAtBound.result).toBe(65_535 + mode.tagLength);
+    expect(Buffer.from(sealedAtBound.sealed).equals(reference(mode, raw, nonce, aad, atBound))).toBe(true);
+    expect(Buffer.from(sealWith(key, mode, nonce, aad, message).sealed).equals(Buffer.from(sealed))).toBe(true);
+    const back = new Uint8Array(100);
+    expect(addon.decrypt(key, nonce, aad, sealed, back)).toBe(100);
+    expect(Buffer.from(back).equals(message)).toBe(true);
+    // With a 7-byte nonce (L = 8) there is no such bound below the addon's own.
+    const long = addon.importKey(mode.name, raw, 7, 8);
+    expect(addon.encrypt(long, new Uint8Array(7), aad, new Uint8Array(70_000), new Uint8Array(70_008))).toBe(70_008);
+  });
+
   it('wipes the whole output of every failed decryption, in every mode, even an output larger than the plaintext', () => {
     for (const mode of MODES) {
       const key = addon.importKey(mode.name, crypto.randomBytes(mode.keyLength), mode.nonceLength, mode.tagLength);
@@ -276,6 +384,22 @@ describe('worker threads', () => {
 
 describe('the backend (src/index.ts) against the contract', () => {
   const backend = opensslBackend();
+
+  it('refuses a plaintext over the algorithm bound with a RangeError before OpenSSL sees it, as for the addon limit', () => {
+    const ccm = backend.importKey(DEFAULT_AEAD, crypto.randomBytes(16));
+    let thrown: unknown;
+    try {
+      backend.encrypt(ccm, new Uint8Array(13), new Uint8Array(0), new Uint8Array(DEFAULT_AEAD.maxPlaintextLength + 1));
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(RangeError);
+    expect(thrown).not.toBeInstanceOf(OpensslOperationError);
+    // At the bound it encrypts.
+    expect(backend.encrypt(ccm, new Uint8Array(13), new Uint8Array(0), new Uint8Array(DEFAULT_AEAD.maxPlaintextLength)).length).toBe(DEFAULT_AEAD.maxPlaintextLength + DEFAULT_AEAD.tagLength);
+    const gcm = backend.importKey(aeadAlgorithm('A128GCM'), crypto.randomBytes(16));
+    expect(backend.encrypt(gcm, new Uint8Array(12), new Uint8Array(0), new Uint8Array(70_000)).length).toBe(70_016);
+  });
 
   it('shows no key bytes in a key, its handle or an import error', () => {
     for (const alg of AEAD_ALGORITHMS) {
