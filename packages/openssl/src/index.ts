@@ -116,6 +116,8 @@ export function opensslBackend(): CryptoBackend {
     },
     encrypt(key, nonce, aad, plaintext) {
       const k = keys(key);
+      // As node:crypto (ERR_CRYPTO_INVALID_MESSAGELEN), a RangeError: over AES-CCM-16's 65,535 bytes OpenSSL cannot encrypt at all.
+      if (plaintext.length > k.algorithm.maxPlaintextLength) throw new RangeError(`the plaintext is longer than ${k.algorithm.name} allows`);
       if (plaintext.length > MAX_LENGTH) throw new RangeError('the plaintext is too long for the OpenSSL backend');
       // Memory of its own (not a pool shared with other data): the ciphertext is public, and so is whatever its `.buffer` shows.
       const out = new Uint8Array(plaintext.length + k.algorithm.tagLength);
