@@ -218,9 +218,9 @@ static napi_value aead_encrypt(napi_env env, napi_callback_info info) {
   if (ccm_too_long(k, a.in_len)) return fail(env, "ERR_OUT_OF_RANGE", "the plaintext is longer than AES-CCM allows with this nonce length", 1);
   EVP_CIPHER_CTX *ctx = k->encrypt;
   /*
-   * A failure of OpenSSL leaves its errors on this
-   * thread's queue, which node:crypto would then report as the cause of its own next
-   * failure: everything OpenSSL queues here is popped before returning.
+   * A failure of OpenSSL leaves its errors on this thread's queue, which node:crypto would
+   * then report as the cause of its own next failure: everything OpenSSL queues here is
+   * popped before returning.
    */
   ERR_set_mark();
   int len = 0, final_len = 0, ok =

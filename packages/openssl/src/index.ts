@@ -24,57 +24,11 @@
  */
 
 import { createRequire } from 'node:module';
-import { nodeBackend, OpaqueKey, OscoreError, type AeadAlgorithm, type AeadKey, type CryptoBackend } from '@oscore-http/core';
+import { nodeBackend, type CryptoBackend } from '@oscore-http/core';
+import { createOpensslBackend, type Addon } from './backend.js';
+import { OpensslBackendUnavailableError } from './errors.js';
 
-/** The addon's functions (native/aead.c). */
-interface Addon {
-  importKey(cipher: string, key: Uint8Array, nonceLength: number, tagLength: number): object;
-  encrypt(key: object, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, out: Uint8Array): number;
-  decrypt(key: object, nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array, out: Uint8Array): number;
-}
-
-/** The native addon of this package is missing or cannot be loaded. */
-export class OpensslBackendUnavailableError extends OscoreError {
-  readonly code = 'ERR_OSCORE_OPENSSL_UNAVAILABLE';
-  readonly outcome = undefined;
-  constructor(cause: unknown) {
-    super('The OpenSSL backend is not built: run `npm rebuild @oscore-http/openssl` (it needs Python 3, make and a C compiler), or leave the backend unset to use node:crypto.', { cause });
-  }
-}
-
-/** OpenSSL failed to encrypt (out of memory, or a cipher it no longer offers); nothing was sent. */
-export class OpensslOperationError extends OscoreError {
-  readonly code = 'ERR_OSCORE_OPENSSL_FAILED';
-  readonly outcome = undefined;
-  constructor() {
-    super('OpenSSL failed to encrypt the message; it was not sent. Check the process memory and the OpenSSL configuration.');
-  }
-}
-
-function cipherName(alg: AeadAlgorithm): string {
-  switch (alg.mode) {
-    case 'ccm':
-      return `aes-${alg.keyLength * 8}-ccm`;
-    case 'gcm':
-      return `aes-${alg.keyLength * 8}-gcm`;
-    case 'chacha20-poly1305':
-      return 'chacha20-poly1305';
-  }
-}
-
-/** Largest input the addon takes (OpenSSL's lengths are `int`). */
-const MAX_LENGTH = 2 ** 31 - 1 - 16;
-
-class OpensslKey extends OpaqueKey {
-  readonly algorithm: AeadAlgorithm;
-  /** The addon's handle; it holds the key schedule, never the key bytes in JavaScript. */
-  readonly handle: object;
-  constructor(algorithm: AeadAlgorithm, handle: object) {
-    super();
-    this.algorithm = algorithm;
-    this.handle = handle;
-  }
-}
+export { OpensslBackendUnavailableError, OpensslOperationError } from './errors.js';
 
 let addon: Addon | undefined;
 
@@ -94,47 +48,16 @@ let backend: CryptoBackend | undefined;
 /**
  * The OpenSSL backend. Pass it as `backend` to `createSecurityContext`, or to
  * `createContextSet` / `loadContextFile` of `@oscore-http/http` for every context of a set.
+ * The first call checks the addon against node:crypto (a known-answer test per mode).
  *
- * @throws {OpensslBackendUnavailableError} if the addon was not built (or this runtime has no node:crypto).
+ * @throws {OpensslBackendUnavailableError} if the addon was not built, does not match this
+ * Node.js, or this runtime has no node:crypto.
  */
 export function opensslBackend(): CryptoBackend {
   if (backend !== undefined) return backend;
   const native = loadAddon();
   const node = nodeBackend();
   if (node === undefined) throw new OpensslBackendUnavailableError(new Error('node:crypto is not available'));
-  const keys = (key: AeadKey): OpensslKey => {
-    if (!(key instanceof OpensslKey)) throw new TypeError('the key was not imported by the OpenSSL backend');
-    return key;
-  };
-  backend = {
-    name: 'openssl (kept contexts)',
-    supports(alg) {
-      return node.supports(alg);
-    },
-    importKey(alg, key) {
-      return new OpensslKey(alg, native.importKey(cipherName(alg), key, alg.nonceLength, alg.tagLength));
-    },
-    encrypt(key, nonce, aad, plaintext) {
-      const k = keys(key);
-      // As node:crypto (ERR_CRYPTO_INVALID_MESSAGELEN), a RangeError: over AES-CCM-16's 65,535 bytes OpenSSL cannot encrypt at all.
-      if (plaintext.length > k.algorithm.maxPlaintextLength) throw new RangeError(`the plaintext is longer than ${k.algorithm.name} allows`);
-      if (plaintext.length > MAX_LENGTH) throw new RangeError('the plaintext is too long for the OpenSSL backend');
-      // Memory of its own (not a pool shared with other data): the ciphertext is public, and so is whatever its `.buffer` shows.
-      const out = new Uint8Array(plaintext.length + k.algorithm.tagLength);
-      if (native.encrypt(k.handle, nonce, aad, plaintext, out) !== out.length) throw new OpensslOperationError();
-      return out;
-    },
-    decrypt(key, nonce, aad, ciphertext) {
-      const k = keys(key);
-      const bodyLength = ciphertext.length - k.algorithm.tagLength;
-      // Nothing longer than the algorithm's bound can be authentic.
-      if (bodyLength < 0 || bodyLength > k.algorithm.maxPlaintextLength || bodyLength > MAX_LENGTH) return undefined;
-      const out = new Uint8Array(bodyLength);
-      return native.decrypt(k.handle, nonce, aad, ciphertext, out) === bodyLength ? out : undefined;
-    },
-    hkdf(alg, ikm, salt, info, length) {
-      return node.hkdf(alg, ikm, salt, info, length);
-    },
-  };
+  backend = createOpensslBackend(native, node);
   return backend;
 }

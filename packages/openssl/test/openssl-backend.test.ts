@@ -35,6 +35,7 @@ import oscorePlugin from '@oscore-http/fastify';
 import { ContextConfigError, createContextSet } from '@oscore-http/http';
 import { oscore } from '@oscore-http/undici';
 import { opensslBackend, OpensslBackendUnavailableError } from '../src/index.js';
+import { createOpensslBackend, type Addon } from '../src/backend.js';
 
 const VECTORS = fileURLToPath(new URL('../../../conformance/vectors', import.meta.url));
 const PACKAGE = fileURLToPath(new URL('..', import.meta.url));
@@ -196,6 +197,33 @@ describe('the native addon', () => {
       expect(addon.decrypt(k, n, aad, sealed, out), cipher).toBe(-1);
       expect(out.every((b) => b === 0), cipher).toBe(true);
     }
+  });
+});
+
+describe('the known-answer test before the backend is handed out', () => {
+  const addon = createRequire(import.meta.url)('../build/Release/oscore_aead.node') as Addon;
+  const node = nodeBackend()!;
+
+  it('passes with the addon as built', () => {
+    expect(createOpensslBackend(addon, node).name).toBe(backend.name);
+  });
+
+  it.each([
+    // Each fault stands for an addon that does not match the OpenSSL this Node.js links.
+    ['an encryption that differs from node:crypto in one byte', { ...addon, encrypt: (...a: Parameters<Addon['encrypt']>) => { const n = addon.encrypt(...a); a[4][3]! ^= 0x10; return n; } }],
+    ['a decryption that accepts a changed tag', { ...addon, decrypt: (...a: Parameters<Addon['decrypt']>) => { a[4].set(a[3].subarray(0, a[4].length)); return a[4].length; } }],
+    ['an encryption that throws', { ...addon, encrypt: () => { throw new RangeError('no'); } }],
+  ])('refuses %s with OpensslBackendUnavailableError', (_name, faulty) => {
+    const refused = (() => {
+      try {
+        createOpensslBackend(faulty as Addon, node);
+      } catch (err) {
+        return err;
+      }
+      return undefined;
+    })();
+    expect(refused).toBeInstanceOf(OpensslBackendUnavailableError);
+    expect((refused as OpensslBackendUnavailableError).code).toBe('ERR_OSCORE_OPENSSL_UNAVAILABLE');
   });
 });
 
