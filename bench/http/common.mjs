@@ -16,12 +16,14 @@ export const MODES = Object.freeze({
   // The same with @oscore-http/openssl: one OpenSSL cipher context per key, kept across messages.
   'oscore-ccm-openssl': Object.freeze({ label: 'OSCORE AES-CCM-16-64-128, OpenSSL backend', tls: false, aeadAlgorithm: 10, openssl: true }),
   'oscore-gcm-openssl': Object.freeze({ label: 'OSCORE A128GCM, OpenSSL backend', tls: false, aeadAlgorithm: 'A128GCM', openssl: true }),
+  // Opt-in: the OSCORE server's request handling without OSCORE (bench/http/structure.mjs), plain client.
+  structure: Object.freeze({ label: 'structure only: outer body read, inner request, capture; no OSCORE', tls: false, structure: true }),
   // Only with --baseline <dir>: oscore-ccm as built in another checkout, for before/after in one run.
   'oscore-ccm-baseline': Object.freeze({ label: 'OSCORE AES-CCM-16-64-128, baseline checkout', tls: false, aeadAlgorithm: 10, baseline: true }),
 });
 
 /** The modes run when none are asked for. */
-export const DEFAULT_MODES = Object.keys(MODES).filter((m) => !MODES[m].baseline);
+export const DEFAULT_MODES = Object.keys(MODES).filter((m) => !MODES[m].baseline && !MODES[m].structure);
 
 /**
  * Imports an @oscore-http package: this checkout's, or, in a baseline child, the one built

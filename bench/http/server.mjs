@@ -7,6 +7,7 @@
  *   https        fastify over HTTPS (TLS 1.3, keep-alive) — the hop-by-hop alternative
  *   oscore-ccm   fastify + @oscore-http/fastify, AES-CCM-16-64-128 (COSE 10)
  *   oscore-gcm   fastify + @oscore-http/fastify, A128GCM (COSE 1)
+ *   structure    fastify behind the OSCORE handler's structure, no OSCORE (structure.mjs)
  *
  *   node bench/http/server.mjs <mode>        (started by bench/http.mjs over IPC)
  *
@@ -67,6 +68,12 @@ app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLi
 app.post('/echo', (request, reply) => {
   reply.type('application/octet-stream').send(request.body);
 });
+
+if (spec.structure) {
+  const { installStructureOnly } = await import('./structure.mjs');
+  await app.ready();
+  installStructureOnly(app.server, MAX_BODY);
+}
 
 await app.listen({ host: '127.0.0.1', port: 0 });
 
