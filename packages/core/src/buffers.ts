@@ -29,7 +29,18 @@ export function newBuffer(size: number): Uint8Array {
   return new Uint8Array(size);
 }
 
-/** A new allocator with slabs of its own; `large` makes buffers above 4 KiB. */
+/**
+ * A new allocator with slabs of its own; `large` makes buffers above 4 KiB. Exported for
+ * crypto backends, whose ciphertexts are public: one allocator per kind of public output
+ * (a backend's own ciphertexts, say), so that a value's `.buffer` shows only bytes of that
+ * kind. Never for plaintext or keys.
+ *
+ * @example
+ * ```ts
+ * const ciphertexts = createSlabAllocator();
+ * const out = ciphertexts(plaintext.length + tagLength); // a zero-filled view, never handed out twice
+ * ```
+ */
 export function createSlabAllocator(large: (size: number) => Uint8Array = newBuffer): SlabAllocator {
   let slab = new Uint8Array(0);
   let used = 0;

@@ -32,6 +32,7 @@ export {
   type HkdfAlgorithm,
 } from './algorithms.js';
 export { OpaqueKey, type AeadKey, type CryptoBackend } from './aead/backend.js';
+export { createSlabAllocator, type SlabAllocator } from './buffers.js';
 export { defaultBackend, nodeBackend } from './aead/default-backend.js';
 export { nobleBackend } from './aead/noble-backend.js';
 export { fromHex, toHex } from './bytes.js';

@@ -3,7 +3,7 @@
  * it is handed out.
  */
 
-import { AEAD_ALGORITHMS, OpaqueKey, type AeadAlgorithm, type AeadKey, type CryptoBackend } from '@oscore-http/core';
+import { AEAD_ALGORITHMS, createSlabAllocator, OpaqueKey, type AeadAlgorithm, type AeadKey, type CryptoBackend } from '@oscore-http/core';
 import { OpensslBackendUnavailableError, OpensslOperationError } from './errors.js';
 
 /** The addon's functions (native/aead.c). */
@@ -49,6 +49,7 @@ export function createOpensslBackend(native: Addon, node: CryptoBackend): Crypto
     if (!(key instanceof OpensslKey)) throw new TypeError('the key was not imported by the OpenSSL backend');
     return key;
   };
+  const ciphertexts = createSlabAllocator();
   const backend: CryptoBackend = {
     name: 'openssl (kept contexts)',
     supports(alg) {
@@ -62,8 +63,10 @@ export function createOpensslBackend(native: Addon, node: CryptoBackend): Crypto
       // As node:crypto (ERR_CRYPTO_INVALID_MESSAGELEN), a RangeError: over AES-CCM-16's 65,535 bytes OpenSSL cannot encrypt at all.
       if (plaintext.length > k.algorithm.maxPlaintextLength) throw new RangeError(`the plaintext is longer than ${k.algorithm.name} allows`);
       if (plaintext.length > MAX_LENGTH) throw new RangeError('the plaintext is too long for the OpenSSL backend');
-      // Memory of its own (not a pool shared with other data): the ciphertext is public, and so is whatever its `.buffer` shows.
-      const out = new Uint8Array(plaintext.length + k.algorithm.tagLength);
+      // Carved from slabs of this backend's ciphertexts only (not Node's Buffer pool, which
+      // holds anyone's data): the ciphertext is public, and so is whatever its `.buffer`
+      // shows. A new ArrayBuffer per message would cost several times the encryption.
+      const out = ciphertexts(plaintext.length + k.algorithm.tagLength);
       if (native.encrypt(k.handle, nonce, aad, plaintext, out) !== out.length) throw new OpensslOperationError();
       return out;
     },
@@ -72,6 +75,7 @@ export function createOpensslBackend(native: Addon, node: CryptoBackend): Crypto
       const bodyLength = ciphertext.length - k.algorithm.tagLength;
       // Nothing longer than the algorithm's bound can be authentic.
       if (bodyLength < 0 || bodyLength > k.algorithm.maxPlaintextLength || bodyLength > MAX_LENGTH) return undefined;
+      // Memory of its own: the plaintext, and the views the application gets of it, show nothing else.
       const out = new Uint8Array(bodyLength);
       return native.decrypt(k.handle, nonce, aad, ciphertext, out) === bodyLength ? out : undefined;
     },

@@ -139,6 +139,40 @@ describe('the OpenSSL backend', () => {
     }
   });
 
+  it('keeps ciphertexts in slabs that hold nothing but its ciphertexts, and each plaintext in memory of its own', async () => {
+    // A backend of its own over an addon that records where it writes each ciphertext,
+    // the ones of the backend's known-answer test included.
+    const addon = createRequire(import.meta.url)('../build/Release/oscore_aead.node') as Addon;
+    const written: Uint8Array[] = [];
+    const fresh = createOpensslBackend(
+      { importKey: addon.importKey, decrypt: addon.decrypt, encrypt: (key, nonce, aad, plaintext, out) => (written.push(out), addon.encrypt(key, nonce, aad, plaintext, out)) },
+      nodeBackend()!,
+    );
+    const masterSecret = new Uint8Array(crypto.randomBytes(16));
+    const client = createSecurityContext({ masterSecret, senderId: new Uint8Array([1]), recipientId: new Uint8Array([]), backend: fresh });
+    const server = createSecurityContext({ masterSecret, senderId: new Uint8Array([]), recipientId: new Uint8Array([1]), backend: fresh });
+    const MARKER = 0xa5;
+    const ciphertexts: Uint8Array[] = [];
+    for (let i = 0; i < 40; i++) {
+      const request = await protectRequest(client, { code: coapCode(0, 2), options: [], payload: new Uint8Array(300).fill(MARKER) });
+      ciphertexts.push(request.payload);
+      const { message } = await verifyRequest(server, request.option, request.payload);
+      expect(message.payload.every((b) => b === MARKER)).toBe(true);
+      // Code, payload marker and payload: the plaintext's memory holds this message and nothing else.
+      expect(message.payload.buffer.byteLength).toBe(1 + 1 + 300);
+    }
+    const slabs = new Set(ciphertexts.map((c) => c.buffer));
+    expect(slabs.size).toBeLessThan(ciphertexts.length);
+    expect(ciphertexts.every((c) => written.includes(c))).toBe(true);
+    // Every byte a ciphertext's `.buffer` exposes lies within a ciphertext, or is zero.
+    for (const buffer of slabs) {
+      const covered = new Uint8Array(buffer.byteLength);
+      for (const c of written) if (c.buffer === buffer) covered.fill(1, c.byteOffset, c.byteOffset + c.byteLength);
+      const bytes = new Uint8Array(buffer);
+      expect(bytes.findIndex((b, i) => covered[i] === 0 && b !== 0)).toBe(-1);
+    }
+  });
+
   it('is the backend of every context of a context set given it', async () => {
     const set = createContextSet([{ masterSecret: { hex: '0102030405060708090a0b0c0d0e0f10' }, senderId: '01', recipientId: '02' }], { store: 'memory', backend });
     const [context] = set.contexts;

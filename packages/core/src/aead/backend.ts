@@ -24,11 +24,17 @@ export interface CryptoBackend {
   importKey(algorithm: AeadAlgorithm, key: Uint8Array): AeadKey;
   /**
    * AEAD encryption: returns ciphertext ‖ tag (RFC 5116 §2.1, as COSE expects) in memory
-   * of its own. `nonce`, `aad` and `plaintext` are views into engine memory, and the
-   * plaintext is wiped once the call returns: read them during the call, never keep them.
+   * that holds nothing but public bytes: its own, or a view into slabs of ciphertexts
+   * (`createSlabAllocator`). `nonce`, `aad` and `plaintext` are views into engine
+   * memory, and the plaintext is wiped once the call returns: read them during the call,
+   * never keep them.
    */
   encrypt(key: AeadKey, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array;
-  /** AEAD decryption of ciphertext ‖ tag; returns `undefined` when authentication fails. `nonce` and `aad` as for `encrypt`. */
+  /**
+   * AEAD decryption of ciphertext ‖ tag; returns the plaintext in memory of its own (the
+   * application may get views of it), or `undefined` when authentication fails. `nonce`
+   * and `aad` as for `encrypt`.
+   */
   decrypt(key: AeadKey, nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array): Uint8Array | undefined;
   /** HKDF-Extract then HKDF-Expand (RFC 5869 §2.2–2.3). */
   hkdf(algorithm: HkdfAlgorithm, ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array;
