@@ -16,7 +16,12 @@
 /** One gate per security context. */
 export class SequenceGate {
   readonly #window: number;
-  readonly #unanswered = new Set<number>();
+  /**
+   * An array, not a Set: one number comes and goes per request, and a Set rebuilds its
+   * table every few removals — garbage that outlives a scavenge. Removing the lowest (the
+   * usual case) needs a pass over all of them either way.
+   */
+  readonly #unanswered: number[] = [];
   #lowest = Infinity;
   readonly #held: { seq: number; go: () => void }[] = [];
 
@@ -28,7 +33,7 @@ export class SequenceGate {
 
   /** Registers `seq` as unanswered; resolves when it may be dispatched. */
   admit(seq: number): Promise<void> | undefined {
-    this.#unanswered.add(seq);
+    this.#unanswered.push(seq);
     if (seq < this.#lowest) this.#lowest = seq;
     if (seq - this.#lowest < this.#window) return undefined;
     return new Promise((go) => this.#held.push({ seq, go }));
@@ -36,12 +41,16 @@ export class SequenceGate {
 
   /** Marks `seq` as answered (or failed, or given up while held), releasing held requests that now fit. */
   done(seq: number): void {
-    if (!this.#unanswered.delete(seq)) return;
+    const unanswered = this.#unanswered;
+    const at = unanswered.indexOf(seq);
+    if (at === -1) return;
+    unanswered[at] = unanswered[unanswered.length - 1]!;
+    unanswered.pop();
     const own = this.#held.findIndex((h) => h.seq === seq);
     if (own !== -1) this.#held.splice(own, 1);
     if (seq !== this.#lowest) return;
     this.#lowest = Infinity;
-    for (const s of this.#unanswered) if (s < this.#lowest) this.#lowest = s;
+    for (const s of unanswered) if (s < this.#lowest) this.#lowest = s;
     for (let i = 0; i < this.#held.length; ) {
       const held = this.#held[i]!;
       if (held.seq - this.#lowest < this.#window) {

@@ -464,27 +464,33 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): O
 
 /** Aborts of the inner requests whose responses a socket has not finished sending. */
 const PENDING_ABORTS = Symbol('oscore-http.pending-aborts');
-type TrackedSocket = Socket & { [PENDING_ABORTS]?: Set<() => void> };
+type TrackedSocket = Socket & { [PENDING_ABORTS]?: (() => void)[] };
 
 /**
  * Calls `abort` if the outer request's socket closes before `res` finished. A pipelined
  * response queued behind another has no socket yet and never emits 'close' of its own; Node
  * aborts the outer request instead, which is already read to its end. One listener per
- * socket, however many requests are pipelined on it.
+ * socket, however many requests are pipelined on it. An array, not a Set: a keep-alive
+ * socket adds and removes one entry per request, and a Set rebuilds its table every few
+ * such removals — garbage that outlives a scavenge (bench/README.md).
  */
 function abortOnSocketClose(req: IncomingMessage, res: ServerResponse, abort: () => void): void {
   const socket = req.socket as TrackedSocket;
   let pending = socket[PENDING_ABORTS];
   if (pending === undefined) {
-    const set = new Set<() => void>();
-    socket[PENDING_ABORTS] = pending = set;
+    const list: (() => void)[] = [];
+    socket[PENDING_ABORTS] = pending = list;
     socket.once('close', () => {
-      for (const a of set) a();
-      set.clear();
+      for (const a of list.splice(0)) a();
     });
   }
-  pending.add(abort);
-  res.once('finish', () => pending.delete(abort));
+  pending.push(abort);
+  res.once('finish', () => {
+    const i = pending.indexOf(abort);
+    if (i === -1) return;
+    pending[i] = pending[pending.length - 1]!;
+    pending.pop();
+  });
 }
 
 /** The CoAP code of an outcome such as `'4.02'`. */
