@@ -29,10 +29,9 @@ import { IncomingMessage, type ServerResponse } from 'node:http';
 import type { CryptoBackend } from '@oscore-http/core';
 import {
   ContextConfigError,
-  createContextSet,
+  contextSetFromOption,
   type ContextSet,
   createOscoreHandler,
-  loadContextFile,
   oscoreInfoOf,
   type ContextConfig,
   type OscoreRequestInfo,
@@ -81,25 +80,6 @@ const GATED = Symbol('oscore-http.fastify.gated');
 const LOG = Symbol('oscore-http.fastify.log');
 type RawRequest = IncomingMessage & { [GATED]?: true; [LOG]?: FastifyBaseLogger };
 
-function isConfigList(value: unknown): value is readonly ContextConfig[] {
-  return Array.isArray(value) && value.every((v) => typeof v === 'object' && v !== null && 'masterSecret' in v);
-}
-
-/** The contexts, and whether the plugin created them (and so closes their state store). */
-function contextsOf(option: FastifyOscoreOptions['contexts'], backend: CryptoBackend | undefined): { contexts: OscoreServerOptions['contexts']; owned: ContextSet | undefined } {
-  const options = backend === undefined ? {} : { backend };
-  if (typeof option === 'string') {
-    const set = loadContextFile(option, options);
-    return { contexts: set, owned: set };
-  }
-  if (isConfigList(option)) {
-    const set = createContextSet(option, options);
-    return { contexts: set, owned: set };
-  }
-  if (backend !== undefined) throw new ContextConfigError('backend', 'applies to contexts given as a file or as configurations; pass it to createContextSet for a context set');
-  return { contexts: option as OscoreServerOptions['contexts'], owned: undefined };
-}
-
 function logEvent(fastify: FastifyInstance, event: OscoreServerEvent, rejectionLevel: RejectionLogLevel): void {
   // Once per rejection, with its code and the peer's kid; never plaintext or keys. A
   // request refused before routing has no fastify request (no application code ran for
@@ -136,7 +116,9 @@ const plugin: FastifyPluginCallback<FastifyOscoreOptions> = (fastify, options, d
     return;
   }
   try {
-    ({ contexts, owned } = contextsOf(options.contexts, options.backend));
+    // A file or configurations: the plugin makes the set (with `backend`), and closes it.
+    owned = contextSetFromOption(options.contexts, options.backend);
+    contexts = owned ?? (options.contexts as OscoreServerOptions['contexts']);
     const { contexts: _ignored, rejectionLogLevel: _level, backend: _backend, ...serverOptions } = options;
     handler = createOscoreHandler({ ...serverOptions, contexts, onEvent: (event) => logEvent(fastify, event, rejectionLevel) }, route);
   } catch (err) {

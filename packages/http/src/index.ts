@@ -15,6 +15,7 @@
 
 export {
   CONTEXT_CONFIG_KEYS,
+  contextSetFromOption,
   createContextSet,
   DEFAULT_HTTP_REPLAY_WINDOW,
   defaultStateStore,

@@ -8,9 +8,8 @@
 import type { Dispatcher } from 'undici';
 import { protectRequest, type CryptoBackend, type InnerMessage, type SecurityContext } from '@oscore-http/core';
 import {
-  ContextConfigError,
   ContextSet,
-  createContextSet,
+  contextSetFromOption,
   createHeaderPolicy,
   DEFAULT_MAX_BODY_SIZE,
   DEFAULT_HTTP_REPLAY_WINDOW,
@@ -19,7 +18,6 @@ import {
   ECHO_OPTION,
   encodeOscoreHeader,
   encodeRequest,
-  loadContextFile,
   NoContextForOriginError,
   normalizeOrigin,
   toHeaderList,
@@ -82,12 +80,11 @@ type Handler = Dispatcher.DispatchHandler;
 type Resolver = (origin: string) => SecurityContext | Promise<SecurityContext> | undefined;
 
 function contextResolver(contexts: ClientContexts, backend: CryptoBackend | undefined): Resolver {
-  const options = backend === undefined ? {} : { backend };
-  if (typeof contexts === 'string') return resolverOf(loadContextFile(contexts, options));
-  if (backend !== undefined && !Array.isArray(contexts)) throw new ContextConfigError('backend', 'applies to contexts given as a file or as configurations; pass it to createContextSet for a context set');
+  // A file or configurations: a set made here, with `backend`.
+  const made = contextSetFromOption(contexts, backend);
+  if (made !== undefined) return resolverOf(made);
   // Duck-typed, so a ContextSet from another copy of @oscore-http/http works too.
   if (typeof (contexts as ContextSet).contextFor === 'function') return resolverOf(contexts as ContextSet);
-  if (Array.isArray(contexts)) return resolverOf(createContextSet(contexts as readonly ContextConfig[], options));
   if (typeof contexts === 'function') return contexts as (origin: string) => SecurityContext | undefined;
   const table = new Map(Object.entries(contexts).map(([origin, ctx]) => [normalizeOrigin(origin), ctx]));
   return (origin) => table.get(origin);

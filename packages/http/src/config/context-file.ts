@@ -13,7 +13,7 @@
  */
 
 import { dirname, resolve } from 'node:path';
-import { createSecurityContext, MemoryStateStore, OscoreError, type CryptoBackend, type ReplayProtection, type SecurityContext, type SecurityContextParams, type SequenceNumberSource, type StateStore } from '@oscore-http/core';
+import { createSecurityContext, MemoryStateStore, OscoreError, SecurityContext, type CryptoBackend, type ReplayProtection, type SecurityContextParams, type SequenceNumberSource, type StateStore } from '@oscore-http/core';
 import { openFileStateStore } from '@oscore-http/core/file-store';
 import { ContextConfigError } from '../errors.js';
 import { readFileBounded } from './bounded-read.js';
@@ -272,4 +272,20 @@ export function loadContextFile(path: string, options: Omit<ContextSetOptions, '
   if (!isObject(data)) fail('(root)', 'must be an object with "format" and "contexts"', opts);
   if (data.format !== 'oscore-http-contexts/1') fail('format', 'must be "oscore-http-contexts/1"', opts);
   return createContextSet(data.contexts as ContextConfig[], opts);
+}
+
+/**
+ * The context set a framework adapter makes from its `contexts` option: from a context
+ * file's path or a list of configurations, with `backend`. Anything else (a context set, a
+ * lookup, contexts already made) gives `undefined`: they keep the backend they were made with.
+ * @throws {ContextConfigError} for `backend` beside such contexts, where it would be ignored;
+ *   and as {@link loadContextFile} and {@link createContextSet}.
+ */
+export function contextSetFromOption(option: unknown, backend: CryptoBackend | undefined): ContextSet | undefined {
+  const options = backend === undefined ? {} : { backend };
+  if (typeof option === 'string') return loadContextFile(option, options);
+  // An array of contexts already made (the server's `Iterable<SecurityContext>`) is not configurations.
+  if (Array.isArray(option) && !(option.length > 0 && option.every((entry) => entry instanceof SecurityContext))) return createContextSet(option as ContextConfig[], options);
+  if (backend !== undefined) throw new ContextConfigError('backend', 'applies to contexts given as a file or as configurations; pass it to createContextSet for a context set');
+  return undefined;
 }
