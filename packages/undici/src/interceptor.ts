@@ -10,6 +10,7 @@ import { protectRequest, type CryptoBackend, type InnerMessage, type SecurityCon
 import {
   ContextSet,
   contextSetFromOption,
+  ContextConfigError,
   createHeaderPolicy,
   DEFAULT_MAX_BODY_SIZE,
   DEFAULT_HTTP_REPLAY_WINDOW,
@@ -19,6 +20,7 @@ import {
   encodeOscoreHeader,
   encodeRequest,
   NoContextForOriginError,
+  httpOriginOf,
   normalizeOrigin,
   toHeaderList,
   APPLICATION_OSCORE,
@@ -83,15 +85,28 @@ function contextResolver(contexts: ClientContexts, backend: CryptoBackend | unde
   // A file or configurations: a set made here, with `backend`.
   const made = contextSetFromOption(contexts, backend);
   if (made !== undefined) return resolverOf(made);
+  if (typeof contexts === 'function') return contexts as (origin: string) => SecurityContext | undefined;
+  // A client picks its context by the request's origin, so contexts without their peer's
+  // origin (an array of made contexts, as the server takes) cannot be used here.
+  if (contexts === null || typeof contexts !== 'object' || Array.isArray(contexts)) {
+    throw new ContextConfigError('contexts', 'a client needs each context with its peer origin: give a context file, configurations with `peer`, a context set, a function of the origin or an object keyed by origin');
+  }
   // Duck-typed, so a ContextSet from another copy of @oscore-http/http works too.
   if (typeof (contexts as ContextSet).contextFor === 'function') return resolverOf(contexts as ContextSet);
-  if (typeof contexts === 'function') return contexts as (origin: string) => SecurityContext | undefined;
-  const table = new Map(Object.entries(contexts).map(([origin, ctx]) => [normalizeOrigin(origin), ctx]));
+  const table = new Map<string, SecurityContext>();
+  for (const [origin, ctx] of Object.entries(contexts as Readonly<Record<string, SecurityContext>>)) table.set(originKey(origin), ctx);
   return (origin) => table.get(origin);
 }
 
 function resolverOf(set: ContextSet): Resolver {
   return (origin) => set.contextFor(origin);
+}
+
+/** A key of the `contexts` object as an origin, or a ContextConfigError that says how to write it. */
+function originKey(key: string): string {
+  const origin = httpOriginOf(key);
+  if (origin === undefined) throw new ContextConfigError(`contexts[${JSON.stringify(key)}]`, 'is not an origin: give only scheme (http or https), host and port, like http://billing:8080');
+  return origin;
 }
 
 /** The request with the Echo option (RFC 9175 §2.2.1: Class E) set to `echo`. */

@@ -6,7 +6,7 @@
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent, cacheStores, Client, errors, interceptors, Pool, type Dispatcher } from 'undici';
-import { createContextSet, type ContextSet } from '@oscore-http/http';
+import { ContextConfigError, createContextSet, type ContextSet } from '@oscore-http/http';
 import { oscore } from '@oscore-http/undici';
 import { startFastify, type TestServer } from '../../fastify/test/support/fastify-server.js';
 import { clientContextA, Resources, serverContextA } from '../../fastify/test/support/oscore-peers.js';
@@ -307,5 +307,39 @@ describe('maxResponseSize', () => {
     );
     expect(err).toMatchObject({ code: 'ERR_OSCORE_HTTP_BODY_TOO_LARGE', limit: 1_000 });
     expect(err?.message).toMatch(/raise maxResponseSize on the client/);
+  });
+});
+
+describe('the contexts option', () => {
+  it('made contexts without their origin, or a key that is not an origin: a ContextConfigError that says what to give, when the interceptor is made', async () => {
+    const made = await contexts.contextFor(server.origin);
+    expect(made).toBeDefined();
+    const errorOf = (option: unknown) => {
+      try {
+        oscore({ contexts: option as ContextSet });
+        return undefined;
+      } catch (err) {
+        return err as ContextConfigError;
+      }
+    };
+    // An array of made contexts, as a server takes them: a client cannot tell their peers.
+    expect(errorOf([made])).toMatchObject({ code: 'ERR_OSCORE_HTTP_CONTEXT_CONFIG', path: 'contexts' });
+    expect(errorOf([made])?.message).toMatch(/peer origin/);
+    expect(errorOf(null)).toMatchObject({ code: 'ERR_OSCORE_HTTP_CONTEXT_CONFIG', path: 'contexts' });
+    expect(errorOf(42)).toMatchObject({ code: 'ERR_OSCORE_HTTP_CONTEXT_CONFIG', path: 'contexts' });
+    const badKey = errorOf({ 'billing:8080': made });
+    expect(badKey).toBeInstanceOf(ContextConfigError);
+    expect(badKey).toMatchObject({ path: 'contexts["billing:8080"]' });
+    expect(badKey?.message).toMatch(/scheme \(http or https\), host and port/);
+  });
+
+  it('an object keyed by origin, spelt in any way the origin allows: the request is protected with that context', async () => {
+    const made = await contexts.contextFor(server.origin);
+    const dispatcher = compose(oscore({ contexts: { [`${server.origin.toUpperCase()}/`]: made! }, unprotectedOrigins: 'refuse' }));
+    server.traffic.reset();
+    const res = await dispatcher.request({ origin: server.origin, path: '/hello', method: 'GET' });
+    expect(res.statusCode).toBe(200);
+    expect(await res.body.json()).toMatchObject({ host: expect.any(String) });
+    expect(server.traffic.seen).toEqual([expect.objectContaining({ method: 'POST', url: '/oscore', contentType: 'application/oscore', oscore: expect.any(String) })]);
   });
 });

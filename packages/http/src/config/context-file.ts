@@ -17,7 +17,7 @@ import { createSecurityContext, MemoryStateStore, OscoreError, SecurityContext, 
 import { openFileStateStore } from '@oscore-http/core/file-store';
 import { ContextConfigError } from '../errors.js';
 import { readFileBounded } from './bounded-read.js';
-import { ContextSet, normalizeOrigin, type RecipientFamily, type SenderFamily } from './context-set.js';
+import { ContextSet, httpOriginOf, normalizeOrigin, type RecipientFamily, type SenderFamily } from './context-set.js';
 import { jsonSyntaxDetail } from './json-syntax.js';
 import { decodeText, fail, isObject, resolveSecret, type SecretOptions, type SecretSource } from './secrets.js';
 
@@ -206,16 +206,8 @@ export function createContextSet(configs: readonly ContextConfig[], options: Con
     const ctx = config.recipientIdSuffix === undefined ? build(fullIds) : member(fullIds);
     let origin: string | undefined;
     if (config.peer !== undefined) {
-      let url: URL;
-      try {
-        url = new URL(String(config.peer));
-      } catch {
-        return fail(`${at}.peer`, `"${String(config.peer)}" is not an origin like http://billing.internal:8080`, options);
-      }
-      if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.pathname !== '/' || url.search !== '' || url.hash !== '') {
-        return fail(`${at}.peer`, `"${String(config.peer)}" is not an origin: give only scheme (http or https), host and port, like http://billing.internal:8080`, options);
-      }
-      origin = url.origin;
+      origin = httpOriginOf(String(config.peer));
+      if (origin === undefined) return fail(`${at}.peer`, `"${String(config.peer)}" is not an origin: give only scheme (http or https), host and port, like http://billing.internal:8080`, options);
       if (origins.has(origin)) fail(`${at}.peer`, `${origin} already has a context; one context per peer origin`, options);
     }
     if (config.recipientIdSuffix !== undefined) {

@@ -29,6 +29,21 @@ export function normalizeOrigin(origin: string | URL): string {
   return result;
 }
 
+/**
+ * `text` as the origin of an HTTP peer (scheme http or https, host, port; nothing after),
+ * or undefined when it is not one — `billing:8080` parses as a URL of scheme `billing:`.
+ */
+export function httpOriginOf(text: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return undefined;
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.pathname !== '/' || url.search !== '' || url.hash !== '') return undefined;
+  return url.origin;
+}
+
 /** A client-side family: this instance's member is allocated on first use. */
 export interface SenderFamily {
   /** Store counter that hands out instance numbers. */
