@@ -13,7 +13,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { pipeline, Readable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Agent, fetch as undiciFetch, type Dispatcher } from 'undici';
-import { BodyTooLargeError, createContextSet, createOscoreHandler, oscoreInfoOf, type ContextSet, type OscoreRequestInfo, type OscoreServerEvent } from '@oscore-http/http';
+import { BodyTooLargeError, ContextConfigError, createContextSet, createOscoreHandler, oscoreInfoOf, type ContextSet, type OscoreRequestInfo, type OscoreServerEvent } from '@oscore-http/http';
 import {
   allByteValues,
   clientContextA,
@@ -965,5 +965,31 @@ describe('a framework that replaces the response prototype (as Express does)', (
     expect(wire).not.toContain('text/plain');
     await agent.close();
     await new Promise((resolve) => server.close(resolve));
+  });
+});
+
+describe('the contexts option', () => {
+  it('anything but a context set, a lookup or security contexts: a ContextConfigError when the handler is made, naming the place', () => {
+    const app = () => undefined;
+    const errorOf = (contexts: unknown) => {
+      try {
+        createOscoreHandler({ contexts: contexts as ContextSet }, app);
+        return undefined;
+      } catch (err) {
+        return err as ContextConfigError;
+      }
+    };
+    for (const wrong of [undefined, null, 42, 'contexts.json', {}]) {
+      const err = errorOf(wrong);
+      expect(err, String(wrong)).toBeInstanceOf(ContextConfigError);
+      expect(err).toMatchObject({ code: 'ERR_OSCORE_HTTP_CONTEXT_CONFIG', path: 'contexts' });
+      expect(err?.message).toMatch(/loadContextFile\(path\)/);
+    }
+    // Configurations where made contexts are expected: the first entry is named.
+    expect(errorOf([serverContextA()])).toMatchObject({ code: 'ERR_OSCORE_HTTP_CONTEXT_CONFIG', path: 'contexts[0]' });
+    // What it does take.
+    const set = createContextSet([serverContextA()], { store: 'memory' });
+    expect(errorOf(set)).toBeUndefined();
+    expect(errorOf(set.registry)).toBeUndefined();
   });
 });

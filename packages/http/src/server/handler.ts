@@ -35,6 +35,7 @@ import { ContextSet } from '../config/context-set.js';
 import {
   ApplicationFailedError,
   BodyTooLargeError,
+  ContextConfigError,
   httpStatusOf,
   InternalError,
   OscoreRequiredError,
@@ -133,8 +134,16 @@ function sendContinue(res: ServerResponse): void {
 function toLookup(contexts: OscoreServerOptions['contexts']): RecipientContextLookup {
   if (contexts instanceof SecurityContext) return new ContextRegistry([contexts]);
   if (contexts instanceof ContextSet) void contexts.registry; // surface duplicate IDs at start-up, not at the first request
-  if (typeof (contexts as RecipientContextLookup).findRecipientContexts === 'function') return contexts as RecipientContextLookup;
-  return new ContextRegistry(contexts as Iterable<SecurityContext>);
+  // Checked here, for callers without the types: a mistake surfaces at start-up, typed.
+  if (typeof (contexts as RecipientContextLookup | null | undefined)?.findRecipientContexts === 'function') return contexts as RecipientContextLookup;
+  if (contexts === null || typeof contexts !== 'object' || typeof (contexts as Iterable<unknown>)[Symbol.iterator] !== 'function') {
+    throw new ContextConfigError('contexts', 'give a context set (loadContextFile(path) or createContextSet(configs)), a lookup with findRecipientContexts, or security contexts');
+  }
+  const list = [...(contexts as Iterable<unknown>)];
+  list.forEach((entry, i) => {
+    if (!(entry instanceof SecurityContext)) throw new ContextConfigError(`contexts[${i}]`, 'is not a SecurityContext; make contexts with createContextSet(configs) or loadContextFile(path)');
+  });
+  return new ContextRegistry(list as SecurityContext[]);
 }
 
 /** The scheme and authority of an absolute-form target (no fragment: none is valid in a target). */
