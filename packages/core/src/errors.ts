@@ -180,8 +180,8 @@ export class UsageLimitReachedError extends OscoreError {
   constructor(limit: 'q' | 'v', value: number) {
     super(
       limit === 'q'
-        ? `The Sender Key protected its limit of ${value} messages (draft-ietf-core-oscore-key-limits); rotate the security context (new Master Secret or ID Context) before sending again.`
-        : `The Recipient Key saw its limit of ${value} failed decryptions (draft-ietf-core-oscore-key-limits); rotate the security context, and look for the source of the forgeries.`,
+        ? `The Sender Key protected its limit of ${value} messages (draft-ietf-core-oscore-key-limits; a message longer than 'l' blocks counts as several); rotate the security context (new Master Secret or ID Context) before sending again.`
+        : `The Recipient Key saw its limit of ${value} failed decryptions (draft-ietf-core-oscore-key-limits; a message longer than 'l' blocks counts as several); rotate the security context, and look for the source of the forgeries.`,
     );
     this.limit = limit;
   }

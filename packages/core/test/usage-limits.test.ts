@@ -19,10 +19,10 @@ const masterSecret = new Uint8Array(16).fill(5);
 const get = { code: coapCode(0, 1), options: [], payload: new Uint8Array() };
 
 describe('limits per algorithm (§2.1.1)', () => {
-  it('recommends q = v = 2^20, and v = 2^14 for AES-CCM with an 8-byte tag', () => {
-    expect(defaultUsageLimits(aeadAlgorithm(10))).toEqual({ q: 2 ** 20, v: 2 ** 14 });
-    expect(defaultUsageLimits(aeadAlgorithm(11))).toEqual({ q: 2 ** 20, v: 2 ** 14 });
-    for (const id of [30, 31, 1, 2, 3, 24]) expect(defaultUsageLimits(aeadAlgorithm(id))).toEqual({ q: 2 ** 20, v: 2 ** 20 });
+  it('recommends (q, v, l) = (2^20, 2^20, 2^10), and (2^20, 2^14, 2^8) for AES-CCM with an 8-byte tag', () => {
+    expect(defaultUsageLimits(aeadAlgorithm(10))).toEqual({ q: 2 ** 20, v: 2 ** 14, l: 2 ** 8 });
+    expect(defaultUsageLimits(aeadAlgorithm(11))).toEqual({ q: 2 ** 20, v: 2 ** 14, l: 2 ** 8 });
+    for (const id of [30, 31, 1, 2, 3, 24]) expect(defaultUsageLimits(aeadAlgorithm(id))).toEqual({ q: 2 ** 20, v: 2 ** 20, l: 2 ** 10 });
   });
 });
 
@@ -82,6 +82,88 @@ describe.each([
   });
 });
 
+/** A POST whose plaintext is `size` bytes plus a few (code, marker): the AAD adds about 20 more. */
+const post = (size: number) => ({ code: coapCode(0, 2), options: [], payload: new Uint8Array(size) });
+
+describe.each([
+  ['in memory', () => undefined],
+  ['in a state store', () => new MemoryStateStore()],
+])('messages longer than l blocks (§2.1.1), counted %s', (_label, newStore) => {
+  // The longest message that counts once, in bytes, from the draft's Figure 2 — not from the code.
+  const figure2 = { 10: 4096, 1: 16384, 24: 65536 } as const;
+  const pair = (aeadAlgorithm: 10 | 1 | 24, limits: { q?: number; v?: number; l?: number }) => {
+    const state = newStore();
+    const params = { masterSecret, aeadAlgorithm, usageLimits: limits, ...(state ? { state } : {}) };
+    return {
+      client: createSecurityContext({ ...params, senderId: Uint8Array.of(1), recipientId: Uint8Array.of(2) }),
+      server: createSecurityContext({ ...params, senderId: Uint8Array.of(2), recipientId: Uint8Array.of(1) }),
+    };
+  };
+
+  it.each([10, 1, 24] as const)('COSE %i: a message of up to l blocks is one use; one of just over 2·l blocks is three', async (alg) => {
+    const unit = figure2[alg];
+    const { client } = pair(alg, { q: 4 });
+    await protectRequest(client, post(unit - 64)); // use 1
+    await protectRequest(client, post(2 * unit)); // uses 2, 3, 4
+    await expect(protectRequest(client, get)).rejects.toMatchObject({ code: 'ERR_OSCORE_USAGE_LIMIT', limit: 'q' });
+  });
+
+  it('a message that would take count_q past limit_q is refused whole, before it is encrypted', async () => {
+    const { client } = pair(10, { q: 2 });
+    await expect(protectRequest(client, post(2 * 4096))).rejects.toMatchObject({ code: 'ERR_OSCORE_USAGE_LIMIT', limit: 'q' });
+  });
+
+  it('responses count the same way', async () => {
+    const { client, server } = pair(1, { q: 3 });
+    const r = await protectRequest(client, get);
+    const { binding } = await verifyRequest(server, r.option, r.payload);
+    await protectResponse(binding, { code: coapCode(2, 5), options: [], payload: new Uint8Array(2 * 16384) }); // three uses
+    await expect(protectResponse(binding, { code: coapCode(2, 5), options: [], payload: new Uint8Array() }, { partialIV: true })).rejects.toMatchObject({ limit: 'q' });
+  });
+
+  it('a forged message of more than l blocks counts as several failed decryptions', async () => {
+    const { client, server } = pair(10, { v: 3 });
+    const r = await protectRequest(client, post(2 * 4096)); // over 2·l: three
+    const forged = r.payload.slice();
+    forged[0]! ^= 1;
+    await expect(verifyRequest(server, r.option, forged)).rejects.toBeInstanceOf(DecryptionFailedError);
+    const later = await protectRequest(client, get);
+    await expect(verifyRequest(server, later.option, later.payload)).rejects.toMatchObject({ code: 'ERR_OSCORE_USAGE_LIMIT', limit: 'v' });
+  });
+
+  it('l is configurable: with l = 1 block (16 bytes), a GET is two uses and a 100-byte POST eight', async () => {
+    // By RFC 8613 §5.3–5.4, for COSE 10, kid 01 and a one-byte Partial IV the AAD is 21 bytes:
+    // 83 68 "Encrypt0" 40 49 [85 01 81 0a 41 01 41 xx 40]. A GET's plaintext is its code (1 byte):
+    // 22 bytes, two blocks. The POST's is code, 0xff and 100 bytes: 102 + 21 = 123, eight blocks.
+    const first = pair(10, { q: 10, l: 1 });
+    expect(first.client.usageLimits).toEqual({ q: 10, v: 2 ** 14, l: 1 });
+    await protectRequest(first.client, get); // counts 0, 1
+    await protectRequest(first.client, post(100)); // counts 2 … 9
+    await expect(protectRequest(first.client, get)).rejects.toMatchObject({ limit: 'q' });
+    const second = pair(10, { q: 9, l: 1 });
+    await protectRequest(second.client, get);
+    await expect(protectRequest(second.client, post(100))).rejects.toMatchObject({ limit: 'q' });
+  });
+});
+
+describe('a message of more uses than a reserved block holds', () => {
+  it('takes them across reservations from the store', async () => {
+    const state = new MemoryStateStore();
+    const reserved: number[] = [];
+    const reserve = state.reserve.bind(state);
+    state.reserve = (key: string, count: number) => {
+      if (key.endsWith('/q')) reserved.push(count);
+      return reserve(key, count);
+    };
+    const client = createSecurityContext({ masterSecret, senderId: Uint8Array.of(1), recipientId: Uint8Array.of(2), state, reservationBlock: 2, usageLimits: { q: 7, l: 1 } });
+    await protectRequest(client, get); // 22 bytes: counts 0, 1
+    await protectRequest(client, post(40)); // 42 + 21 = 63 bytes: counts 2 … 5
+    await expect(protectRequest(client, get)).rejects.toMatchObject({ limit: 'q' }); // 6, 7
+    expect(reserved.length).toBeGreaterThanOrEqual(4);
+    expect(reserved.every((count) => count === 2)).toBe(true);
+  });
+});
+
 describe('count_v across process lifetimes (a state store)', () => {
   it('a Recipient Key retired in an earlier process decrypts nothing in the next one, not even before its first failure', async () => {
     const state = new MemoryStateStore(); // stands for a store that outlives the process
@@ -114,7 +196,7 @@ describe('count_v across process lifetimes (a state store)', () => {
 
 describe('configuration', () => {
   it('refuses usage limits that would never trigger', () => {
-    for (const usageLimits of [{ q: 'lots' }, { q: 0 }, { v: -1 }, { q: 1.5 }, { v: Number.POSITIVE_INFINITY }, { x: 5 }]) {
+    for (const usageLimits of [{ q: 'lots' }, { q: 0 }, { v: -1 }, { q: 1.5 }, { v: Number.POSITIVE_INFINITY }, { l: 0 }, { l: '1024' }, { x: 5 }]) {
       expect(() => createSecurityContext({ masterSecret, senderId: Uint8Array.of(1), recipientId: Uint8Array.of(2), usageLimits: usageLimits as never }), JSON.stringify(usageLimits)).toThrow(
         expect.objectContaining({ code: 'ERR_OSCORE_INVALID_CONTEXT' }),
       );

@@ -340,14 +340,14 @@ class Checker {
   usageLimits(value: unknown, alg: AeadAlgorithm | undefined, path: string): void {
     if (value === undefined) return;
     if (!isObject(value)) {
-      this.add('error', 'usage-limits.invalid', path, 'must be an object { "q": n, "v": n }', 'remove it for the draft\'s limits, or give positive integers');
+      this.add('error', 'usage-limits.invalid', path, 'must be an object { "q": n, "v": n, "l": n }', 'remove it for the draft\'s limits, or give positive integers');
       return;
     }
     for (const key of Object.keys(value)) {
-      if (key !== 'q' && key !== 'v') this.add('error', 'usage-limits.invalid', `${path}.${key}`, 'is not a usage limit (q or v)', 'remove it');
+      if (key !== 'q' && key !== 'v' && key !== 'l') this.add('error', 'usage-limits.invalid', `${path}.${key}`, 'is not a usage limit (q, v or l)', 'remove it');
     }
     const defaults = alg === undefined ? undefined : defaultUsageLimits(alg);
-    for (const key of ['q', 'v'] as const) {
+    for (const key of ['q', 'v', 'l'] as const) {
       const n = value[key];
       if (n === undefined) continue;
       if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1) {
@@ -358,7 +358,7 @@ class Checker {
           'warning',
           'usage-limits.above-recommendation',
           `${path}.${key}`,
-          `${n} is above draft-ietf-core-oscore-key-limits' ${key === 'q' ? 'limit_q' : 'limit_v'} of ${defaults[key]} for ${alg!.name}${ccm8 ? ', whose 8-byte tag leaves no margin for it' : ''}`,
+          `${n} is above draft-ietf-core-oscore-key-limits' ${key === 'l' ? 'l' : `limit_${key}`} of ${defaults[key]}${key === 'l' ? ' blocks' : ''} for ${alg!.name}${ccm8 ? ', whose 8-byte tag leaves no margin for it' : ''}`,
           ccm8 ? 'remove it; rotate the context before the limit instead' : 'keep it only after computing the advantage for your message sizes (draft-irtf-cfrg-aead-limits); else remove it',
         );
       }

@@ -18,7 +18,7 @@ import { DEFAULT_REPLAY_WINDOW_SIZE, ReplayWindow, type ReplayProtection } from 
 import { MemorySequenceNumberSource, ReservedSequenceNumberSource, type SequenceNumberSource } from '../sequence/sender-sequence.js';
 import { ReservedCounter } from '../state/reserved-counter.js';
 import type { StateStore } from '../state/state-store.js';
-import { defaultUsageLimits, type UsageLimits } from '../state/usage-limits.js';
+import { cipherBlockBytes, defaultUsageLimits, type UsageLimits } from '../state/usage-limits.js';
 import { deriveParameters, hkdfInfo } from './derive.js';
 import { MAX_OSCORE_OPTION_LENGTH } from '../cose/oscore-option.js';
 
@@ -75,6 +75,8 @@ export interface ContextInternals {
   /** Failed decryptions with the Recipient Key (`count_v`). */
   readonly v: UsageCounter;
   readonly limits: UsageLimits;
+  /** Bytes of `limits.l` blocks: the longest message that counts as one use. */
+  readonly useBytes: number;
   /** Set once `count_v` reached `limit_v`: the Recipient Key decrypts nothing more. */
   readonly recipientKeyRetired: { value: boolean };
   /** Whether `count_v` from earlier processes was read (stored counters only; see usage.ts), and the read in progress. */
@@ -281,7 +283,7 @@ export function createSecurityContext(params: SecurityContextParams): SecurityCo
   // A limit that is not a positive integer would never trigger (draft-ietf-core-oscore-key-limits §2.2).
   for (const key of Object.keys(params.usageLimits ?? {})) {
     const value = (params.usageLimits as Record<string, unknown>)[key];
-    if (key !== 'q' && key !== 'v') throw new InvalidContextError(`usageLimits has an unknown limit "${key}"; use q and v`);
+    if (key !== 'q' && key !== 'v' && key !== 'l') throw new InvalidContextError(`usageLimits has an unknown limit "${key}"; use q, v and l`);
     if (value !== undefined && (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1)) {
       throw new InvalidContextError(`usageLimits.${key} must be a positive integer`);
     }
@@ -301,6 +303,7 @@ export function createSecurityContext(params: SecurityContextParams): SecurityCo
     q: store === undefined ? new MemoryCounter() : senderCounter(store, `${senderStateId}/q`, block),
     v: store === undefined ? new MemoryCounter() : new ReservedCounter(store, `${recipientStateId}/v`, block === undefined ? 64 : Math.min(block, 64)),
     limits,
+    useBytes: limits.l * cipherBlockBytes(aead),
     recipientKeyRetired: { value: false },
     recipientKeyChecked: { value: store === undefined },
     senderId,

@@ -1,20 +1,38 @@
 /**
  * AEAD usage accounting around every encryption and failed decryption
- * (draft-ietf-core-oscore-key-limits §2.3.1, §2.3.2).
+ * (draft-ietf-core-oscore-key-limits §2.3.1, §2.3.2). A message longer than `l` blocks
+ * counts as several uses (usage-limits.ts).
  */
 
-import type { ContextInternals } from '../context/security-context.js';
+import type { ContextInternals, UsageCounter } from '../context/security-context.js';
 import { UsageLimitReachedError } from '../errors.js';
+import { usesOf } from '../state/usage-limits.js';
 
-/** §2.3.1: "Before encrypting ... 'count_q' is incremented. If 'count_q' exceeds 'limit_q', the message processing is aborted." */
-export function countEncryption(internals: ContextInternals): void | Promise<void> {
-  const used = internals.q.take();
+/**
+ * Takes `n` counts; yields the last (0-based), so the message fits only if it is below the
+ * limit. Synchronous while the counter has them in memory.
+ */
+function take(counter: UsageCounter, n: number): number | Promise<number> {
+  let last = counter.take();
+  for (let taken = 1; taken < n; taken++) {
+    if (typeof last !== 'number') return last.then(() => take(counter, n - taken));
+    last = counter.take();
+  }
+  return last;
+}
+
+/**
+ * §2.3.1: "Before encrypting ... 'count_q' is incremented. If 'count_q' exceeds 'limit_q', the message processing is aborted."
+ * `bytes`: the plaintext and the AAD to be encrypted.
+ */
+export function countEncryption(internals: ContextInternals, bytes: number): void | Promise<void> {
+  const used = take(internals.q, usesOf(bytes, internals.useBytes));
   if (typeof used === 'number') return checkQ(used, internals);
   return used.then((n) => checkQ(n, internals));
 }
 
-function checkQ(previous: number, internals: ContextInternals): void {
-  if (previous >= internals.limits.q) throw new UsageLimitReachedError('q', internals.limits.q);
+function checkQ(last: number, internals: ContextInternals): void {
+  if (last >= internals.limits.q) throw new UsageLimitReachedError('q', internals.limits.q);
 }
 
 /**
@@ -43,8 +61,11 @@ export function assertRecipientKeyUsable(internals: ContextInternals): void | Pr
   });
 }
 
-/** §2.3.2: "If the decryption and verification ... fails, the 'count_v' counter is incremented." */
-export async function countFailedDecryption(internals: ContextInternals): Promise<void> {
-  const previous = await internals.v.take();
-  if (previous + 1 >= internals.limits.v) internals.recipientKeyRetired.value = true;
+/**
+ * §2.3.2: "If the decryption and verification ... fails, the 'count_v' counter is incremented."
+ * `bytes`: the ciphertext and the AAD that failed.
+ */
+export async function countFailedDecryption(internals: ContextInternals, bytes: number): Promise<void> {
+  const last = await take(internals.v, usesOf(bytes, internals.useBytes));
+  if (last + 1 >= internals.limits.v) internals.recipientKeyRetired.value = true;
 }

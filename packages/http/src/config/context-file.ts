@@ -49,7 +49,7 @@ export interface ContextConfig {
   /** Replay window size; default 1024 ({@link DEFAULT_HTTP_REPLAY_WINDOW}). */
   readonly replayWindow?: number;
   /** AEAD usage limits (draft-ietf-core-oscore-key-limits); default the draft's for the algorithm. */
-  readonly usageLimits?: { readonly q?: number; readonly v?: number };
+  readonly usageLimits?: { readonly q?: number; readonly v?: number; readonly l?: number };
 }
 
 /** A context file's content. */
