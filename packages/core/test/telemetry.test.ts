@@ -91,6 +91,10 @@ describe('spans and metrics', () => {
     expect(sum('oscore.replay.rejected', { 'oscore.context': 'orders' })).toBe(1);
     expect(sum('oscore.sender.sequence_numbers.used', { 'oscore.context': 'shop', 'oscore.kid': '0a' })).toBe(2);
     expect(sum('oscore.sender.sequence_numbers.usage', { 'oscore.context': 'shop' })).toBeCloseTo(2 / 2 ** 40, 20);
+    // count_q against the draft's limit_q of 2^20: two requests from the client, one response from the server.
+    expect(sum('oscore.sender.key.usage', { 'oscore.context': 'shop', 'oscore.kid': '0a' })).toBe(2 / 2 ** 20);
+    expect(sum('oscore.sender.key.usage', { 'oscore.context': 'orders', 'oscore.kid': '0b' })).toBe(1 / 2 ** 20);
+    expect(sum('oscore.sender.sequence_numbers.used', { 'oscore.context': 'orders' })).toBe(0); // a response without its own Partial IV uses none
   });
 
   it('never records a key, the Common IV or plaintext', async () => {

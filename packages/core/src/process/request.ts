@@ -87,14 +87,14 @@ export async function protectRequest(context: SecurityContext, message: InnerMes
     const aad = encodeAadInto(privateBuffer, context.aead, senderId, partialIV);
     // Step 4: encrypt with the Sender Key, then compress (§6).
     const counted = countEncryption(internals, plaintext.length + aad.length);
-    if (counted !== undefined) await counted;
+    const keyUses = typeof counted === 'number' ? counted : await counted;
     const payload = backend.encrypt(senderKey, nonce, aad, plaintext);
     const option = encodeOscoreOption({
       partialIV,
       kid: senderId,
       kidContext: context.sendKidContext ? idContext : undefined,
     });
-    protectedMessage(span, 'request', context, { kid: senderId, partialIV, sequenceNumber: seq, size: payload.length });
+    protectedMessage(span, 'request', context, { kid: senderId, partialIV, sequenceNumber: seq, keyUses, size: payload.length });
     return { option, payload, binding: new RequestBinding('client', context, senderId, partialIV) };
   } catch (err) {
     failed(span, 'request', err, false, { context });

@@ -78,9 +78,9 @@ export async function protectResponse(
     }
     const aad = encodeAadInto(privateBuffer, context.aead, state.kid, state.partialIV);
     const counted = countEncryption(internals, plaintext.length + aad.length);
-    if (counted !== undefined) await counted;
+    const keyUses = typeof counted === 'number' ? counted : await counted;
     const payload = backend.encrypt(senderKey, nonce, aad, plaintext);
-    protectedMessage(span, 'response', context, { kid: state.kid, partialIV, sequenceNumber: seq, size: payload.length });
+    protectedMessage(span, 'response', context, { kid: state.kid, partialIV, sequenceNumber: seq, keyUses, size: payload.length });
     return { option, payload };
   } catch (err) {
     failed(span, 'response', err, false, { context });

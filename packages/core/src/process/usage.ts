@@ -23,16 +23,17 @@ function take(counter: UsageCounter, n: number): number | Promise<number> {
 
 /**
  * §2.3.1: "Before encrypting ... 'count_q' is incremented. If 'count_q' exceeds 'limit_q', the message processing is aborted."
- * `bytes`: the plaintext and the AAD to be encrypted.
+ * `bytes`: the plaintext and the AAD to be encrypted. Yields `count_q` with this message.
  */
-export function countEncryption(internals: ContextInternals, bytes: number): void | Promise<void> {
+export function countEncryption(internals: ContextInternals, bytes: number): number | Promise<number> {
   const used = take(internals.q, usesOf(bytes, internals.useBytes));
   if (typeof used === 'number') return checkQ(used, internals);
   return used.then((n) => checkQ(n, internals));
 }
 
-function checkQ(last: number, internals: ContextInternals): void {
+function checkQ(last: number, internals: ContextInternals): number {
   if (last >= internals.limits.q) throw new UsageLimitReachedError('q', internals.limits.q);
+  return last + 1;
 }
 
 /**

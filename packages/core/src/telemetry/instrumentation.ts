@@ -27,6 +27,7 @@ export const TELEMETRY = Object.freeze({
     replays: 'oscore.replay.rejected',
     sequenceUsed: 'oscore.sender.sequence_numbers.used',
     sequenceUsage: 'oscore.sender.sequence_numbers.usage',
+    keyUsage: 'oscore.sender.key.usage',
   },
   attributes: {
     kind: 'oscore.message.kind',
@@ -55,8 +56,8 @@ interface Instruments {
   readonly replays: Counter;
 }
 
-/** Highest sequence number used per Sender Context, for the usage gauges. */
-const senders = new Map<string, { readonly attributes: Attributes; used: number }>();
+/** Per Sender Key: sequence numbers used and `count_q` against `limit_q`, for the usage gauges. */
+const senders = new Map<string, { readonly attributes: Attributes; used: number; keyUses: number; readonly limitQ: number }>();
 
 let provider: MeterProvider | undefined;
 let instruments: Instruments | undefined;
@@ -75,14 +76,16 @@ function meters(): Instruments {
     };
     const used = meter.createObservableGauge(TELEMETRY.metrics.sequenceUsed, { description: 'Sender Sequence Numbers used so far', unit: '{number}' });
     const usage = meter.createObservableGauge(TELEMETRY.metrics.sequenceUsage, { description: 'Share of the 2^40 Sender Sequence Numbers used (RFC 8613 §7.2.1)', unit: '1' });
+    const keyUsage = meter.createObservableGauge(TELEMETRY.metrics.keyUsage, { description: "Share of the Sender Key's usage limit limit_q used (draft-ietf-core-oscore-key-limits)", unit: '1' });
     meter.addBatchObservableCallback(
       (result) => {
         for (const sender of senders.values()) {
           result.observe(used, sender.used, sender.attributes);
           result.observe(usage, sender.used / (MAX_SEQUENCE_NUMBER + 1), sender.attributes);
+          result.observe(keyUsage, sender.keyUses / sender.limitQ, sender.attributes);
         }
       },
-      [used, usage],
+      [used, usage, keyUsage],
     );
   }
   return instruments;
@@ -135,14 +138,21 @@ export function startSpan(name: string, kind: MessageKind): Span {
 }
 
 /** Records a successful protect. */
-export function protectedMessage(span: Span, kind: MessageKind, ctx: SecurityContext, details: { kid: Uint8Array; partialIV?: Uint8Array | undefined; sequenceNumber?: number | undefined; size: number }): void {
+export function protectedMessage(
+  span: Span,
+  kind: MessageKind,
+  ctx: SecurityContext,
+  details: { kid: Uint8Array; partialIV?: Uint8Array | undefined; sequenceNumber?: number | undefined; keyUses: number; size: number },
+): void {
   const attributes = contextAttributes(ctx);
   meters().protected.add(1, attributesOf(ctx)[kind]);
-  if (details.sequenceNumber !== undefined) {
-    const sender = senders.get(ctx.senderStateId);
-    if (sender === undefined) senders.set(ctx.senderStateId, { attributes: { ...attributes, [A.kid]: toHex(ctx.senderId) }, used: details.sequenceNumber + 1 });
-    else if (details.sequenceNumber + 1 > sender.used) sender.used = details.sequenceNumber + 1;
+  let sender = senders.get(ctx.senderStateId);
+  if (sender === undefined) {
+    sender = { attributes: { ...attributes, [A.kid]: toHex(ctx.senderId) }, used: 0, keyUses: 0, limitQ: ctx.usageLimits.q };
+    senders.set(ctx.senderStateId, sender);
   }
+  if (details.sequenceNumber !== undefined && details.sequenceNumber + 1 > sender.used) sender.used = details.sequenceNumber + 1;
+  if (details.keyUses > sender.keyUses) sender.keyUses = details.keyUses;
   if (span.isRecording()) {
     span.setAttributes({ ...attributes, [A.kid]: toHex(details.kid), [A.size]: details.size, [A.outcome]: 'ok' });
     if (details.partialIV !== undefined) span.setAttribute(A.partialIV, toHex(details.partialIV));
