@@ -18,7 +18,7 @@ import {
 
 const masterSecret = new Uint8Array(16).fill(5);
 const get = { code: coapCode(0, 1), options: [], payload: new Uint8Array() };
-/** A POST whose plaintext is `size` bytes plus two (code, payload marker). */
+/** A POST whose COSE plaintext is `size` bytes plus two (code, payload marker). */
 const post = (size: number) => ({ code: coapCode(0, 2), options: [], payload: new Uint8Array(size) });
 
 /** Where the counts are kept: each pair gets its own store, so one test's counts never carry into the next. */
@@ -140,18 +140,18 @@ describe.each(COUNTERS)('messages longer than l blocks (§2.1.1), counted %s', (
     await expect(verifyRequest(server, later.option, later.payload)).rejects.toMatchObject({ code: 'ERR_OSCORE_USAGE_LIMIT', limit: 'v' });
   });
 
-  it('l is configurable: with l = 1 block (16 bytes), a GET is two uses and a 100-byte POST eight', async () => {
-    // By RFC 8613 §5.3–5.4, for COSE 10, kid 01 and a one-byte Partial IV the AAD is 21 bytes:
-    // 83 68 "Encrypt0" 40 49 [85 01 81 0a 41 01 41 xx 40]. A GET's plaintext is its code (1 byte):
-    // 22 bytes, two blocks. The POST's is code, 0xff and 100 bytes: 102 + 21 = 123, eight blocks.
-    const first = pair(10, { q: 10, l: 1 });
-    expect(first.client.usageLimits).toEqual({ q: 10, v: 2 ** 14, l: 1 });
-    await protectRequest(first.client, get); // counts 0, 1
-    await protectRequest(first.client, post(100)); // counts 2 … 9
+  it('l is configurable: with l = 1 block (16 bytes), a GET is one use and a 108-byte POST eight', async () => {
+    // A message's size is its COSE plaintext, tag and padding (key-limits §2.3). For COSE 10
+    // (8-byte tag): a GET's plaintext is its code, 1 + 8 = 9 bytes, one block; the POST's is
+    // code, 0xff and 108 bytes, 110 + 8 = 118 bytes, eight blocks (seven without the tag).
+    const first = pair(10, { q: 9, l: 1 });
+    expect(first.client.usageLimits).toEqual({ q: 9, v: 2 ** 14, l: 1 });
+    await protectRequest(first.client, get); // count 0
+    await protectRequest(first.client, post(108)); // counts 1 … 8
     await expect(protectRequest(first.client, get)).rejects.toMatchObject({ limit: 'q' });
-    const second = pair(10, { q: 9, l: 1 });
+    const second = pair(10, { q: 8, l: 1 });
     await protectRequest(second.client, get);
-    await expect(protectRequest(second.client, post(100))).rejects.toMatchObject({ limit: 'q' });
+    await expect(protectRequest(second.client, post(108))).rejects.toMatchObject({ limit: 'q' });
   });
 });
 
@@ -159,9 +159,11 @@ describe('a message of more uses than a reserved block holds', () => {
   it('takes them across reservations from the store', async () => {
     const { state, reserved } = recordingStore();
     const client = createSecurityContext({ masterSecret, senderId: Uint8Array.of(1), recipientId: Uint8Array.of(2), state, reservationBlock: 2, usageLimits: { q: 7, l: 1 } });
-    await protectRequest(client, get); // 22 bytes: counts 0, 1
-    await protectRequest(client, post(40)); // 42 + 21 = 63 bytes: counts 2 … 5
-    await expect(protectRequest(client, get)).rejects.toMatchObject({ limit: 'q' }); // 6, 7
+    await protectRequest(client, get); // 1 + 8 bytes: count 0
+    await protectRequest(client, post(40)); // 42 + 8 = 50 bytes, four blocks: counts 1 … 4
+    await protectRequest(client, get); // 5
+    await protectRequest(client, get); // 6
+    await expect(protectRequest(client, get)).rejects.toMatchObject({ limit: 'q' }); // 7
     const q = reserved.filter((r) => r.counter === 'q');
     expect(q.length).toBeGreaterThanOrEqual(4);
     expect(q.every((r) => r.count === 2)).toBe(true);

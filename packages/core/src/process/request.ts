@@ -86,7 +86,7 @@ export async function protectRequest(context: SecurityContext, message: InnerMes
     // §5.4: in a request, request_kid is our Sender ID and request_piv our Partial IV.
     const aad = encodeAadInto(privateBuffer, context.aead, senderId, partialIV);
     // Step 4: encrypt with the Sender Key, then compress (§6).
-    const counted = countEncryption(internals, plaintext.length + aad.length);
+    const counted = countEncryption(internals, plaintext.length + context.aead.tagLength);
     const keyUses = typeof counted === 'number' ? counted : await counted;
     const payload = backend.encrypt(senderKey, nonce, aad, plaintext);
     const option = encodeOscoreOption({
@@ -164,7 +164,7 @@ export async function verifyRequest(
       const nonce = computeNonceInto(privateBuffer, commonIV, recipientId, partialIV);
       const plaintext = backend.decrypt(recipientKey, nonce, aad, payload);
       if (plaintext === undefined) {
-        await countFailedDecryption(internals, payload.length + aad.length);
+        await countFailedDecryption(internals, payload.length);
         continue;
       }
       // Step 6: "If decryption succeeds, update the Replay Window" — check and update are one step (§7.4).

@@ -77,7 +77,7 @@ export async function protectResponse(
       option = encodeOscoreOption({});
     }
     const aad = encodeAadInto(privateBuffer, context.aead, state.kid, state.partialIV);
-    const counted = countEncryption(internals, plaintext.length + aad.length);
+    const counted = countEncryption(internals, plaintext.length + context.aead.tagLength);
     const keyUses = typeof counted === 'number' ? counted : await counted;
     const payload = backend.encrypt(senderKey, nonce, aad, plaintext);
     protectedMessage(span, 'response', context, { kid: state.kid, partialIV, sequenceNumber: seq, keyUses, size: payload.length });
@@ -120,7 +120,7 @@ export async function verifyResponse(binding: RequestBinding, option: Uint8Array
     // Step 5.
     const plaintext = backend.decrypt(recipientKey, nonce, aad, payload);
     if (plaintext === undefined) {
-      await countFailedDecryption(internals, payload.length + aad.length);
+      await countFailedDecryption(internals, payload.length);
       throw new DecryptionFailedError();
     }
     // §7.4 "only a single response is accepted": check again, in the same synchronous step as

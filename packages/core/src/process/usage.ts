@@ -23,7 +23,7 @@ function take(counter: UsageCounter, n: number): number | Promise<number> {
 
 /**
  * §2.3.1: "Before encrypting ... 'count_q' is incremented. If 'count_q' exceeds 'limit_q', the message processing is aborted."
- * `bytes`: the plaintext and the AAD to be encrypted. Yields `count_q` with this message.
+ * `bytes`: the COSE plaintext and the tag (the message size of §2.3). Yields `count_q` with this message.
  */
 export function countEncryption(internals: ContextInternals, bytes: number): number | Promise<number> {
   const used = take(internals.q, usesOf(bytes, internals.useBytes));
@@ -64,7 +64,7 @@ export function assertRecipientKeyUsable(internals: ContextInternals): void | Pr
 
 /**
  * §2.3.2: "If the decryption and verification ... fails, the 'count_v' counter is incremented."
- * `bytes`: the ciphertext and the AAD that failed.
+ * `bytes`: the ciphertext, tag included, that failed.
  */
 export async function countFailedDecryption(internals: ContextInternals, bytes: number): Promise<void> {
   const last = await take(internals.v, usesOf(bytes, internals.useBytes));

@@ -4,9 +4,10 @@
  * the Recipient Key; past `limit_q` / `limit_v` the key must not be used again and the
  * context has to be replaced.
  *
- * The limits hold for messages of at most `l` cipher blocks (§2.1.1). An HTTP body can be
- * far longer (OSCORE over HTTP has no block-wise transfer to split it), so a message of
- * more than `l` blocks counts as as many uses as messages of `l` blocks it would take:
+ * The limits hold for messages of at most `l` cipher blocks (§2.1.1), a message's size being
+ * its COSE plaintext, tag and cipher padding (§2.3). Larger CoAP messages are split by
+ * block-wise transfer (§2.3); an HTTP body has no such split, so a message of more than
+ * `l` blocks counts as as many uses as messages of `l` blocks it would take:
  * the bounds of draft-irtf-cfrg-aead-limits grow with the blocks processed, and this keeps
  * them as the draft computed them — its own alternative of "reducing the value of 'q' and
  * 'v' considering the new value of 'l'" (§2.1.1), applied per message.
@@ -40,7 +41,10 @@ export function cipherBlockBytes(alg: AeadAlgorithm): number {
   return alg.mode === 'chacha20-poly1305' ? 64 : 16;
 }
 
-/** How many uses a message of `bytes` (plaintext or ciphertext, with the AAD) counts as. */
+/**
+ * How many uses a message of `bytes` (COSE plaintext and tag) counts as. Padding to whole
+ * blocks (§2.3) changes nothing here: `unitBytes` is a whole number of blocks.
+ */
 export function usesOf(bytes: number, unitBytes: number): number {
   return bytes <= unitBytes ? 1 : Math.ceil(bytes / unitBytes);
 }
