@@ -209,6 +209,26 @@ describe('other files', () => {
     expect(load.message).toMatch(/do not fit the 255-byte OSCORE option as 'kid context' and 'kid'/);
   });
 
+  it("an exp that has passed is an error, one within 30 days a warning, an invalid one the loader's error", async () => {
+    const secret = () => ({ hex: randomBytes(32).toString('hex') });
+    const inDays = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString();
+    write('exp.json', file([
+      { name: 'passed', masterSecret: secret(), senderId: '01', recipientId: '02', exp: '2020-01-01T00:00:00Z' },
+      { name: 'soon', masterSecret: secret(), senderId: '03', recipientId: '04', exp: inDays(10) },
+      { name: 'later', masterSecret: secret(), senderId: '05', recipientId: '06', exp: inDays(90) },
+      { name: 'local', masterSecret: secret(), senderId: '07', recipientId: '08', exp: '2030-01-01T00:00:00' },
+    ]));
+    const run = await doctor(['--json', 'exp.json']);
+    expect(run.code).toBe(1);
+    const findings = (JSON.parse(run.stdout) as Report).findings.filter((f) => f.path.endsWith('.exp'));
+    expect(findings).toEqual([
+      expect.objectContaining({ level: 'error', check: 'exp.passed', path: 'contexts[0].exp', message: 'the context expired at 2020-01-01T00:00:00.000Z: it protects and verifies nothing' }),
+      expect.objectContaining({ level: 'warning', check: 'exp.soon', path: 'contexts[1].exp', message: expect.stringMatching(/in 10 day\(s\)$/) }),
+      expect.objectContaining({ level: 'error', check: 'load', path: 'contexts[3].exp', message: expect.stringMatching(/with its offset/) }),
+    ]);
+    expect(findings[0]!.fix).toMatch(/rotate the context/);
+  });
+
   it.each([
     ['not an object', [1, 2], 'file.root', '(root)'],
     ['no format', { contexts: [] }, 'file.format', 'format'],

@@ -171,17 +171,19 @@ export class FreshnessRequiredError extends OscoreError {
   }
 }
 
-/** A key reached its AEAD usage limit (draft-ietf-core-oscore-key-limits §2.3). */
+/** A key reached its AEAD usage limit, or the context its expiration time (draft-ietf-core-oscore-key-limits §2.2, §2.3). */
 export class UsageLimitReachedError extends OscoreError {
   readonly code = 'ERR_OSCORE_USAGE_LIMIT';
   readonly outcome = '5.03';
-  /** Which limit: `q` (encryptions with the Sender Key) or `v` (failed decryptions with the Recipient Key). */
-  readonly limit: 'q' | 'v';
-  constructor(limit: 'q' | 'v', value: number) {
+  /** Which limit: `q` (encryptions with the Sender Key), `v` (failed decryptions with the Recipient Key) or `exp` (the context's expiration time). */
+  readonly limit: 'q' | 'v' | 'exp';
+  constructor(limit: 'q' | 'v' | 'exp', value: number) {
     super(
       limit === 'q'
         ? `The Sender Key protected its limit of ${value} messages (draft-ietf-core-oscore-key-limits; a message longer than 'l' blocks counts as several); rotate the security context (new Master Secret or ID Context) before sending again.`
-        : `The Recipient Key saw its limit of ${value} failed decryptions (draft-ietf-core-oscore-key-limits; a message longer than 'l' blocks counts as several); rotate the security context, and look for the source of the forgeries.`,
+        : limit === 'v'
+          ? `The Recipient Key saw its limit of ${value} failed decryptions (draft-ietf-core-oscore-key-limits; a message longer than 'l' blocks counts as several); rotate the security context, and look for the source of the forgeries.`
+          : `The security context expired at ${new Date(value * 1000).toISOString()} ('exp', draft-ietf-core-oscore-key-limits); rotate it (new Master Secret or ID Context) to communicate again.`,
     );
     this.limit = limit;
   }

@@ -1,6 +1,6 @@
 /** AEAD usage limits (draft-ietf-core-oscore-key-limits §2.1.1, §2.3): count_q, count_v, and refusal past the limit. */
 
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   aeadAlgorithm,
   coapCode,
@@ -195,6 +195,66 @@ describe('count_v across process lifetimes (a state store)', () => {
     expect(verified).toEqual(Array(10).fill('ok'));
     // One value reserved for the read, not one per request.
     expect(await state.reserve(`${server.recipientStateId}/v`, 1)).toBe(1);
+  });
+});
+
+describe("the context's expiration time 'exp' (§2.2.1)", () => {
+  const now = () => Math.floor(Date.now() / 1000);
+  const at = (exp: number, ids: [number, number], secret = masterSecret) => createSecurityContext({ masterSecret: secret, senderId: Uint8Array.of(ids[0]), recipientId: Uint8Array.of(ids[1]), exp });
+
+  it('before exp the context works; from exp on it protects and verifies nothing', async () => {
+    const later = now() + 3600;
+    const client = at(later, [1, 2]);
+    const server = at(later, [2, 1]);
+    expect(client.exp).toBe(later);
+    const r = await protectRequest(client, get);
+    const { binding } = await verifyRequest(server, r.option, r.payload);
+    const answer = await protectResponse(binding, { code: coapCode(2, 5), options: [], payload: new Uint8Array() });
+    await verifyResponse(r.binding, answer.option, answer.payload);
+
+    const past = now() - 1;
+    const expiredClient = at(past, [1, 2]);
+    const expiredServer = at(past, [2, 1]);
+    const expired = { code: 'ERR_OSCORE_USAGE_LIMIT', limit: 'exp', outcome: '5.03' };
+    await expect(protectRequest(expiredClient, get)).rejects.toMatchObject(expired);
+    await expect(protectRequest(expiredClient, get)).rejects.toThrow(`expired at ${new Date(past * 1000).toISOString()}`);
+    const fresh = await protectRequest(client, get);
+    await expect(verifyRequest(expiredServer, fresh.option, fresh.payload)).rejects.toMatchObject(expired);
+  });
+
+  it('a response protected or received once exp has passed is refused, though its request was verified in time', async () => {
+    const exp = now() + 60;
+    const client = at(exp, [1, 2]);
+    const server = at(exp, [2, 1]);
+    const ok = { code: coapCode(2, 5), options: [], payload: new Uint8Array() };
+    const first = await protectRequest(client, get);
+    const second = await protectRequest(client, get);
+    const bindingFirst = (await verifyRequest(server, first.option, first.payload)).binding;
+    const bindingSecond = (await verifyRequest(server, second.option, second.payload)).binding;
+    const answerFirst = await protectResponse(bindingFirst, ok);
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(exp * 1000);
+      await expect(protectResponse(bindingSecond, ok)).rejects.toMatchObject({ limit: 'exp' });
+      await expect(verifyResponse(first.binding, answerFirst.option, answerFirst.payload)).rejects.toMatchObject({ limit: 'exp' });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('an expired context beside its successor (a rotation) is passed over', async () => {
+    const otherSecret = new Uint8Array(16).fill(6);
+    const oldServer = at(now() - 1, [2, 1]);
+    const newServer = createSecurityContext({ masterSecret: otherSecret, senderId: Uint8Array.of(2), recipientId: Uint8Array.of(1) });
+    const newClient = createSecurityContext({ masterSecret: otherSecret, senderId: Uint8Array.of(1), recipientId: Uint8Array.of(2) });
+    const r = await protectRequest(newClient, get);
+    await expect(verifyRequest({ findRecipientContexts: () => [oldServer, newServer] }, r.option, r.payload)).resolves.toMatchObject({ context: newServer });
+  });
+
+  it('refuses an exp that is not a NumericDate', () => {
+    for (const exp of [-1, 1.5, '2027-01-01', Number.NaN]) {
+      expect(() => at(exp as number, [1, 2]), String(exp)).toThrow(expect.objectContaining({ code: 'ERR_OSCORE_INVALID_CONTEXT' }));
+    }
   });
 });
 

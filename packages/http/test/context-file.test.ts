@@ -89,10 +89,25 @@ describe('validation', () => {
     [{ peer: 'ftp://billing' }, 'contexts[0].peer'],
     [{ peer: 'http://billing/api' }, 'contexts[0].peer'],
     [{ usageLimits: { q: 'lots' } }, 'contexts[0]'],
+    [{ exp: '2027-06-30' }, 'contexts[0].exp'], // no time, no offset: the instant would depend on the host
+    [{ exp: '2027-06-30T00:00:00' }, 'contexts[0].exp'],
+    [{ exp: 'tomorrow' }, 'contexts[0].exp'],
+    [{ exp: -5 }, 'contexts[0].exp'],
+    [{ exp: 1.5 }, 'contexts[0].exp'],
     [{ masterSecret: 'inline-string' }, 'contexts[0].masterSecret'],
     [{ sendKidContex: true }, 'contexts[0].sendKidContex'],
   ] as [Record<string, unknown>, string][])('%j is refused at %s', (change, path) => {
     expect(problem(() => createContextSet([{ ...base, ...change } as ContextConfig])).path).toBe(path);
+  });
+
+  it('takes exp as an RFC 3339 date-time with its offset or as seconds since the epoch', () => {
+    // 2027-06-30T00:00:00Z is 1,814,313,600 s: 57 years with 14 leap days from 1970 (20,819 days), then 180 days to June 30.
+    expect((57 * 365 + 14 + 180) * 86_400).toBe(1_814_313_600);
+    const at = (exp: string | number) => createContextSet([{ ...base, exp }], { store: 'memory' }).contexts[0]!.exp;
+    expect(at('2027-06-30T00:00:00Z')).toBe(1_814_313_600);
+    expect(at('2027-06-30T02:00:00.750+02:00')).toBe(1_814_313_600);
+    expect(at(1_814_313_600)).toBe(1_814_313_600);
+    expect(createContextSet([base], { store: 'memory' }).contexts[0]!.exp).toBeUndefined();
   });
 
   it('refuses duplicate names, duplicate peers and duplicate Recipient IDs', () => {

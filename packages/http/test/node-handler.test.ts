@@ -993,3 +993,31 @@ describe('the contexts option', () => {
     expect(errorOf(set.registry)).toBeUndefined();
   });
 });
+
+describe("a context past its 'exp' (draft-ietf-core-oscore-key-limits §2.2.1)", () => {
+  const EXPIRED = '2020-01-01T00:00:00Z';
+
+  it('the server refuses with 503 before the listener runs; a client whose context expired sends nothing', async () => {
+    let ran = 0;
+    const refused: OscoreServerEvent[] = [];
+    const listener = (_req: IncomingMessage, res: ServerResponse) => {
+      ran++;
+      res.end('ran');
+    };
+    const { server, origin } = await start(
+      createOscoreHandler({ contexts: createContextSet([serverContextA({ senderId: '41', recipientId: '42', exp: EXPIRED })], { store: 'memory' }), onEvent: (e) => refused.push(e) }, listener),
+    );
+    const traffic = countTraffic(server);
+    const fresh = resources.add(oscoreAgent(origin, { contexts: createContextSet([clientContextA(origin, { senderId: '42', recipientId: '41' })], { store: 'memory' }) }), (c) => c.close());
+    // The refusal cannot be protected (the context is spent): the client sees an unverifiable 503.
+    await expect(send(fresh.dispatcher, origin, '/echo')).rejects.toMatchObject({ code: 'ERR_OSCORE_HTTP_UNPROTECTED_RESPONSE', status: 503, diagnostic: 'Security context exhausted' });
+    expect(ran).toBe(0);
+    expect(refused).toEqual([expect.objectContaining({ type: 'rejected', status: 503 })]);
+    expect(refused[0]!.error.code).toBe('ERR_OSCORE_USAGE_LIMIT');
+
+    traffic.reset();
+    const expired = resources.add(oscoreAgent(origin, { contexts: createContextSet([clientContextA(origin, { senderId: '42', recipientId: '41', exp: EXPIRED })], { store: 'memory' }) }), (c) => c.close());
+    await expect(send(expired.dispatcher, origin, '/echo')).rejects.toMatchObject({ code: 'ERR_OSCORE_USAGE_LIMIT', limit: 'exp' });
+    expect(traffic.requests).toBe(0);
+  });
+});

@@ -38,6 +38,8 @@ export interface DoctorResult {
 
 /** The settings a context entry may have (docs/context-file.md; the loader refuses others). */
 const KNOWN_KEYS = CONTEXT_CONFIG_KEYS;
+/** An 'exp' closer than this is a warning: time to plan the rotation. */
+const EXP_WARNING_DAYS = 30;
 
 /** The smallest Master Secret accepted without an error (docs/key-management.md). */
 const MIN_SECRET = 16;
@@ -322,6 +324,15 @@ class Checker {
     }
   }
 
+  /** 'exp' (draft-ietf-core-oscore-key-limits §2.2.1): passed, or near enough to plan the rotation. */
+  expiry(exp: number, path: string): void {
+    const when = new Date(exp * 1000).toISOString();
+    const left = exp - Date.now() / 1000;
+    const fix = 'rotate the context (oscore-http keygen; docs/key-management.md) and give the new one a later exp';
+    if (left <= 0) this.add('error', 'exp.passed', path, `the context expired at ${when}: it protects and verifies nothing`, fix);
+    else if (left < EXP_WARNING_DAYS * 86_400) this.add('warning', 'exp.soon', path, `the context expires at ${when}, in ${Math.ceil(left / 86_400)} day(s)`, fix);
+  }
+
   replayWindow(value: unknown, path: string): void {
     if (value === undefined) return;
     if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 65_536) {
@@ -456,7 +467,8 @@ export function checkContextFile(file: ContextFileText, env: Readonly<Record<str
   const options = { store: new MemoryStateStore(), env, baseDir: file.baseDir };
   for (const e of checked.filter((x) => x.errors === 0)) {
     try {
-      createContextSet([e.entry as unknown as ContextConfig], options);
+      const exp = createContextSet([e.entry as unknown as ContextConfig], options).contexts[0]?.exp;
+      if (exp !== undefined) c.expiry(exp, `contexts[${e.index}].exp`);
     } catch (err) {
       if (!(err instanceof ContextConfigError || err instanceof OscoreError)) throw err;
       const at = err instanceof ContextConfigError ? err.path.replace(/^contexts\[0\]/, `contexts[${e.index}]`) : `contexts[${e.index}]`;

@@ -63,6 +63,12 @@ export interface SecurityContextParams {
   readonly reservationBlock?: number;
   /** AEAD usage limits; default from draft-ietf-core-oscore-key-limits for the algorithm. */
   readonly usageLimits?: Partial<UsageLimits>;
+  /**
+   * Expiration time ('exp', draft-ietf-core-oscore-key-limits §2.2.1): seconds since
+   * 1970-01-01T00:00:00Z (a NumericDate). From then on the context protects and verifies
+   * nothing. Default: none.
+   */
+  readonly exp?: number;
 }
 
 /**
@@ -77,6 +83,8 @@ export interface ContextInternals {
   readonly limits: UsageLimits;
   /** Bytes of `limits.l` blocks: the longest message that counts as one use. */
   readonly useBytes: number;
+  /** 'exp' in milliseconds since the epoch, if set. */
+  readonly expiresAt: number | undefined;
   /** Set once `count_v` reached `limit_v`: the Recipient Key decrypts nothing more. */
   readonly recipientKeyRetired: { value: boolean };
   /** Whether `count_v` from earlier processes was read (stored counters only; see usage.ts), and the read in progress. */
@@ -186,6 +194,12 @@ export class SecurityContext {
     return this.#internals.limits;
   }
 
+  /** The expiration time ('exp'), in seconds since the epoch, if set. */
+  get exp(): number | undefined {
+    const at = this.#internals.expiresAt;
+    return at === undefined ? undefined : at / 1000;
+  }
+
   /** Name of the crypto backend in use. */
   get backendName(): string {
     return this.#internals.backend.name;
@@ -288,6 +302,10 @@ export function createSecurityContext(params: SecurityContextParams): SecurityCo
       throw new InvalidContextError(`usageLimits.${key} must be a positive integer`);
     }
   }
+  // §2.2.1: "a non-negative integer".
+  if (params.exp !== undefined && (typeof params.exp !== 'number' || !Number.isSafeInteger(params.exp) || params.exp < 0)) {
+    throw new InvalidContextError('exp must be a non-negative integer: seconds since 1970-01-01T00:00:00Z');
+  }
 
   const derived = deriveParameters({ masterSecret, masterSalt, senderId, recipientId, idContext, aead, hkdf }, backend);
   // State ids: the §3.2.1 derivation with its own label, so each key's state has a stable
@@ -304,6 +322,7 @@ export function createSecurityContext(params: SecurityContextParams): SecurityCo
     v: store === undefined ? new MemoryCounter() : new ReservedCounter(store, `${recipientStateId}/v`, block === undefined ? 64 : Math.min(block, 64)),
     limits,
     useBytes: limits.l * cipherBlockBytes(aead),
+    expiresAt: params.exp === undefined ? undefined : params.exp * 1000,
     recipientKeyRetired: { value: false },
     recipientKeyChecked: { value: store === undefined },
     senderId,

@@ -26,9 +26,16 @@ function take(counter: UsageCounter, n: number): number | Promise<number> {
  * `bytes`: the COSE plaintext and the tag (the message size of §2.3). Yields `count_q` with this message.
  */
 export function countEncryption(internals: ContextInternals, bytes: number): number | Promise<number> {
+  assertNotExpired(internals);
   const used = take(internals.q, usesOf(bytes, internals.useBytes));
   if (typeof used === 'number') return checkQ(used, internals);
   return used.then((n) => checkQ(n, internals));
+}
+
+/** §2.2.1: "At the time indicated by this parameter, a peer must stop using this Security Context to process any incoming or outgoing messages". */
+function assertNotExpired(internals: ContextInternals): void {
+  const at = internals.expiresAt;
+  if (at !== undefined && Date.now() >= at) throw new UsageLimitReachedError('exp', at / 1000);
 }
 
 function checkQ(last: number, internals: ContextInternals): number {
@@ -37,11 +44,13 @@ function checkQ(last: number, internals: ContextInternals): number {
 }
 
 /**
- * §2.3.2: "After 'count_v' has exceeded 'limit_v', incoming messages must not be decrypted".
+ * §2.3.2: "After 'count_v' has exceeded 'limit_v', incoming messages must not be decrypted"
+ * — nor after the context's 'exp' (§2.2.1).
  * With a state store, `count_v` outlives the process but the retirement is found only by
  * counting: so the first use in a process reads the stored count before any decryption.
  */
 export function assertRecipientKeyUsable(internals: ContextInternals): void | Promise<void> {
+  assertNotExpired(internals);
   if (internals.recipientKeyRetired.value) throw new UsageLimitReachedError('v', internals.limits.v);
   const checked = internals.recipientKeyChecked;
   if (checked.value || internals.v.peek === undefined) return;

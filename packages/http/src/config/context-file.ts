@@ -50,6 +50,12 @@ export interface ContextConfig {
   readonly replayWindow?: number;
   /** AEAD usage limits (draft-ietf-core-oscore-key-limits); default the draft's for the algorithm. */
   readonly usageLimits?: { readonly q?: number; readonly v?: number; readonly l?: number };
+  /**
+   * Expiration time ('exp', draft-ietf-core-oscore-key-limits §2.2.1): an RFC 3339 date-time
+   * with its offset (`2027-06-30T00:00:00Z`) or seconds since the epoch. From then on the
+   * context protects and verifies nothing (`ERR_OSCORE_USAGE_LIMIT`, limit `exp`).
+   */
+  readonly exp?: string | number;
 }
 
 /** A context file's content. */
@@ -102,6 +108,17 @@ function idBytes(value: unknown, path: string, options: ContextSetOptions): Uint
   return value === '' ? new Uint8Array(0) : decodeText(value, 'hex', path, options);
 }
 
+/** RFC 3339 §5.6 date-time; the offset is required, so the instant does not depend on the host's zone. */
+const DATE_TIME = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/** `exp` of a configuration as a NumericDate (whole seconds; a fraction rounds down). */
+function expOf(value: unknown, path: string, options: ContextSetOptions): number {
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
+  const ms = typeof value === 'string' && DATE_TIME.test(value) ? Date.parse(value) : Number.NaN;
+  if (Number.isNaN(ms) || ms < 0) return fail(path, 'must be a date-time with its offset, like "2027-06-30T00:00:00Z", or seconds since 1970-01-01T00:00:00Z', options);
+  return Math.floor(ms / 1000);
+}
+
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   const out = new Uint8Array(a.length + b.length);
   out.set(a);
@@ -125,6 +142,7 @@ export const CONTEXT_CONFIG_KEYS: readonly string[] = Object.freeze([
   'sendKidContext',
   'replayWindow',
   'usageLimits',
+  'exp',
 ]);
 const KNOWN_KEYS = new Set(CONTEXT_CONFIG_KEYS);
 
@@ -168,6 +186,7 @@ export function createContextSet(configs: readonly ContextConfig[], options: Con
       ...(config.hkdfAlgorithm === undefined ? {} : { hkdfAlgorithm: config.hkdfAlgorithm }),
       ...(config.sendKidContext === undefined ? {} : { sendKidContext: config.sendKidContext }),
       ...(config.usageLimits === undefined ? {} : { usageLimits: config.usageLimits }),
+      ...(config.exp === undefined ? {} : { exp: expOf(config.exp, `${at}.exp`, options) }),
       state: store,
       ...(options.backend === undefined ? {} : { backend: options.backend }),
       replayWindowSize: replayWindow,
