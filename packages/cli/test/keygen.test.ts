@@ -114,6 +114,28 @@ describe('oscore-http keygen', () => {
     expect(named.stderr).toContain('ChaCha20/Poly1305');
   });
 
+  it('--exp writes the expiration time into both files; one that has passed or is not a date-time with offset is a usage error', async () => {
+    const dir = freshDir();
+    const run = await runCli(['keygen', '--exp', '2099-01-01T00:00:00Z'], {}, { cwd: dir });
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain(', expires 2099-01-01T00:00:00Z');
+    for (const side of ['server', 'client']) {
+      const file = join(dir, `${side}.contexts.json`);
+      expect(readPair(file)).toMatchObject({ exp: '2099-01-01T00:00:00Z' });
+      expect(loadContextFile(file, { store: 'memory' }).contexts[0]!.exp).toBe(4_070_908_800); // 2099-01-01T00:00:00Z
+    }
+    for (const [exp, message] of [
+      ['2020-01-01T00:00:00Z', /--exp 2020-01-01T00:00:00Z has passed/],
+      ['2099-01-01', /exp: must be a date-time with its offset/],
+    ] as const) {
+      const empty = freshDir();
+      const refused = await runCli(['keygen', '--exp', exp], {}, { cwd: empty });
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(message);
+      expect(readdirSync(empty)).toEqual([]);
+    }
+  });
+
   it('draws a new secret and salt every time', async () => {
     const a = freshDir();
     const b = freshDir();

@@ -47,6 +47,9 @@ Options:
                          AES-CCM-16-128-256 (31), A128GCM (1), A192GCM (2), A256GCM (3),
                          ChaCha20/Poly1305 (24)
   --id-context <hex>     An ID Context for the pair (RFC 8613 §5.1)
+  --exp <date-time>      When the pair expires ('exp', draft-ietf-core-oscore-key-limits
+                         §2.2.1), with its offset, e.g. 2027-06-30T00:00:00Z: from then on
+                         neither side protects or verifies anything under it
   --out-dir <dir>        Where to write both files (default .; created if missing)
   --server-file <path>   The server's file, instead of <out-dir>/<server-name>.contexts.json
   --client-file <path>   The client's file, instead of <out-dir>/<client-name>.contexts.json
@@ -155,6 +158,7 @@ export const keygenCommand: Command = {
           'client-id': { type: 'string' },
           alg: { type: 'string' },
           'id-context': { type: 'string' },
+          exp: { type: 'string' },
           'out-dir': { type: 'string' },
           'server-file': { type: 'string' },
           'client-file': { type: 'string' },
@@ -206,18 +210,21 @@ export const keygenCommand: Command = {
       masterSecret,
       masterSalt,
       ...(idContext === undefined ? {} : { idContext }),
+      ...(values.exp === undefined ? {} : { exp: values.exp }),
     };
     // The server's context is named after its peer, the client, and the other way round.
     const server: ContextConfig = { name: clientName, ...common, senderId: serverId, recipientId: clientId };
     const client: ContextConfig = { name: serverName, ...(peer === undefined ? {} : { peer }), ...common, senderId: clientId, recipientId: serverId };
     // Both must load as context files do; anything left (an ID Context too long for the option) is a usage error.
     for (const [side, config] of [['server', server], ['client', client]] as const) {
+      let exp: number | undefined;
       try {
-        createContextSet([config], { store: 'memory' });
+        exp = createContextSet([config], { store: 'memory' }).contexts[0]?.exp;
       } catch (err) {
         if (err instanceof ContextConfigError) throw new UsageError(`these options give an invalid ${side} context: ${err.message.replace(/^contexts\[0\]: /, '')}`, HELP);
         throw err;
       }
+      if (exp !== undefined && exp * 1000 <= Date.now()) throw new UsageError(`--exp ${values.exp} has passed; a pair that expired could not be used`, HELP);
     }
 
     if (values['out-dir'] !== undefined && !exists(outDir)) {
@@ -243,7 +250,7 @@ export const keygenCommand: Command = {
 
     const shown = (f: string) => relative(io.cwd, f) || f;
     const algName = common.aeadAlgorithm;
-    const ctx = idContext === undefined ? '' : `, ID Context ${idContext}`;
+    const ctx = `${idContext === undefined ? '' : `, ID Context ${idContext}`}${values.exp === undefined ? '' : `, expires ${values.exp}`}`;
     io.stderr.write(`wrote ${shown(serverFile)} (mode 0600): the server's context "${clientName}", Sender ID ${serverId || '(empty)'}, Recipient ID ${clientId || '(empty)'}, ${algName}${ctx}\n`);
     io.stderr.write(
       `wrote ${shown(clientFile)} (mode 0600): the client's context "${serverName}", Sender ID ${clientId || '(empty)'}, Recipient ID ${serverId || '(empty)'}, ${algName}${ctx}${peer === undefined ? ', no peer (add "peer": the server\'s origin)' : `, peer ${peer}`}\n`,
