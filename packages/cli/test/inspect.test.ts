@@ -163,6 +163,16 @@ describe('verifying with --context', () => {
     expect(run.stdout.endsWith(innerRequest)).toBe(true);
   });
 
+  it('decrypts with a context that has since expired: inspecting is not using it (the exp of key-limits §2.2.1 binds endpoints)', async () => {
+    const file = JSON.parse(readFileSync(at('orders.contexts.json'), 'utf8')) as { contexts: Record<string, unknown>[] };
+    file.contexts[0]!.exp = '2020-01-01T00:00:00Z';
+    write('orders-expired.contexts.json', JSON.stringify(file));
+    const run = keep(await inspect(['--context', 'orders-expired.contexts.json', 'req.http']));
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('VERIFIED with contexts[0] "shop" of orders-expired.contexts.json');
+    expect(run.stdout.endsWith(innerRequest)).toBe(true);
+  });
+
   it("decrypts a request with the client's file too, mirrored", async () => {
     const run = keep(await inspect(['--context', 'shop.contexts.json', 'req.http']));
     expect(run.code).toBe(0);

@@ -158,8 +158,10 @@ export function candidatesFor(file: InspectContexts, role: 'recipient' | 'sender
   const kidHex = toHex(kid);
   file.entries.forEach((entry, index) => {
     if (!idContextMatches(entry, kidContext)) return;
-    // The entry as a context file would configure the side we need, with the full kid.
-    const { peer: _peer, senderIdSuffix: _s, recipientIdSuffix: _r, ...base } = entry;
+    // The entry as a context file would configure the side we need, with the full kid. Without
+    // 'exp': an endpoint stops using an expired context, but inspecting is not taking part,
+    // and what the context protected before it expired can still be read with it.
+    const { peer: _peer, senderIdSuffix: _s, recipientIdSuffix: _r, exp: _exp, ...base } = entry;
     // `other`: the ID of the side that is not the kid's.
     const build = (view: ContextView, other: string | Uint8Array): void => {
       const config: ContextConfig = role === 'recipient' ? { ...base, senderId: other, recipientId: kidHex } : { ...base, senderId: kidHex, recipientId: other };
