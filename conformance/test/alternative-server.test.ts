@@ -16,7 +16,9 @@
  *  - an oversized body answered by closing the connection, no response at all;
  *  - no HTTP-Code extension: an unknown critical inner option is a protected 4.02
  *    (RFC 7252 §5.4.1), an unknown method code a protected 5.01 — the HTTP answer to an
- *    unrecognized method (RFC 9110 §15.6.2), which an HTTP endpoint (§11.4) gives;
+ *    unrecognized method (RFC 9110 §15.6.2), which an HTTP endpoint (§11.4) gives, and
+ *    any other inner message it cannot process a protected 4.00 (§8.3 asks for protection,
+ *    not for a code): a repeated Accept, a Proxy-Uri;
  *  - a plain request gets 404, as if the route did not exist without OSCORE.
  */
 
@@ -146,7 +148,13 @@ async function startAlternativeServer(options: AltOptions = {}): Promise<AltServ
     if (message.code < 1 || message.code > 7) {
       return protectedAnswer(res, binding, { code: coapCode(5, 1), options: [], payload: new Uint8Array(0) });
     }
-    const parts = decodeRequest({ ...message, options: message.options.filter((o) => o.number % 2 === 0 || KNOWN_CRITICAL.has(o.number)) });
+    let parts;
+    try {
+      parts = decodeRequest({ ...message, options: message.options.filter((o) => o.number % 2 === 0 || KNOWN_CRITICAL.has(o.number)) });
+    } catch (err) {
+      if (!(err instanceof OscoreError)) throw err;
+      return protectedAnswer(res, binding, { code: coapCode(4, 0), options: [], payload: new Uint8Array(0) });
+    }
     const type = parts.headers.find(([n]) => n === 'content-type')?.[1];
     return protectedAnswer(res, binding, application(parts.method, parts.target, type, parts.body));
   }
@@ -205,7 +213,11 @@ describe('an RFC 8613 server that makes other allowed choices', () => {
       'unprotected.get',
       'unprotected.post',
       'inner.method-code',
+      'inner.repeated-option',
+      'inner.proxy-uri',
     ]);
+    const proxy = result.tests.find((t) => t.id === 'inner.proxy-uri')!;
+    expect(proxy.notes).toEqual([expect.stringMatching(/5\.05 Proxying Not Supported inside .*, got 4\.00 inside \(HTTP 400\)$/)]);
     const purge = result.tests.find((t) => t.id === 'method.purge')!;
     expect(purge.observed).toMatch(/note: #1: the HTTP-Code option .* \(advisory\): suggested .*, got 4\.02 inside \(HTTP 400\): not supported$/);
     const unprotected = result.tests.find((t) => t.id === 'unprotected.get')!;

@@ -17,7 +17,8 @@ export type OscoreOutcome =
   | '4.02' // Bad Option: OSCORE option or COSE object fails to decode (RFC 8613 §8.2 step 2); an unrecognized critical inner option (RFC 7252 §5.4.1)
   | '4.05' // Method Not Allowed: an inner request code the endpoint does not support (RFC 7252 §5.8)
   | '4.13' // Request Entity Too Large: the message exceeds what the AEAD can protect
-  | '5.03'; // Service Unavailable: the sender cannot protect more messages with this context
+  | '5.03' // Service Unavailable: the sender cannot protect more messages with this context
+  | '5.05'; // Proxying Not Supported: a verified request asks for a forward proxy (RFC 7252 §5.10.2)
 
 /** Base class of every error the engine throws on purpose. */
 export abstract class OscoreError extends Error {

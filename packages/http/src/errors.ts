@@ -20,6 +20,8 @@ export function httpStatusOf(err: OscoreError): number {
       return 413;
     case '5.03':
       return 503;
+    case '5.05':
+      return 502;
     default:
       return 500;
   }
@@ -131,15 +133,18 @@ export class HeadersTooLargeError extends OscoreHttpError {
   }
 }
 
-/** A verified inner message that cannot be expressed as HTTP (bad method token, header name or value, unknown critical option). */
+/** HTTP status of each outcome an inner message can have (RFC 8075 §7; 4.02 is 400 by its note 6). */
+const INNER_MESSAGE_STATUS = { '4.00': 400, '4.02': 400, '4.05': 405, '5.05': 502 } as const;
+
+/** A verified inner message that cannot be expressed as HTTP (bad method token, header name or value, unknown critical option, a forward-proxy request). */
 export class InvalidInnerMessageError extends OscoreHttpError {
   readonly code = 'ERR_OSCORE_HTTP_INVALID_INNER_MESSAGE';
   readonly outcome: OscoreOutcome;
   readonly httpStatus: number;
-  constructor(detail: string, outcome: '4.00' | '4.02' | '4.05' = '4.00') {
+  constructor(detail: string, outcome: keyof typeof INNER_MESSAGE_STATUS = '4.00') {
     super(`The protected message cannot be mapped to HTTP: ${detail}.`);
     this.outcome = outcome;
-    this.httpStatus = outcome === '4.05' ? 405 : 400;
+    this.httpStatus = INNER_MESSAGE_STATUS[outcome];
   }
 }
 

@@ -4,7 +4,8 @@
  * RFC 8613 §8.3: "CoAP error responses derived from CoAP processing (step 8 in Section 8.2)
  * are protected", unlike the OSCORE errors of steps 2, 3 and 6. The codes are CoAP's:
  * 4.02 for an unrecognized critical option (RFC 7252 §5.4.1), 4.05 for an unsupported
- * method code (§5.8), 4.00 for a plaintext that is not a well-formed request (§5.3).
+ * method code (§5.8), 5.05 for a forward-proxy request (§5.10.2), 4.00 for a plaintext
+ * that is not a well-formed request (§5.3).
  *
  * The requests are sealed, and the responses opened, by an independent implementation of
  * RFC 8613 §3.2, §5.2 and §5.4 written here on node:crypto, so any plaintext can be sent —
@@ -149,6 +150,9 @@ describe('authentic requests the server cannot process get protected CoAP errors
     ['a payload marker without payload', '4.00', 'RFC 7252 §3', '01 ff', 0x80],
     ['a response code in a request', '4.00', 'RFC 8613 §5.3', '45', 0x80],
     ['a truncated option', '4.00', 'RFC 7252 §3.1', '02 d2 0e', 0x80],
+    ['a second Accept (a supernumerary critical option)', '4.02', 'RFC 7252 §5.4.5', '01 d1 04 32 01 32', 0x82],
+    ['a Uri-Path ".."', '4.00', 'RFC 7252 §5.10.1', '01 b2 2e2e', 0x80],
+    ['a Proxy-Uri (35): this server is no forward proxy', '5.05', 'RFC 7252 §5.10.2', '01 d9 16 636f61703a2f2f782f', 0xa5],
   ])('%s → protected %s (%s)', async (_what, outcome, _rule, plaintext, code) => {
     served.length = 0;
     events.length = 0;

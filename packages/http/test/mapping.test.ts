@@ -4,6 +4,7 @@
  */
 
 import { decodeInnerMessage, encodeInnerMessage, fromHex, toHex, type InnerMessage } from '@oscore-http/core';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   codeToStatus,
@@ -188,6 +189,36 @@ describe('request target (RFC 7252 §6.4, §6.5)', () => {
     expect(normal.options.some((o) => o.number === HTTP_FIELD_OPTION)).toBe(false);
   });
 
+  it('resolves dot segments first (§6.4 step 2, RFC 3986 §5.2.4), as the WHATWG URL parser does, so no Uri-Path is "." or ".." (§5.10.1)', () => {
+    const segment = fc.constantFrom('a', 'b', '', '.', '..', '%2e', '%2E%2e', '.%2E');
+    fc.assert(
+      fc.property(fc.array(segment, { maxLength: 8 }), (segments) => {
+        const target = `/${segments.join('/')}`;
+        const { path } = decomposeTarget(target);
+        expect(path.some((s) => /^\.\.?$/.test(new TextDecoder().decode(s)))).toBe(false);
+        // The independent reference: Node's WHATWG URL parser on the same path.
+        expect(composeTarget(path, [])).toBe(new URL(`http://host.example${target}`).pathname);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('sends a target with dot segments resolved in Uri-Path and exact in :path, so an HTTP peer gets it as sent', () => {
+    const m = encodeRequest({ method: 'GET', target: '/public/../admin?x=1', headers: [], body: empty });
+    expect(m.options.filter((o) => o.number === 11).map((o) => new TextDecoder().decode(o.value))).toEqual(['admin']);
+    expect(decodeRequest(m).target).toBe('/public/../admin?x=1');
+  });
+
+  it('refuses a received Uri-Path "." or ".." (§5.10.1: "MUST NOT be "." or ".."") with 4.00', () => {
+    for (const dots of ['.', '..']) {
+      const m = { code: 0x01, options: [{ number: 11, value: utf8('public') }, { number: 11, value: utf8(dots) }, { number: 11, value: utf8('admin') }], payload: empty };
+      expect(() => decodeRequest(m)).toThrow(expect.objectContaining({ code: 'ERR_OSCORE_HTTP_INVALID_INNER_MESSAGE', outcome: '4.00' }));
+    }
+    // ".a" and "..." are names, not dot segments.
+    const names = { code: 0x01, options: [{ number: 11, value: utf8('.a') }, { number: 11, value: utf8('...') }], payload: empty };
+    expect(decodeRequest(names).target).toBe('/.a/...');
+  });
+
   it('refuses invalid percent-encodings and non-origin-form targets', () => {
     expect(() => decomposeTarget('/a%zz')).toThrow(UnmappableMessageError);
     expect(() => decomposeTarget('http://example.com/')).toThrow(UnmappableMessageError);
@@ -337,8 +368,14 @@ describe('values from a plain CoAP peer', () => {
     expect(maxAgeOf('private, no-cache')).toEqual([empty]);
     expect(maxAgeOf('public, max-age=30, must-revalidate')).toEqual([fromHex('1e')]);
     expect(maxAgeOf('private')).toEqual([]);
-    // Nothing to carry, dot segments, values over 255 bytes: the field only.
-    for (const location of ['/', '/a/../b', '/./x', `/${'a'.repeat(256)}`]) expect(numbers([['location', location]])).toEqual([HTTP_FIELD_OPTION]);
+    // Nothing to carry, values over 255 bytes: the field only.
+    for (const location of ['/', '/a/..', `/${'a'.repeat(256)}`]) expect(numbers([['location', location]])).toEqual([HTTP_FIELD_OPTION]);
+    // Dot segments resolved in Location-Path ("MUST NOT be '.' or '..'", §5.10.7), the exact value in the field.
+    for (const location of ['/a/../b', '/./b']) {
+      const m = encodeResponse({ status: 201, headers: [['location', location]], body: empty });
+      expect(m.options.filter((o) => o.number === 8).map((o) => new TextDecoder().decode(o.value))).toEqual(['b']);
+      expect(decodeResponse(m).headers).toEqual([['location', location]]);
+    }
     for (const headers of [[['location', '/a/%7e']], [['location', 'rel/x']], [['location', '/']], [['location', '/?page=2']], [['cache-control', 'max-age=30, private']], [['cache-control', 'Max-Age=5']]] as [string, string][][]) {
       expect(decodeResponse(encodeResponse({ status: 201, headers, body: empty })).headers).toEqual(headers);
     }
@@ -367,6 +404,43 @@ describe('values from a plain CoAP peer', () => {
     const m = encodeRequest({ method: 'GET', target, headers: [], body: empty });
     expect(m.options.map((o) => o.number)).toEqual([HTTP_FIELD_OPTION]);
     expect(decodeRequest(m).target).toBe(target);
+  });
+});
+
+describe('options that occur too often, proxy requests, reserved Location options', () => {
+  const request = (...options: [number, string][]) => ({ code: 0x01, options: options.map(([number, value]) => ({ number, value: fromHex(value) })), payload: empty });
+
+  it('refuses a second Uri-Host, If-None-Match, Uri-Port or Accept with 4.02 (RFC 7252 §5.4.5: a supernumerary critical option is unrecognized)', () => {
+    for (const [number, value] of [[3, '6578'], [5, ''], [7, '1633'], [17, '32']] as const) {
+      expect(() => decodeRequest(request([number, value])), `option ${number} once`).not.toThrow();
+      expect(() => decodeRequest(request([number, value], [number, value])), `option ${number} twice`).toThrow(expect.objectContaining({ code: 'ERR_OSCORE_HTTP_INVALID_INNER_MESSAGE', outcome: '4.02' }));
+    }
+    // Repeatable ones stay: If-Match, Uri-Path, Uri-Query (Table 4, "R").
+    expect(decodeRequest(request([11, '61'], [11, '62'], [15, '78'], [15, '79'])).target).toBe('/a/b?x&y');
+  });
+
+  it('refuses Uri-Host and Uri-Port values outside their length ranges with 4.02 (§5.4.3: 1-255 and 0-2 bytes), and ignores valid ones (Class U, RFC 8613 §4.1.3.2)', () => {
+    expect(() => decodeRequest(request([3, '']))).toThrow(expect.objectContaining({ outcome: '4.02' }));
+    expect(() => decodeRequest(request([3, '61'.repeat(256)]))).toThrow(expect.objectContaining({ outcome: '4.02' }));
+    expect(() => decodeRequest(request([7, '000050']))).toThrow(expect.objectContaining({ outcome: '4.02' }));
+    expect(decodeRequest(request([3, '6578616d706c652e636f6d'], [7, '1633'], [11, '78']))).toMatchObject({ target: '/x', headers: [] });
+  });
+
+  it('answers a Proxy-Uri or Proxy-Scheme with 5.05 Proxying Not Supported (§5.10.2), HTTP 502 (RFC 8075 §7)', () => {
+    const proxyUri = request([35, Buffer.from('coap://other.example/x').toString('hex')]);
+    const proxyScheme = request([11, '78'], [39, Buffer.from('coap').toString('hex')]);
+    for (const m of [proxyUri, proxyScheme]) {
+      expect(() => decodeRequest(m)).toThrow(expect.objectContaining({ code: 'ERR_OSCORE_HTTP_INVALID_INNER_MESSAGE', outcome: '5.05', httpStatus: 502 }));
+    }
+  });
+
+  it('refuses a response with a reserved Location option beside Location-Path (§5.10.7) and ignores one alone (elective)', () => {
+    for (const reserved of [128, 132, 136, 140]) {
+      const withPath = { code: 0x41, options: [{ number: 8, value: utf8('a') }, { number: reserved, value: utf8('b') }], payload: empty };
+      expect(() => decodeResponse(withPath), `option ${reserved}`).toThrow(expect.objectContaining({ code: 'ERR_OSCORE_HTTP_INVALID_INNER_MESSAGE', outcome: '4.02' }));
+      const alone = { code: 0x41, options: [{ number: reserved, value: utf8('b') }], payload: empty };
+      expect(decodeResponse(alone)).toMatchObject({ status: 201, headers: [] });
+    }
   });
 });
 

@@ -17,6 +17,10 @@ const UNASSIGNED_CRITICAL = 2049;
 /** A request method code with no assignment (RFC 7252 §12.1.1, RFC 8132 use 0.01–0.07). */
 const UNASSIGNED_METHOD = coapCode(0, 8);
 
+/** Accept (RFC 7252 §5.10.4): critical, not repeatable; Proxy-Uri (§5.10.2). */
+const ACCEPT = 17;
+const PROXY_URI = 35;
+
 export const innerTests: readonly HttpTestDefinition[] = [
   {
     id: 'inner.critical-option',
@@ -39,6 +43,32 @@ export const innerTests: readonly HttpTestDefinition[] = [
     async run(t) {
       const x = await t.exchange('request', { method: 'GET', target: t.target(), coap: { code: UNASSIGNED_METHOD } });
       t.expectProtectedError(x, coapCode(4, 5), '4.05 Method Not Allowed', 'RFC 7252 §5.8; an HTTP endpoint (RFC 8613 §11.4) may answer as HTTP does, 5.01 (RFC 9110 §15.6.2)');
+      await t.expectNoApplicationEffect();
+    },
+  },
+  {
+    id: 'inner.repeated-option',
+    title: 'A critical inner option that occurs more often than defined is refused with a protected error',
+    rfc: 'RFC 8613 §8.2 step 8, §8.3; RFC 7252 §5.4.5',
+    category: 'inner',
+    expected: 'protected response that verifies with an error code inside (4.02 Bad Option suggested); application not run',
+    async run(t) {
+      const json = Uint8Array.of(50); // application/json
+      const x = await t.exchange('request', { method: 'GET', target: t.target(), coap: { options: [{ number: ACCEPT, value: json }, { number: ACCEPT, value: json }] } });
+      t.expectProtectedError(x, coapCode(4, 2), '4.02 Bad Option', 'RFC 7252 §5.4.5: a supernumerary occurrence is an unrecognized option, and Accept is critical');
+      await t.expectNoApplicationEffect();
+    },
+  },
+  {
+    id: 'inner.proxy-uri',
+    title: 'An inner Proxy-Uri is refused with a protected error by a server that is no forward proxy',
+    rfc: 'RFC 8613 §8.2 step 8, §8.3, §4.1.3.3; RFC 7252 §5.10.2',
+    category: 'inner',
+    expected: 'protected response that verifies with an error code inside (5.05 Proxying Not Supported suggested); application not run',
+    async run(t) {
+      const uri = new TextEncoder().encode('coap://proxy-target.invalid/x');
+      const x = await t.exchange('request', { method: 'GET', target: t.target(), coap: { options: [{ number: PROXY_URI, value: uri }] } });
+      t.expectProtectedError(x, coapCode(5, 5), '5.05 Proxying Not Supported', 'RFC 7252 §5.10.2 for an endpoint "unable or unwilling to act as a forward-proxy"');
       await t.expectNoApplicationEffect();
     },
   },

@@ -16,7 +16,7 @@ import { HTTP_CODE_OPTION, HTTP_FIELD_OPTION } from './extension-options.js';
 import { decodeField, encodeField, PSEUDO_PATH, PSEUDO_REASON, PSEUDO_STATUS, type HeaderList } from './fields.js';
 import { codeToMethod, FALLBACK_REQUEST_CODE, isToken, methodToCode } from './method.js';
 import { codeToStatus, statusToCode } from './status.js';
-import { checkExactTarget, composeTarget, decomposeTarget } from './target.js';
+import { checkExactTarget, composeTarget, decomposeTarget, isDotSegment } from './target.js';
 
 /** An HTTP request as the mapping sees it. `headers` are the fields to protect. */
 export interface HttpRequestParts {
@@ -147,12 +147,9 @@ function mapLocation(w: OptionWriter, value: string): void {
     w.field('location', value);
     return;
   }
-  const segments = parts.path.map((s) => Buffer.from(s.buffer, s.byteOffset, s.length).toString('latin1'));
-  // Nothing to carry ("/"), a dot segment ("MUST NOT be '.' or '..'", §5.10.7), or a value too long for an option.
-  const expressible =
-    (parts.path.length > 0 || parts.query.length > 0) &&
-    !segments.some((s) => s === '.' || s === '..') &&
-    [...parts.path, ...parts.query].every((v) => v.length <= MAX_URI_OPTION);
+  // Nothing to carry ("/"), or a value too long for an option. Dot segments are resolved
+  // (decomposeTarget), as Location-Path "MUST NOT be '.' or '..'" (§5.10.7).
+  const expressible = (parts.path.length > 0 || parts.query.length > 0) && [...parts.path, ...parts.query].every((v) => v.length <= MAX_URI_OPTION);
   if (!expressible) {
     w.field('location', value);
     return;
@@ -306,9 +303,22 @@ export function encodeResponse(response: HttpResponseParts, limits: MappingLimit
 
 // Critical options (odd numbers) this mapping understands; any other critical option
 // makes the message unprocessable (RFC 7252 §5.4.1). 3 and 7 are Uri-Host/Uri-Port,
-// which belong outside (RFC 8613 §4.1.3.2) and are ignored if found inside.
-const KNOWN_CRITICAL_REQUEST = new Set<number>([O.IfMatch, O.UriHost, O.IfNoneMatch, O.UriPort, O.UriPath, O.UriQuery, O.Accept, HTTP_CODE_OPTION]);
+// which belong outside (RFC 8613 §4.1.3.2) and are ignored if found inside; 35 and 39,
+// Proxy-Uri and Proxy-Scheme, ask for a forward proxy, which this endpoint is not.
+const KNOWN_CRITICAL_REQUEST = new Set<number>([O.IfMatch, O.UriHost, O.IfNoneMatch, O.UriPort, O.UriPath, O.UriQuery, O.Accept, O.ProxyUri, O.ProxyScheme, HTTP_CODE_OPTION]);
 const KNOWN_CRITICAL_RESPONSE = new Set<number>([HTTP_CODE_OPTION]);
+// Critical request options defined to occur at most once (RFC 7252 §5.10 Table 4, "R"
+// unmarked), with their value's length range. HTTP-Code is checked with its value.
+const SINGLE_CRITICAL_REQUEST: ReadonlyArray<readonly [number, string, number, number]> = [
+  [O.UriHost, 'Uri-Host', 1, 255],
+  [O.IfNoneMatch, 'If-None-Match', 0, 0],
+  [O.UriPort, 'Uri-Port', 0, 2],
+  [O.Accept, 'Accept', 0, 2],
+];
+// Reserved for Location-* extensions (RFC 7252 §5.10.7): "If any of these reserved option
+// numbers occurs in addition to Location-Path and/or Location-Query and are not supported,
+// then a 4.02 (Bad Option) error MUST be returned."
+const RESERVED_LOCATION_OPTIONS = [128, 132, 136, 140] as const;
 
 /**
  * RFC 7252 §5.4.3: "If the length of an option value in a request is outside the defined
@@ -387,7 +397,23 @@ export function decodeRequest(message: InnerMessage, limits: MappingLimits = {})
     if (known === undefined) throw new InvalidInnerMessageError(`request code ${message.code >>> 5}.${String(message.code & 31).padStart(2, '0')} has no HTTP method`, '4.05');
     method = known;
   }
+  for (const [number, name, min, max] of SINGLE_CRITICAL_REQUEST) {
+    const list = byNumber.get(number);
+    if (list === undefined) continue;
+    // §5.4.5: "each supernumerary option occurrence ... MUST be treated like an unrecognized option" — critical: 4.02.
+    if (list.length > 1) throw new InvalidInnerMessageError(`option ${number} (${name}) occurs ${list.length} times, but is defined to occur once`, '4.02');
+    outOfRange(list[0]!, max, min); // critical: throws outside the range (§5.4.3)
+  }
+  // §5.10.2: "An endpoint receiving a request with a Proxy-Uri Option that is unable or
+  // unwilling to act as a forward-proxy for the request MUST cause the return of a 5.05
+  // (Proxying Not Supported) response." Likewise Proxy-Scheme (§5.7.2).
+  if (byNumber.has(O.ProxyUri) || byNumber.has(O.ProxyScheme)) {
+    throw new InvalidInnerMessageError('it asks for a forward proxy (Proxy-Uri or Proxy-Scheme), which this endpoint is not', '5.05');
+  }
   for (const number of URI_OPTIONS) for (const o of byNumber.get(number) ?? []) outOfRange(o, MAX_URI_OPTION);
+  // §5.10.1: "The value of a Uri-Path Option MUST NOT be "." or ".."". An HTTP target would
+  // give them a meaning (RFC 3986 §5.2.4) the options do not have.
+  if (byNumber.get(O.UriPath)?.some((o) => isDotSegment(o.value))) throw new InvalidInnerMessageError('a Uri-Path option is "." or ".."');
   const exactTarget = exact.get(PSEUDO_PATH);
   const target =
     exactTarget !== undefined
@@ -408,11 +434,8 @@ export function decodeRequest(message: InnerMessage, limits: MappingLimits = {})
     });
     headers.push(['if-match', tags.join(', ')]);
   }
-  const ifNoneMatch = byNumber.get(O.IfNoneMatch);
-  if (ifNoneMatch !== undefined) {
-    outOfRange(ifNoneMatch[0]!, 0); // empty only (RFC 7252 §5.10.8.2); critical, so a value is 4.02
-    if (!hasField(headers, 'if-none-match')) headers.push(['if-none-match', '*']);
-  }
+  // If-None-Match is empty (§5.10.8.2); checked above.
+  if (byNumber.has(O.IfNoneMatch) && !hasField(headers, 'if-none-match')) headers.push(['if-none-match', '*']);
   const etags = method === 'GET' ? byNumber.get(O.ETag) : undefined;
   if (etags !== undefined && !hasField(headers, 'if-none-match')) {
     // ETag in a GET asks whether stored representations are still current (RFC 7252
@@ -432,7 +455,7 @@ export function decodeRequest(message: InnerMessage, limits: MappingLimits = {})
  */
 function locationOf(path: readonly CoapOption[], query: readonly CoapOption[]): string | undefined {
   if ([...path, ...query].some((o) => outOfRange(o, MAX_URI_OPTION))) return undefined;
-  if (path.some((o) => (o.value.length === 1 && o.value[0] === 0x2e) || (o.value.length === 2 && o.value[0] === 0x2e && o.value[1] === 0x2e))) return undefined;
+  if (path.some((o) => isDotSegment(o.value))) return undefined;
   return composeTarget(
     path.map((o) => o.value),
     query.map((o) => o.value),
@@ -472,7 +495,10 @@ export function decodeResponse(message: InnerMessage, limits: MappingLimits = {}
     const tag = outOfRange(etag[0]!, 8, 1) ? undefined : httpEtagOf(etag[0]!.value);
     if (tag !== undefined) headers.push(['etag', tag]);
   }
-  if ((byNumber.has(O.LocationPath) || byNumber.has(O.LocationQuery)) && !hasField(headers, 'location')) {
+  const hasLocation = byNumber.has(O.LocationPath) || byNumber.has(O.LocationQuery);
+  const reserved = hasLocation ? RESERVED_LOCATION_OPTIONS.find((n) => byNumber.has(n)) : undefined;
+  if (reserved !== undefined) throw new InvalidInnerMessageError(`it carries option ${reserved}, reserved for Location-* extensions this endpoint does not support`, '4.02');
+  if (hasLocation && !hasField(headers, 'location')) {
     const location = locationOf(byNumber.get(O.LocationPath) ?? [], byNumber.get(O.LocationQuery) ?? []);
     if (location !== undefined) headers.push(['location', location]);
   }

@@ -55,8 +55,32 @@ export interface DecomposedTarget {
   readonly query: Uint8Array[];
 }
 
+/** Whether a decoded segment is "." or "..", which no Uri-Path or Location-Path may be (RFC 7252 §5.10.1, §5.10.7). */
+export function isDotSegment(segment: Uint8Array): boolean {
+  return (segment.length === 1 || segment.length === 2) && segment.every((b) => b === 0x2e);
+}
+
 /**
- * Splits an origin-form target into decoded segments and arguments (§6.4 steps 8–9).
+ * RFC 3986 §5.2.4 on decoded segments: "." goes, ".." takes the segment before it, and a
+ * trailing one of either leaves an empty last segment ("/a/b/.." is "/a/"). Decoded, so
+ * "%2E" counts as "." (RFC 3986 §6.2.2.2), as WHATWG URL parsers read it.
+ */
+function removeDotSegments(segments: Uint8Array[]): Uint8Array[] {
+  if (!segments.some(isDotSegment)) return segments;
+  const out: Uint8Array[] = [];
+  segments.forEach((segment, i) => {
+    if (!isDotSegment(segment)) return void out.push(segment);
+    if (segment.length === 2) out.pop();
+    if (i === segments.length - 1) out.push(new Uint8Array(0));
+  });
+  // A lone empty segment is the path "/", which has no Uri-Path (§6.4 step 8).
+  return out.length === 1 && out[0]!.length === 0 ? [] : out;
+}
+
+/**
+ * Splits an origin-form target into decoded segments and arguments (§6.4 steps 8–9), its
+ * dot segments resolved first (step 2: "Resolve the |url| string using the process of
+ * reference resolution defined by [RFC3986]"), so no segment is "." or ".." (§5.10.1).
  * @throws {UnmappableMessageError} for a target that is not origin-form or has invalid percent-encoding.
  */
 export function decomposeTarget(target: string): DecomposedTarget {
@@ -67,7 +91,7 @@ export function decomposeTarget(target: string): DecomposedTarget {
   const path = q === -1 ? target : target.slice(0, q);
   const query = q === -1 ? undefined : target.slice(q + 1);
   // Step 8: nothing for "" or "/"; otherwise every segment, empty ones included.
-  const segments = path === '/' ? [] : path.slice(1).split('/').map(percentDecode);
+  const segments = path === '/' ? [] : removeDotSegments(path.slice(1).split('/').map(percentDecode));
   // Step 9: every argument of a query component.
   const args = query === undefined || query === '' ? [] : query.split('&').map(percentDecode);
   return { path: segments, query: args };

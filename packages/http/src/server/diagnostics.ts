@@ -31,5 +31,7 @@ const REASONS: Readonly<Record<string, string>> = {
 
 /** The reason phrase for `err`. */
 export function diagnosticOf(err: OscoreError): string {
+  // RFC 7252 §5.10.2: a forward-proxy request is not malformed; its 5.05 says what it is.
+  if (err.outcome === '5.05') return 'Proxying not supported';
   return REASONS[err.code] ?? 'OSCORE processing failed';
 }
