@@ -305,6 +305,62 @@ describe('header fields', () => {
     expect(() => encodeRequest({ method: 'GET', target: '/', headers: big, body: empty }, { maxHeaderSize: 32 * 1024 })).not.toThrow();
   });
 
+  it('counts fields that travel as CoAP options against the limit too, on both sides, each line once as name:value', () => {
+    // 70 Location-Path options of 255 bytes: "location:" (9) + 70 × ("/" + 255) = 17,929 bytes.
+    const segment = 'a'.repeat(255);
+    const location = `/${Array(70).fill(segment).join('/')}`;
+    const lineBytes = 'location:'.length + location.length;
+    expect(lineBytes).toBe(17_929);
+    const response = { status: 201, headers: [['location', location]] as [string, string][], body: empty };
+    expect(() => encodeResponse(response, { maxHeaderSize: lineBytes - 1 })).toThrow(HeadersTooLargeError);
+    const message = encodeResponse(response, { maxHeaderSize: lineBytes });
+    expect(message.options.filter((o) => o.number === 8)).toHaveLength(70);
+    expect(message.options.some((o) => o.number === HTTP_FIELD_OPTION)).toBe(false);
+    // The receiver rebuilds the Location from the options and counts it with the HTTP-Fields.
+    expect(() => decodeResponse(message, { maxHeaderSize: lineBytes - 1 })).toThrow(HeadersTooLargeError);
+    expect(decodeResponse(message, { maxHeaderSize: lineBytes }).headers).toEqual([['location', location]]);
+    const withField = { ...message, options: [...message.options, { number: HTTP_FIELD_OPTION, value: utf8('x-a:1') }] };
+    expect(() => decodeResponse(withField, { maxHeaderSize: lineBytes + 4 })).toThrow(HeadersTooLargeError);
+    expect(() => decodeResponse(withField, { maxHeaderSize: lineBytes + 5 })).not.toThrow();
+    // A request's mapped fields count the same way: "if-none-match:*" is 15 bytes.
+    const conditional = { method: 'PUT', target: '/', headers: [['if-none-match', '*']] as [string, string][], body: empty };
+    expect(() => encodeRequest(conditional, { maxHeaderSize: 14 })).toThrow(HeadersTooLargeError);
+    expect(() => decodeRequest(encodeRequest(conditional, { maxHeaderSize: 15 }), { maxHeaderSize: 14 })).toThrow(HeadersTooLargeError);
+  });
+
+  it('a message the sender fits within the limit fits the receiver, whether its fields travel as options or HTTP-Fields', () => {
+    const line = fc.oneof(
+      fc.tuple(fc.constant('content-type'), fc.constantFrom('application/json', 'text/plain; charset=utf-8', 'application/x-unknown')),
+      fc.tuple(fc.constant('etag'), fc.constantFrom('"v1"', 'W/"v2"', '"0123456789"')),
+      fc.tuple(fc.constant('location'), fc.constantFrom('/a/b?x=1', '/a/../b', 'https://elsewhere.example/', '/%7e')),
+      fc.tuple(fc.constant('cache-control'), fc.constantFrom('max-age=60', 'no-store', 'private, max-age=5')),
+      fc.tuple(fc.constant('accept'), fc.constantFrom('application/cbor', '*/*', 'text/html, application/json')),
+      fc.tuple(fc.constant('if-match'), fc.constantFrom('"a"', '*', '"a", "b"')),
+      fc.tuple(fc.constant('if-none-match'), fc.constantFrom('*', '"a"')),
+      fc.tuple(fc.constantFrom('x-a', 'x-request-id'), fc.string({ unit: fc.constantFrom('a', 'b', ' ', '-'), maxLength: 30 }).map((v) => v.trim())),
+    );
+    fc.assert(
+      fc.property(fc.array(line, { maxLength: 6 }), fc.integer({ min: 0, max: 160 }), (headers, maxHeaderSize) => {
+        const limits = { maxHeaderSize };
+        const attempts: [() => InnerMessage, (m: InnerMessage) => unknown][] = [
+          [() => encodeResponse({ status: 200, headers, body: utf8('x') }, limits), (m) => decodeResponse(m, limits)],
+          [() => encodeRequest({ method: 'PUT', target: '/r', headers, body: utf8('x') }, limits), (m) => decodeRequest(m, limits)],
+        ];
+        for (const [encode, decode] of attempts) {
+          let message: InnerMessage;
+          try {
+            message = encode();
+          } catch (err) {
+            expect(err).toBeInstanceOf(HeadersTooLargeError);
+            continue;
+          }
+          expect(() => decode(message)).not.toThrow();
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
   it('refuses field names that are not tokens before sending them', () => {
     for (const name of ['x a', 'x:a', '', 'x\u00e9', ':method']) {
       expect(() => encodeResponse({ status: 200, headers: [[name, 'v']], body: empty })).toThrow(UnmappableMessageError);

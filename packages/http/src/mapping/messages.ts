@@ -38,8 +38,9 @@ export interface HttpResponseParts {
 /** Limits of the mapping. */
 export interface MappingLimits {
   /**
-   * Largest total size of protected header fields (HTTP-Field options), in bytes. Encoding
-   * defaults to 16 KiB, like Node's header limit; decoding checks it only when given.
+   * Largest total size of protected header fields, in bytes: every field line as
+   * `name:value`, whether it travels as an HTTP-Field option or as a CoAP option it maps to.
+   * Encoding defaults to 16 KiB, like Node's header limit; decoding checks it only when given.
    */
   readonly maxHeaderSize?: number;
 }
@@ -49,6 +50,8 @@ export const DEFAULT_MAX_HEADER_SIZE = 16 * 1024;
 const O = CoapOptionNumber;
 /** The media type of a CoAP diagnostic payload in HTTP (RFC 8075 §6.6). */
 const DIAGNOSTIC_MEDIA_TYPE = 'text/plain;charset=utf-8';
+/** A field line's size as an HTTP-Field option holds it (`name:value`, ISO-8859-1). */
+const fieldLineBytes = (name: string, value: string) => name.length + 1 + value.length;
 const latin1 = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
 
 class OptionWriter {
@@ -60,9 +63,16 @@ class OptionWriter {
   }
   field(name: string, value: string): void {
     const encoded = encodeField(name, value);
-    this.#fieldBytes += encoded.length;
-    if (this.#fieldBytes > this.maxHeaderSize) throw new HeadersTooLargeError(this.maxHeaderSize);
+    this.#count(encoded.length);
     this.options.push({ number: HTTP_FIELD_OPTION, value: encoded });
+  }
+  /** Counts a field line that travels as CoAP options only (its exact spelling, if sent too, is counted by `field`). */
+  mapped(name: string, value: string): void {
+    this.#count(fieldLineBytes(name, value));
+  }
+  #count(bytes: number): void {
+    this.#fieldBytes += bytes;
+    if (this.#fieldBytes > this.maxHeaderSize) throw new HeadersTooLargeError(this.maxHeaderSize);
   }
 }
 
@@ -115,6 +125,7 @@ function mapMediaType(w: OptionWriter, name: string, value: string, option: numb
   const format = value.includes(',') ? undefined : mediaTypeToContentFormat(value);
   if (format !== undefined) w.add(option, encodeUint(format));
   if (format === undefined || contentFormatToMediaType(format) !== value) w.field(name, value);
+  else w.mapped(name, value);
 }
 
 /** If-Match / ETag → ETag-shaped options when every tag fits, plus the exact spelling when it differs. */
@@ -128,6 +139,7 @@ function mapEntityTags(w: OptionWriter, name: string, value: string, option: num
   for (const v of values) w.add(option, v!);
   const rebuilt = values.map((v) => (v!.length === 0 ? '*' : httpEtagOf(v!))).join(', ');
   if (rebuilt !== value) w.field(name, value);
+  else w.mapped(name, value);
 }
 
 /**
@@ -157,6 +169,7 @@ function mapLocation(w: OptionWriter, value: string): void {
   for (const segment of parts.path) w.add(O.LocationPath, segment);
   for (const arg of parts.query) w.add(O.LocationQuery, arg);
   if (composeTarget(parts.path, parts.query) !== value) w.field('location', value);
+  else w.mapped('location', value);
 }
 
 /**
@@ -169,7 +182,7 @@ function mapMaxAge(w: OptionWriter, name: string, value: string, pattern: RegExp
   const seconds = match === null ? undefined : Number(match[1]);
   if (seconds !== undefined && seconds <= 0xffffffff) {
     w.add(O.MaxAge, encodeUint(seconds));
-    if (value === String(match![0])) return;
+    if (value === String(match![0])) return w.mapped(name, value);
   }
   w.field(name, value);
 }
@@ -194,7 +207,7 @@ function mapCacheControl(w: OptionWriter, value: string): void {
   if (uncacheable) seconds = 0;
   if (seconds !== undefined && seconds <= 0xffffffff) {
     w.add(O.MaxAge, encodeUint(seconds));
-    if (value === `max-age=${seconds}`) return;
+    if (value === `max-age=${seconds}`) return w.mapped('cache-control', value);
   }
   w.field('cache-control', value);
 }
@@ -248,6 +261,7 @@ export function encodeRequest(request: HttpRequestParts, limits: MappingLimits =
       // CoAP If-None-Match (empty) is HTTP's `If-None-Match: *` (RFC 7252 §5.10.8.2).
       w.add(O.IfNoneMatch, new Uint8Array(0));
       if (value !== '*') w.field(name, value);
+      else w.mapped(name, value);
     } else {
       w.field(name, value);
     }
@@ -347,6 +361,8 @@ function pushMediaType(headers: HeaderList, name: string, options: CoapOption[] 
 
 interface Collected {
   fields: HeaderList;
+  /** Bytes of the HTTP-Field options, as counted against `maxHeaderSize`. */
+  fieldBytes: number;
   exact: Map<string, string>;
   byNumber: Map<number, CoapOption[]>;
 }
@@ -373,7 +389,19 @@ function collect(message: InnerMessage, knownCritical: Set<number>, maxHeaderSiz
     if (list === undefined) byNumber.set(option.number, [option]);
     else list.push(option);
   }
-  return { fields, exact, byNumber };
+  return { fields, fieldBytes, exact, byNumber };
+}
+
+/**
+ * Checks the fields rebuilt from CoAP options (`headers` from index `from` on) against the
+ * limit, with the HTTP-Field bytes already counted: a Location of many Location-Path
+ * options is a protected field like any other.
+ */
+function checkRebuilt(headers: HeaderList, from: number, fieldBytes: number, maxHeaderSize = Infinity): void {
+  if (maxHeaderSize === Infinity) return;
+  let total = fieldBytes;
+  for (let i = from; i < headers.length; i++) total += fieldLineBytes(headers[i]![0], headers[i]![1]);
+  if (total > maxHeaderSize) throw new HeadersTooLargeError(maxHeaderSize);
 }
 
 function hasField(fields: HeaderList, name: string): boolean {
@@ -386,7 +414,7 @@ function hasField(fields: HeaderList, name: string): boolean {
  * for fields beyond `limits.maxHeaderSize`.
  */
 export function decodeRequest(message: InnerMessage, limits: MappingLimits = {}): HttpRequestParts {
-  const { fields, exact, byNumber } = collect(message, KNOWN_CRITICAL_REQUEST, limits.maxHeaderSize);
+  const { fields, fieldBytes, exact, byNumber } = collect(message, KNOWN_CRITICAL_REQUEST, limits.maxHeaderSize);
   let method: string;
   const httpCode = byNumber.get(HTTP_CODE_OPTION);
   if (httpCode !== undefined) {
@@ -423,6 +451,7 @@ export function decodeRequest(message: InnerMessage, limits: MappingLimits = {})
           (byNumber.get(O.UriQuery) ?? []).map((o) => o.value),
         );
   const headers = fields;
+  const rebuilt = headers.length;
   pushMediaType(headers, 'content-type', byNumber.get(O.ContentFormat));
   pushMediaType(headers, 'accept', byNumber.get(O.Accept));
   const ifMatch = byNumber.get(O.IfMatch);
@@ -444,6 +473,7 @@ export function decodeRequest(message: InnerMessage, limits: MappingLimits = {})
     const tags = etags.filter((o) => !outOfRange(o, 8, 1)).map((o) => httpEtagOf(o.value)!);
     if (tags.length > 0) headers.push(['if-none-match', tags.join(', ')]);
   }
+  checkRebuilt(headers, rebuilt, fieldBytes, limits.maxHeaderSize);
   return { method, target, headers, body: message.payload };
 }
 
@@ -468,7 +498,7 @@ function locationOf(path: readonly CoapOption[], query: readonly CoapOption[]): 
  * for fields beyond `limits.maxHeaderSize`.
  */
 export function decodeResponse(message: InnerMessage, limits: MappingLimits = {}): HttpResponseParts {
-  const { fields, exact, byNumber } = collect(message, KNOWN_CRITICAL_RESPONSE, limits.maxHeaderSize);
+  const { fields, fieldBytes, exact, byNumber } = collect(message, KNOWN_CRITICAL_RESPONSE, limits.maxHeaderSize);
   const httpCode = byNumber.get(HTTP_CODE_OPTION);
   let status: number;
   if (httpCode !== undefined) {
@@ -481,6 +511,7 @@ export function decodeResponse(message: InnerMessage, limits: MappingLimits = {}
     status = codeToStatus(message.code, message.payload.length > 0);
   }
   const headers = fields;
+  const rebuilt = headers.length;
   pushMediaType(headers, 'content-type', byNumber.get(O.ContentFormat));
   // An error response's payload without Content-Format is a diagnostic message (RFC 7252
   // §5.5.2), which "SHOULD be copied into the HTTP response body with the media type of the
@@ -510,6 +541,7 @@ export function decodeResponse(message: InnerMessage, limits: MappingLimits = {}
     const seconds = decodeUint(maxAge[0]!.value)!;
     headers.push([maxAgeField, maxAgeField === 'retry-after' ? String(seconds) : `max-age=${seconds}`]);
   }
+  checkRebuilt(headers, rebuilt, fieldBytes, limits.maxHeaderSize);
   return { status, statusMessage: exact.get(PSEUDO_REASON) ?? STATUS_CODES[status], headers, body: message.payload };
 }
 
