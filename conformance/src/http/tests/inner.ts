@@ -6,6 +6,7 @@
  */
 
 import { coapCode } from '@oscore-http/core';
+import type { InnerRequest } from '../client.js';
 import type { HttpTestDefinition } from '../test-run.js';
 
 /**
@@ -21,55 +22,71 @@ const UNASSIGNED_METHOD = coapCode(0, 8);
 const ACCEPT = 17;
 const PROXY_URI = 35;
 
+/**
+ * A test that sends an authentic GET whose mapped CoAP message is changed by `coap` and
+ * requires a protected error in return, the application not run; the exact code is advisory.
+ */
+function protectedErrorTest(test: {
+  id: string;
+  title: string;
+  rfc: string;
+  coap: NonNullable<InnerRequest['coap']>;
+  code: number;
+  /** The suggested code in words, e.g. `4.02 Bad Option`. */
+  name: string;
+  /** Why that code, for the advisory note. */
+  why: string;
+}): HttpTestDefinition {
+  return {
+    id: test.id,
+    title: test.title,
+    rfc: `RFC 8613 §8.2 step 8, §8.3; ${test.rfc}`,
+    category: 'inner',
+    expected: `protected response that verifies with an error code inside (${test.name} suggested); application not run`,
+    async run(t) {
+      const x = await t.exchange('request', { method: 'GET', target: t.target(), coap: test.coap });
+      t.expectProtectedError(x, test.code, test.name, test.why);
+      await t.expectNoApplicationEffect();
+    },
+  };
+}
+
 export const innerTests: readonly HttpTestDefinition[] = [
-  {
+  protectedErrorTest({
     id: 'inner.critical-option',
     title: 'An unrecognized critical inner option is refused with a protected error',
-    rfc: 'RFC 8613 §8.2 step 8, §8.3; RFC 7252 §5.4.1',
-    category: 'inner',
-    expected: 'protected response that verifies with an error code inside (4.02 Bad Option suggested); application not run',
-    async run(t) {
-      const x = await t.exchange('request', { method: 'GET', target: t.target(), coap: { options: [{ number: UNASSIGNED_CRITICAL, value: new Uint8Array(0) }] } });
-      t.expectProtectedError(x, coapCode(4, 2), '4.02 Bad Option', 'RFC 7252 §5.4.1 gives it for a Confirmable request; HTTP has no message types');
-      await t.expectNoApplicationEffect();
-    },
-  },
-  {
+    rfc: 'RFC 7252 §5.4.1',
+    coap: { options: [{ number: UNASSIGNED_CRITICAL, value: new Uint8Array(0) }] },
+    code: coapCode(4, 2),
+    name: '4.02 Bad Option',
+    why: 'RFC 7252 §5.4.1 gives it for a Confirmable request; HTTP has no message types',
+  }),
+  protectedErrorTest({
     id: 'inner.method-code',
     title: 'An unassigned inner method code is refused with a protected error',
-    rfc: 'RFC 8613 §8.2 step 8, §8.3; RFC 7252 §5.8',
-    category: 'inner',
-    expected: 'protected response that verifies with an error code inside (4.05 Method Not Allowed suggested); application not run',
-    async run(t) {
-      const x = await t.exchange('request', { method: 'GET', target: t.target(), coap: { code: UNASSIGNED_METHOD } });
-      t.expectProtectedError(x, coapCode(4, 5), '4.05 Method Not Allowed', 'RFC 7252 §5.8; an HTTP endpoint (RFC 8613 §11.4) may answer as HTTP does, 5.01 (RFC 9110 §15.6.2)');
-      await t.expectNoApplicationEffect();
-    },
-  },
-  {
+    rfc: 'RFC 7252 §5.8',
+    coap: { code: UNASSIGNED_METHOD },
+    code: coapCode(4, 5),
+    name: '4.05 Method Not Allowed',
+    why: 'RFC 7252 §5.8; an HTTP endpoint (RFC 8613 §11.4) may answer as HTTP does, 5.01 (RFC 9110 §15.6.2)',
+  }),
+  protectedErrorTest({
     id: 'inner.repeated-option',
     title: 'A critical inner option that occurs more often than defined is refused with a protected error',
-    rfc: 'RFC 8613 §8.2 step 8, §8.3; RFC 7252 §5.4.5',
-    category: 'inner',
-    expected: 'protected response that verifies with an error code inside (4.02 Bad Option suggested); application not run',
-    async run(t) {
-      const json = Uint8Array.of(50); // application/json
-      const x = await t.exchange('request', { method: 'GET', target: t.target(), coap: { options: [{ number: ACCEPT, value: json }, { number: ACCEPT, value: json }] } });
-      t.expectProtectedError(x, coapCode(4, 2), '4.02 Bad Option', 'RFC 7252 §5.4.5: a supernumerary occurrence is an unrecognized option, and Accept is critical');
-      await t.expectNoApplicationEffect();
-    },
-  },
-  {
+    rfc: 'RFC 7252 §5.4.5',
+    // Accept twice, application/json (50) each time.
+    coap: { options: [{ number: ACCEPT, value: Uint8Array.of(50) }, { number: ACCEPT, value: Uint8Array.of(50) }] },
+    code: coapCode(4, 2),
+    name: '4.02 Bad Option',
+    why: 'RFC 7252 §5.4.5: a supernumerary occurrence is an unrecognized option, and Accept is critical',
+  }),
+  protectedErrorTest({
     id: 'inner.proxy-uri',
     title: 'An inner Proxy-Uri is refused with a protected error by a server that is no forward proxy',
-    rfc: 'RFC 8613 §8.2 step 8, §8.3, §4.1.3.3; RFC 7252 §5.10.2',
-    category: 'inner',
-    expected: 'protected response that verifies with an error code inside (5.05 Proxying Not Supported suggested); application not run',
-    async run(t) {
-      const uri = new TextEncoder().encode('coap://proxy-target.invalid/x');
-      const x = await t.exchange('request', { method: 'GET', target: t.target(), coap: { options: [{ number: PROXY_URI, value: uri }] } });
-      t.expectProtectedError(x, coapCode(5, 5), '5.05 Proxying Not Supported', 'RFC 7252 §5.10.2 for an endpoint "unable or unwilling to act as a forward-proxy"');
-      await t.expectNoApplicationEffect();
-    },
-  },
+    rfc: 'RFC 8613 §4.1.3.3; RFC 7252 §5.10.2',
+    coap: { options: [{ number: PROXY_URI, value: new TextEncoder().encode('coap://proxy-target.invalid/x') }] },
+    code: coapCode(5, 5),
+    name: '5.05 Proxying Not Supported',
+    why: 'RFC 7252 §5.10.2 for an endpoint "unable or unwilling to act as a forward-proxy"',
+  }),
 ];
