@@ -102,8 +102,8 @@ export interface OscoreServerOptions {
   readonly maxHeaderSize?: number;
   /** Largest response body protected, in bytes; the application's larger responses become a protected 500. Default `maxBodySize`. */
   readonly maxResponseSize?: number;
-  /** Called for every rejection and every response that could not be protected. Must not throw. */
-  readonly onEvent?: (event: OscoreServerEvent) => void;
+  /** Called for every rejection and every response that could not be protected. What it throws, or a promise it returns rejects with, is ignored. */
+  readonly onEvent?: (event: OscoreServerEvent) => void | Promise<void>;
   /** How long an Echo challenge may be answered, in seconds (RFC 9175). Default 30. */
   readonly echoMaxAge?: number;
 }
@@ -176,22 +176,45 @@ function compileAllowList(entries: readonly string[] = []): (req: IncomingMessag
   };
 }
 
-/** Reads the body; its declared length was checked against `limit` before (see `handle`). */
+/** First size of the buffer a body of several chunks is copied into. */
+const BODY_BUFFER_START = 16 * 1024;
+
+/**
+ * Reads the body; its declared length was checked against `limit` before (see `handle`).
+ * A body of one chunk is that chunk. Chunks after it are copied into one buffer that grows
+ * by doubling, never past `limit`: a list of chunks would cost an object per chunk, and a
+ * chunked body of 1-byte chunks (6 bytes each on the wire) would take some hundred times
+ * its size in memory, before anything is verified.
+ */
 function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
+    let first: Buffer | undefined;
+    let buffer: Buffer | undefined;
     let size = 0;
     req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
+      const end = size + chunk.length;
+      if (end > limit) {
         req.removeAllListeners('data');
         req.resume();
         reject(new BodyTooLargeError(limit, 'request'));
         return;
       }
-      chunks.push(chunk);
+      if (buffer === undefined && first === undefined) {
+        first = chunk;
+      } else {
+        if (buffer === undefined || end > buffer.length) {
+          const declared = Number(req.headers['content-length']);
+          const wanted = Math.max(end, Number.isSafeInteger(declared) ? declared : 0, 2 * (buffer?.length ?? BODY_BUFFER_START / 2));
+          const grown = Buffer.allocUnsafe(Math.min(limit, wanted));
+          (buffer ?? first!).copy(grown, 0, 0, size);
+          buffer = grown;
+          first = undefined;
+        }
+        chunk.copy(buffer, size);
+      }
+      size = end;
     });
-    req.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
+    req.once('end', () => resolve(buffer?.subarray(0, size) ?? first ?? new Uint8Array(0)));
     req.once('error', reject);
   });
 }
@@ -283,10 +306,12 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): O
 
   function report(type: OscoreServerEvent['type'], error: OscoreError, status: number, isProtected: boolean, kid: string | undefined, peer: string | undefined, request?: IncomingMessage): void {
     if (onEvent === undefined) return;
+    // A failing observer must not change how the request is answered, nor, being async, end the process with an unhandled rejection.
     try {
-      onEvent(request === undefined ? { type, error, status, protected: isProtected, kid, peer } : { type, error, status, protected: isProtected, kid, peer, request });
+      const pending = onEvent(request === undefined ? { type, error, status, protected: isProtected, kid, peer } : { type, error, status, protected: isProtected, kid, peer, request });
+      if (pending instanceof Promise) pending.catch(() => {});
     } catch {
-      // A failing observer must not change how the request is answered.
+      // as above
     }
   }
 
