@@ -78,3 +78,4 @@ export {
 export { oscoreInfoOf } from './server/inner-request.js';
 export type { OscoreRequestInfo } from './server/request-info.js';
 export { APPLICATION_OSCORE, decodeOscoreHeader, encodeOscoreHeader, isOscoreContentType } from './wire/oscore-header.js';
+export { BodyBuffer } from './wire/body-buffer.js';

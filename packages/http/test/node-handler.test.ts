@@ -11,8 +11,6 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { pipeline, Readable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Agent, fetch as undiciFetch, type Dispatcher } from 'undici';
@@ -32,15 +30,7 @@ import {
   type OscoreClient,
   type TrafficCounter,
 } from '../../fastify/test/support/oscore-peers.js';
-
-/** `gc()`, made available in this process (as packages/core/test/fuzz.test.ts does). */
-function exposeGc(): (() => void) | undefined {
-  const g = (globalThis as { gc?: () => void }).gc;
-  if (typeof g === 'function') return g;
-  v8.setFlagsFromString('--expose-gc');
-  const fn = vm.runInNewContext('gc') as unknown;
-  return typeof fn === 'function' ? (fn as () => void) : undefined;
-}
+import { heapHeld } from '../../fastify/test/support/memory.js';
 
 // ---------------------------------------------------------------------------------
 // The application: a tiny node:http listener
@@ -917,18 +907,11 @@ describe('the OSCORE body as it arrives', () => {
   });
 
   it('a body in 1-byte chunks held open costs memory of its size, not an object per chunk (nothing verified yet)', async () => {
-    const gc = exposeGc();
-    expect(gc, 'a garbage collector to call').toBeTypeOf('function');
-    const heap = () => {
-      gc!();
-      gc!();
-      return process.memoryUsage().heapUsed;
-    };
     // 2 × 100,000 one-byte chunks: 1.2 MB on the wire, 200 KB of body, under the outer limit
     // (32 KiB + 16 KiB + 64 KiB). Kept as chunk objects, that is some 40 MB of heap.
     const chunks = '1\r\nx\r\n'.repeat(100_000);
     const { port } = new URL(protectedOrigin);
-    const before = heap();
+    const before = heapHeld();
     const sockets = await Promise.all(
       [0, 1].map(
         () =>
@@ -943,7 +926,7 @@ describe('the OSCORE body as it arrives', () => {
     );
     try {
       await new Promise((r) => setTimeout(r, 500)); // the server reads what the kernel holds
-      const grown = heap() - before;
+      const grown = heapHeld() - before;
       expect(grown).toBeLessThan(8 * 1024 * 1024);
     } finally {
       for (const socket of sockets) socket.destroy();

@@ -8,6 +8,7 @@ import type { Dispatcher } from 'undici';
 import type { DeferredController } from './controller.js';
 import { verifyResponse, type RequestBinding } from '@oscore-http/core';
 import {
+  BodyBuffer,
   BodyTooLargeError,
   decodeOscoreHeader,
   decodeResponse,
@@ -64,8 +65,7 @@ export class OscoreResponseHandler implements Handler {
   readonly #exchange: ExchangeSettings;
   #status = 0;
   #headers: Headers = {};
-  #chunks: Buffer[] = [];
-  #size = 0;
+  #body: BodyBuffer | undefined;
   #failed = false;
   readonly #done: () => void;
   readonly #retryWithEcho: ((echo: Uint8Array) => void) | undefined;
@@ -92,18 +92,17 @@ export class OscoreResponseHandler implements Handler {
     if (statusCode < 200) return; // interim responses carry nothing for the caller
     this.#status = statusCode;
     this.#headers = headers;
+    const length = headers['content-length'];
+    this.#body = new BodyBuffer(this.#exchange.limit, typeof length === 'string' ? Number(length) : undefined);
   }
 
   onResponseData(controller: Controller, chunk: Buffer): void {
     if (this.#failed) return;
-    this.#size += chunk.length;
-    if (this.#size > this.#exchange.limit) {
-      this.#failed = true;
-      this.#chunks = [];
-      controller.abort(new BodyTooLargeError(this.#exchange.bodyLimit, 'response'));
-      return;
-    }
-    this.#chunks.push(chunk);
+    this.#body ??= new BodyBuffer(this.#exchange.limit);
+    if (this.#body.push(chunk)) return;
+    this.#failed = true;
+    this.#body = undefined;
+    controller.abort(new BodyTooLargeError(this.#exchange.bodyLimit, 'response'));
   }
 
   onResponseEnd(controller: Controller): void {
@@ -120,8 +119,8 @@ export class OscoreResponseHandler implements Handler {
 
   async #verify(): Promise<void> {
     const controller = this.#controller;
-    const body = Buffer.concat(this.#chunks, this.#size);
-    this.#chunks = [];
+    const body = this.#body?.bytes() ?? Buffer.alloc(0);
+    this.#body = undefined;
     const headers = this.#headers;
     // RFC 8613 §11.1: a protected response is 200 with application/oscore and the OSCORE field.
     if (this.#status !== 200 || !isOscoreContentType(headers['content-type']) || headers.oscore === undefined) {

@@ -3,12 +3,14 @@
  * the controller as undici allows. Real fastify server and undici client on loopback.
  */
 
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent, cacheStores, Client, errors, interceptors, Pool, type Dispatcher } from 'undici';
 import { ContextConfigError, createContextSet, type ContextSet } from '@oscore-http/http';
 import { oscore } from '@oscore-http/undici';
 import { startFastify, type TestServer } from '../../fastify/test/support/fastify-server.js';
+import { heapHeld } from '../../fastify/test/support/memory.js';
 import { clientContextA, Resources, serverContextA } from '../../fastify/test/support/oscore-peers.js';
 
 const resources = new Resources();
@@ -307,6 +309,40 @@ describe('maxResponseSize', () => {
     );
     expect(err).toMatchObject({ code: 'ERR_OSCORE_HTTP_BODY_TOO_LARGE', limit: 1_000 });
     expect(err?.message).toMatch(/raise maxResponseSize on the client/);
+  });
+});
+
+describe('a response body in 1-byte chunks (an on-path attacker)', () => {
+  it('costs the client memory of its size while it arrives, not an object per chunk, and fails typed once over the limit', async () => {
+    // Answers every request with the head of an OSCORE response and 100,000 one-byte chunks,
+    // then holds the connection: 200 KB of body for two requests, some 40 MB as chunk objects.
+    const head = 'HTTP/1.1 200 OK\r\ncontent-type: application/oscore\r\noscore: AA\r\ntransfer-encoding: chunked\r\n\r\n';
+    const chunks = '1\r\nx\r\n'.repeat(100_000);
+    const onPath = resources.add(
+      createNetServer((socket) => {
+        socket.once('data', () => socket.write(head + chunks));
+        socket.on('error', () => {});
+      }),
+      (s) => new Promise<void>((resolve) => s.close(() => resolve())),
+    );
+    await new Promise<void>((resolve) => onPath.listen(0, '127.0.0.1', resolve));
+    const origin = `http://127.0.0.1:${(onPath.address() as AddressInfo).port}`;
+    const set = resources.add(createContextSet([clientContextA(origin)], { store: 'memory' }), (c) => c.close());
+    const dispatcher = compose(oscore({ contexts: set, maxResponseSize: 150_000 }));
+    const before = heapHeld();
+    const abort = new AbortController();
+    const pending = [0, 1].map(() => dispatcher.request({ origin, path: '/x', method: 'GET', signal: abort.signal }).then(() => 'answered', (e: unknown) => e));
+    try {
+      await new Promise((r) => setTimeout(r, 700));
+      expect(heapHeld() - before).toBeLessThan(8 * 1024 * 1024);
+    } finally {
+      abort.abort();
+    }
+    for (const outcome of await Promise.all(pending)) expect(outcome).toMatchObject({ name: 'AbortError' });
+    // Past the limit: BodyTooLargeError, not a response.
+    const small = compose(oscore({ contexts: set, maxResponseSize: 1_000 }));
+    const err = await small.request({ origin, path: '/x', method: 'GET' }).then(() => undefined, (e: unknown) => e);
+    expect(err).toMatchObject({ code: 'ERR_OSCORE_HTTP_BODY_TOO_LARGE', limit: 1_000 });
   });
 });
 

@@ -51,6 +51,7 @@ import { DEFAULT_MAX_HEADER_SIZE, decodeRequest, encodeResponse } from '../mappi
 import { codeToStatus } from '../mapping/status.js';
 import { APPLICATION_OSCORE, decodeOscoreHeader, encodeOscoreHeader, isOscoreContentType } from '../wire/oscore-header.js';
 import { diagnosticOf } from './diagnostics.js';
+import { BodyBuffer } from '../wire/body-buffer.js';
 import { ECHO_OPTION, EchoIssuer } from './echo.js';
 import { createInnerRequest } from './inner-request.js';
 import type { OscoreRequestInfo } from './request-info.js';
@@ -176,45 +177,17 @@ function compileAllowList(entries: readonly string[] = []): (req: IncomingMessag
   };
 }
 
-/** First size of the buffer a body of several chunks is copied into. */
-const BODY_BUFFER_START = 16 * 1024;
-
-/**
- * Reads the body; its declared length was checked against `limit` before (see `handle`).
- * A body of one chunk is that chunk. Chunks after it are copied into one buffer that grows
- * by doubling, never past `limit`: a list of chunks would cost an object per chunk, and a
- * chunked body of 1-byte chunks (6 bytes each on the wire) would take some hundred times
- * its size in memory, before anything is verified.
- */
+/** Reads the body into one buffer (body-buffer.ts); its declared length was checked against `limit` before (see `handle`). */
 function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
-    let first: Buffer | undefined;
-    let buffer: Buffer | undefined;
-    let size = 0;
+    const body = new BodyBuffer(limit, Number(req.headers['content-length']));
     req.on('data', (chunk: Buffer) => {
-      const end = size + chunk.length;
-      if (end > limit) {
-        req.removeAllListeners('data');
-        req.resume();
-        reject(new BodyTooLargeError(limit, 'request'));
-        return;
-      }
-      if (buffer === undefined && first === undefined) {
-        first = chunk;
-      } else {
-        if (buffer === undefined || end > buffer.length) {
-          const declared = Number(req.headers['content-length']);
-          const wanted = Math.max(end, Number.isSafeInteger(declared) ? declared : 0, 2 * (buffer?.length ?? BODY_BUFFER_START / 2));
-          const grown = Buffer.allocUnsafe(Math.min(limit, wanted));
-          (buffer ?? first!).copy(grown, 0, 0, size);
-          buffer = grown;
-          first = undefined;
-        }
-        chunk.copy(buffer, size);
-      }
-      size = end;
+      if (body.push(chunk)) return;
+      req.removeAllListeners('data');
+      req.resume();
+      reject(new BodyTooLargeError(limit, 'request'));
     });
-    req.once('end', () => resolve(buffer?.subarray(0, size) ?? first ?? new Uint8Array(0)));
+    req.once('end', () => resolve(body.bytes()));
     req.once('error', reject);
   });
 }
