@@ -49,9 +49,9 @@ import { isFieldValue, toHeaderList, type HeaderList } from '../mapping/fields.j
 import { createHeaderPolicy, type HeaderPolicyOptions } from '../mapping/header-policy.js';
 import { DEFAULT_MAX_HEADER_SIZE, decodeRequest, encodeResponse } from '../mapping/messages.js';
 import { codeToStatus } from '../mapping/status.js';
+import { BodyBuffer } from '../wire/body-buffer.js';
 import { APPLICATION_OSCORE, decodeOscoreHeader, encodeOscoreHeader, isOscoreContentType } from '../wire/oscore-header.js';
 import { diagnosticOf } from './diagnostics.js';
-import { BodyBuffer } from '../wire/body-buffer.js';
 import { ECHO_OPTION, EchoIssuer } from './echo.js';
 import { createInnerRequest } from './inner-request.js';
 import type { OscoreRequestInfo } from './request-info.js';
@@ -284,7 +284,7 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): O
       const pending = onEvent(request === undefined ? { type, error, status, protected: isProtected, kid, peer } : { type, error, status, protected: isProtected, kid, peer, request });
       if (pending instanceof Promise) pending.catch(() => {});
     } catch {
-      // as above
+      // ignored (above)
     }
   }
 
