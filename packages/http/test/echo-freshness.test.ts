@@ -5,7 +5,8 @@
  */
 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { performance } from 'node:perf_hooks';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { request } from 'undici';
 import {
   CoapOptionNumber,
@@ -127,7 +128,52 @@ describe('Echo challenge after a lost replay window (Appendix B.1.2)', () => {
   });
 });
 
+describe('concurrent requests when the window is lost', () => {
+  it('a retry that finds the window re-established by another retry still spends its Echo: after a second loss, its captured copy is not served again', async () => {
+    window.lose();
+    served.length = 0;
+    const [a, b] = await Promise.all([exchange('first'), exchange('second')]);
+    expect([a.code, b.code]).toEqual([coapCode(4, 1), coapCode(4, 1)]);
+    // The retry of `a` re-establishes the window; the retry of `b` (a higher Partial IV) then
+    // passes the window as any request does.
+    const retryA = await exchange('first', a.echo);
+    const retryB = await exchange('second', b.echo);
+    expect([retryA.code, retryB.code]).toEqual([coapCode(2, 5), coapCode(2, 5)]);
+    expect(served).toEqual(['GET /first', 'GET /second']);
+    // The window is lost again within the Echo's lifetime; the retry of `b`, captured, is sent again.
+    window.lose();
+    const replayed = await post(retryB.wire);
+    expect(served).toEqual(['GET /first', 'GET /second']);
+    expect(replayed.status === 401 || replayed.option !== undefined).toBe(true);
+  });
+});
+
 describe('EchoIssuer', () => {
+  it('dates values on a monotonic clock (RFC 9175 §5): a wall clock stepped back does not make an expired value good again', () => {
+    const issuer = new EchoIssuer(30);
+    const value = issuer.issue('s');
+    const wall = Date.now();
+    const monotonic = performance.now();
+    // An hour passes (monotonic time), and the wall clock is stepped back by that hour.
+    const now = vi.spyOn(performance, 'now').mockReturnValue(monotonic + 3_600_000);
+    const date = vi.spyOn(Date, 'now').mockReturnValue(wall);
+    try {
+      expect(issuer.verify(value, 's')).toBe(false);
+    } finally {
+      now.mockRestore();
+      date.mockRestore();
+    }
+    // Without monotonic time passing, a wall clock stepped back or forward changes nothing.
+    const fresh = issuer.issue('s');
+    const stepped = vi.spyOn(Date, 'now').mockReturnValue(wall - 3_600_000);
+    try {
+      expect(issuer.verify(fresh, 's')).toBe(true);
+      expect(issuer.verify(fresh, 's')).toBe(false);
+    } finally {
+      stepped.mockRestore();
+    }
+  });
+
   it('values are bound to their scope, bounded in size, and accepted once', () => {
     const issuer = new EchoIssuer(30);
     const value = issuer.issue('scope-1');

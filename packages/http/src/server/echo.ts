@@ -1,7 +1,8 @@
 /**
  * Echo values (RFC 9175 §2) for proving request freshness after the replay window was
  * lost (RFC 8613 Appendix B.1.2). RFC 9175 Appendix A's integrity-protected timestamp,
- * with a random part: the value is a timestamp, 8 random bytes and a MAC over them and
+ * with a random part: the value is a timestamp (seconds on this process's monotonic clock),
+ * 8 random bytes and a MAC over them and
  * the context's state id, under a key that exists only in this process, so a value is good
  * for one context, for a short time, on this server.
  *
@@ -9,12 +10,14 @@
  * limit (Appendix B.1.2); from then on the window refuses that request. But a window can
  * be lost again within the value's lifetime (a state store that lost a key), and the
  * request with the value, captured on the path, would then prove its freshness a second
- * time and be processed twice. So a returned value is remembered until it expires, and
+ * time and be processed twice. So a returned value is remembered until it expires (also
+ * when its request found the window re-established already, see handler.ts), and
  * each challenge gets its own value (the random part), so that concurrent challenges to
  * one client do not share one.
  */
 
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 
 /** The Echo option (RFC 9175 §2.2.1): elective, Class E in OSCORE. */
 export const ECHO_OPTION = 252;
@@ -37,6 +40,16 @@ export class EchoIssuer {
     this.#maxAgeSeconds = maxAgeSeconds;
   }
 
+  /**
+   * Seconds on a monotonic clock: "Use of non-monotonic clocks is not secure, as the server
+   * will accept expired Echo option values if the clock is moved backward" (RFC 9175 §5).
+   * The key lives only in this process, so the process's own clock is the only one that
+   * ever reads a value.
+   */
+  #now(): number {
+    return Math.floor(performance.now() / 1000);
+  }
+
   #mac(head: Buffer, scope: string): Buffer {
     return createHmac('sha256', this.#key).update(head).update(scope).digest().subarray(0, MAC_LENGTH);
   }
@@ -44,7 +57,7 @@ export class EchoIssuer {
   /** A fresh Echo value for `scope` (the recipient state id), different for every call. */
   issue(scope: string): Uint8Array {
     const head = Buffer.alloc(TIME_LENGTH + RANDOM_LENGTH);
-    head.writeUInt32BE(Math.floor(Date.now() / 1000) >>> 0);
+    head.writeUInt32BE(this.#now() >>> 0);
     randomBytes(RANDOM_LENGTH).copy(head, TIME_LENGTH);
     return new Uint8Array(Buffer.concat([head, this.#mac(head, scope)]));
   }
@@ -58,13 +71,13 @@ export class EchoIssuer {
     const bytes = Buffer.from(value);
     const head = bytes.subarray(0, TIME_LENGTH + RANDOM_LENGTH);
     const issued = head.readUInt32BE(0);
-    const now = Math.floor(Date.now() / 1000);
+    const now = this.#now();
     const age = now - issued;
     if (age < 0 || age > this.#maxAgeSeconds) return false;
     if (!timingSafeEqual(bytes.subarray(TIME_LENGTH + RANDOM_LENGTH), this.#mac(head, scope))) return false;
     // Forget what has expired (it fails the age check anyway): the map holds at most the
     // values accepted within one maximum age, and only authentic requests reach here.
-    for (const [key, time] of this.#used) if (now - time > this.#maxAgeSeconds || now < time) this.#used.delete(key);
+    for (const [key, time] of this.#used) if (now - time > this.#maxAgeSeconds) this.#used.delete(key);
     const key = bytes.toString('hex');
     if (this.#used.has(key)) return false;
     this.#used.set(key, issued);

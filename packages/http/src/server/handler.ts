@@ -396,12 +396,17 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): O
     }
     const { context, binding } = verified;
     const info = infoOf(binding, option);
+    const value = verified.message.options.find((o) => o.number === ECHO_OPTION)?.value;
+    // A good Echo value is spent by the request that carries it, also when the window was
+    // re-established meanwhile by another answer to a challenge (concurrent requests): else
+    // a captured copy of this request would still hold an unspent value, and prove its
+    // freshness again after a second loss of the window.
+    const echoed = value !== undefined && echo.verify(value, context.recipientStateId);
     if (!verified.fresh) {
       // The replay window was lost (a restart without its state): the request may be a
       // replay. Appendix B.1.2: challenge with Echo; a request that returns a value we
       // issued is fresh and sets the window's lower limit.
-      const value = verified.message.options.find((o) => o.number === ECHO_OPTION)?.value;
-      if (value === undefined || !echo.verify(value, context.recipientStateId)) return sendEchoChallenge(res, binding, info);
+      if (!echoed) return sendEchoChallenge(res, binding, info);
       try {
         await establishFreshness(verified);
       } catch (err) {
