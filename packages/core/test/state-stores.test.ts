@@ -276,6 +276,38 @@ describe('file store: one owner, trustworthy state (found in review)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('two contexts of one Recipient Context with different window sizes share one window: neither accepts what the other did (memory and file)', async () => {
+    const dir = tempDir();
+    for (const store of [new MemoryStateStore(), openFileStateStore(dir)] as StateStore[]) {
+      const small = store.replayWindow('pair', 64);
+      const large = store.replayWindow('pair', 1024);
+      expect(small.checkAndUpdate(seq(10))).toBe('accepted');
+      expect(large.checkAndUpdate(seq(10))).toBe('replayed');
+      expect(large.checkAndUpdate(seq(11))).toBe('accepted');
+      expect(small.checkAndUpdate(seq(11))).toBe('replayed');
+      await store.close();
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a window checked after the file store saved it at close refuses (5.03), so the next process cannot accept that request again', async () => {
+    const dir = tempDir();
+    const store = openFileStateStore(dir);
+    const window = store.replayWindow('r', 64);
+    expect(window.checkAndUpdate(seq(1))).toBe('accepted');
+    const closing = store.close();
+    expect(window.checkAndUpdate(seq(2))).toBe('accepted'); // before the final save: saved with it
+    await closing;
+    expect(() => window.checkAndUpdate(seq(3))).toThrow(expect.objectContaining({ code: 'ERR_OSCORE_STATE_UNAVAILABLE', outcome: '5.03' }));
+    const next = openFileStateStore(dir);
+    const reopened = next.replayWindow('r', 64);
+    expect(reopened.checkAndUpdate(seq(1))).toBe('replayed');
+    expect(reopened.checkAndUpdate(seq(2))).toBe('replayed');
+    expect(reopened.checkAndUpdate(seq(3))).toBe('accepted'); // never accepted before
+    await next.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   it('a resized window never accepts again what the old one accepted (memory and file)', async () => {
     const dir = tempDir();
     for (const store of [new MemoryStateStore(), openFileStateStore(dir)] as StateStore[]) {

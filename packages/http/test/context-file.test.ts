@@ -158,4 +158,20 @@ describe('state stores', () => {
     expect(existsSync(join(stateDir, 'lock'))).toBe(false);
     expect(JSON.parse(readFileSync(join(stateDir, 'state.json'), 'utf8')).clean).toBe(true);
   });
+
+  it('closing a set twice releases its share of a file store once: another set on the directory keeps it', async () => {
+    const { existsSync } = await import('node:fs');
+    const stateDir = join(dir, 'shared-store');
+    const a = createContextSet([base], { store: { directory: stateDir } });
+    const b = createContextSet([{ ...base, name: 'other', peer: 'http://other.internal', senderId: '03', recipientId: '04' }], { store: { directory: stateDir } });
+    expect(a.store).toBe(b.store);
+    await a.close();
+    await a.close();
+    // b's store is still open: it reserves, its windows check, and the directory is still locked.
+    await expect(b.store.reserve('probe', 1)).resolves.toBeTypeOf('number');
+    expect(b.store.replayWindow('w', 64).checkAndUpdate(1 as never)).toBe('accepted');
+    expect(existsSync(join(stateDir, 'lock'))).toBe(true);
+    await b.close();
+    expect(existsSync(join(stateDir, 'lock'))).toBe(false);
+  });
 });

@@ -25,6 +25,7 @@ import { open, rename } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { StateFileCorruptError, StateStoreUnavailableError } from '../errors.js';
 import { ReplayWindow, type ReplayWindowState } from '../replay/replay-window.js';
+import { WindowHandle } from './window-handle.js';
 import { acquireDirectoryLock, StateDirectoryInUseError, type DirectoryLock } from './directory-lock.js';
 import type { StateStore } from './state-store.js';
 
@@ -230,17 +231,19 @@ export class FileStateStore implements StateStore {
     }
   }
 
-  replayWindow(key: string, size: number): ReplayWindow {
+  replayWindow(key: string, size: number): WindowHandle {
     let window = this.#windows.get(key);
-    if (window !== undefined && window.size === size) return window;
-    const saved = this.#saved[key];
-    if (window !== undefined) window = ReplayWindow.resized({ highest: window.highest, known: window.known }, size);
-    else if (!this.#windowsKnown) window = ReplayWindow.lost(size);
-    else if (saved !== undefined && saved.size === size) window = new ReplayWindow(size, saved);
-    else if (saved !== undefined) window = ReplayWindow.resized(saved, size);
-    else window = new ReplayWindow(size);
-    this.#windows.set(key, window);
-    return window;
+    if (window === undefined || window.size !== size) {
+      const saved = this.#saved[key];
+      if (window !== undefined) window = ReplayWindow.resized({ highest: window.highest, known: window.known }, size);
+      else if (!this.#windowsKnown) window = ReplayWindow.lost(size);
+      else if (saved !== undefined && saved.size === size) window = new ReplayWindow(size, saved);
+      else if (saved !== undefined) window = ReplayWindow.resized(saved, size);
+      else window = new ReplayWindow(size);
+      this.#windows.set(key, window);
+    }
+    // Closed once the windows are saved (#saveSync): checks until then are in the file.
+    return new WindowHandle(() => (this.#closed ? undefined : this.#windows.get(key)), this.name);
   }
 
   /** Persists the windows, marks the state clean and releases the directory. */

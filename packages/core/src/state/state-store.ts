@@ -14,6 +14,7 @@
  */
 
 import { ReplayWindow, type ReplayProtection } from '../replay/replay-window.js';
+import { WindowHandle } from './window-handle.js';
 
 /** Durable and/or shared state of security contexts, keyed by opaque state ids. */
 export interface StateStore {
@@ -47,13 +48,11 @@ export class MemoryStateStore implements StateStore {
     return Promise.resolve(first);
   }
 
-  replayWindow(key: string, size: number): ReplayWindow {
-    let window = this.#windows.get(key);
-    if (window === undefined) window = new ReplayWindow(size);
-    else if (window.size !== size) window = ReplayWindow.resized({ highest: window.highest, known: window.known }, size);
-    else return window;
-    this.#windows.set(key, window);
-    return window;
+  replayWindow(key: string, size: number): WindowHandle {
+    const window = this.#windows.get(key);
+    if (window === undefined) this.#windows.set(key, new ReplayWindow(size));
+    else if (window.size !== size) this.#windows.set(key, ReplayWindow.resized({ highest: window.highest, known: window.known }, size));
+    return new WindowHandle(() => this.#windows.get(key), this.name);
   }
 
   close(): Promise<void> {

@@ -77,6 +77,7 @@ export class ContextSet implements RecipientContextLookup {
   readonly contexts: readonly SecurityContext[];
   /** The store holding the contexts' state. */
   readonly store: StateStore;
+  #closed: Promise<void> | undefined;
   readonly #byOrigin: ReadonlyMap<string, SecurityContext | SenderFamily>;
   readonly #instances = new Map<SenderFamily, Promise<SecurityContext>>();
   readonly #allocated = new Map<SenderFamily, SecurityContext>();
@@ -187,9 +188,13 @@ export class ContextSet implements RecipientContextLookup {
     return [...this.#byOrigin.keys()];
   }
 
-  /** Closes the state store: with the file store, the replay windows are saved for a clean restart. */
+  /**
+   * Closes the state store: with the file store, the replay windows are saved for a clean
+   * restart. Once only: a store shared by several sets counts one close per set, and a
+   * second call would close it under the others.
+   */
   close(): Promise<void> {
-    return this.store.close();
+    return (this.#closed ??= this.store.close());
   }
 }
 
