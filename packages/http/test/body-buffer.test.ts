@@ -4,6 +4,7 @@
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { arrayBuffersHeld } from '../../fastify/test/support/memory.js';
 import { BodyBuffer } from '../src/index.js';
 
 describe('BodyBuffer', () => {
@@ -34,6 +35,19 @@ describe('BodyBuffer', () => {
     body.push(only);
     expect(body.bytes()).toBe(only);
     expect(new BodyBuffer(100).bytes()).toHaveLength(0);
+  });
+
+  it('sets no memory aside for a declared length before the bytes arrive (a sender that declares 1 MB and sends 2 bytes)', () => {
+    const before = arrayBuffersHeld();
+    const bodies = Array.from({ length: 100 }, () => {
+      const body = new BodyBuffer(1_100_000, 1_100_000);
+      body.push(Buffer.of(1));
+      body.push(Buffer.of(2));
+      return body;
+    });
+    // 100 × 1.1 MB if sized by the declaration; some 16 KiB each as received.
+    expect(arrayBuffersHeld() - before).toBeLessThan(8 * 1024 * 1024);
+    expect(bodies.every((b) => b.bytes().equals(Buffer.of(1, 2)))).toBe(true);
   });
 
   it('100,000 one-byte chunks make one body of 100,000 bytes', () => {

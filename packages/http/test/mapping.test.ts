@@ -214,6 +214,9 @@ describe('request target (RFC 7252 §6.4, §6.5)', () => {
       const m = { code: 0x01, options: [{ number: 11, value: utf8('public') }, { number: 11, value: utf8(dots) }, { number: 11, value: utf8('admin') }], payload: empty };
       expect(() => decodeRequest(m)).toThrow(expect.objectContaining({ code: 'ERR_OSCORE_HTTP_INVALID_INNER_MESSAGE', outcome: '4.00' }));
     }
+    // With the exact target (:path), as a client that did not resolve dot segments sent it, the options are not used.
+    const exact = { code: 0x01, options: [{ number: 11, value: utf8('a') }, { number: 11, value: utf8('.') }, { number: 11, value: utf8('b') }, { number: HTTP_FIELD_OPTION, value: utf8(':path:/a/./b') }], payload: empty };
+    expect(decodeRequest(exact).target).toBe('/a/./b');
     // ".a" and "..." are names, not dot segments.
     const names = { code: 0x01, options: [{ number: 11, value: utf8('.a') }, { number: 11, value: utf8('...') }], payload: empty };
     expect(decodeRequest(names).target).toBe('/.a/...');
@@ -340,10 +343,10 @@ describe('header fields', () => {
       fc.tuple(fc.constantFrom('x-a', 'x-request-id'), fc.string({ unit: fc.constantFrom('a', 'b', ' ', '-'), maxLength: 30 }).map((v) => v.trim())),
     );
     fc.assert(
-      fc.property(fc.array(line, { maxLength: 6 }), fc.integer({ min: 0, max: 160 }), (headers, maxHeaderSize) => {
+      fc.property(fc.array(line, { maxLength: 6 }), fc.integer({ min: 0, max: 160 }), fc.constantFrom(200, 201, 404, 500, 503), (headers, maxHeaderSize, status) => {
         const limits = { maxHeaderSize };
         const attempts: [() => InnerMessage, (m: InnerMessage) => unknown][] = [
-          [() => encodeResponse({ status: 200, headers, body: utf8('x') }, limits), (m) => decodeResponse(m, limits)],
+          [() => encodeResponse({ status, headers, body: utf8('x') }, limits), (m) => decodeResponse(m, limits)],
           [() => encodeRequest({ method: 'PUT', target: '/r', headers, body: utf8('x') }, limits), (m) => decodeRequest(m, limits)],
         ];
         for (const [encode, decode] of attempts) {

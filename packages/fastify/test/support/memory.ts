@@ -15,10 +15,20 @@ function exposeGc(): () => void {
   return fn as () => void;
 }
 
-/** The heap in use once garbage is collected: what is still held. */
-export function heapHeld(): number {
+/** Memory in use once garbage is collected: what is still held. */
+function held(): NodeJS.MemoryUsage {
   const gc = exposeGc();
   gc();
   gc();
-  return process.memoryUsage().heapUsed;
+  return process.memoryUsage();
+}
+
+/** The JavaScript heap still held. */
+export function heapHeld(): number {
+  return held().heapUsed;
+}
+
+/** The memory of ArrayBuffers (Buffers) still held. */
+export function arrayBuffersHeld(): number {
+  return held().arrayBuffers;
 }

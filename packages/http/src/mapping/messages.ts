@@ -439,10 +439,11 @@ export function decodeRequest(message: InnerMessage, limits: MappingLimits = {})
     throw new InvalidInnerMessageError('it asks for a forward proxy (Proxy-Uri or Proxy-Scheme), which this endpoint is not', '5.05');
   }
   for (const number of URI_OPTIONS) for (const o of byNumber.get(number) ?? []) outOfRange(o, MAX_URI_OPTION);
-  // §5.10.1: "The value of a Uri-Path Option MUST NOT be "." or ".."". An HTTP target would
-  // give them a meaning (RFC 3986 §5.2.4) the options do not have.
-  if (byNumber.get(O.UriPath)?.some((o) => isDotSegment(o.value))) throw new InvalidInnerMessageError('a Uri-Path option is "." or ".."');
   const exactTarget = exact.get(PSEUDO_PATH);
+  // §5.10.1: "The value of a Uri-Path Option MUST NOT be "." or ".."". Composed into an HTTP
+  // target, they would get a meaning (RFC 3986 §5.2.4) the options do not have. With the
+  // exact target (:path) the options are not used.
+  if (exactTarget === undefined && byNumber.get(O.UriPath)?.some((o) => isDotSegment(o.value))) throw new InvalidInnerMessageError('a Uri-Path option is "." or ".."');
   const target =
     exactTarget !== undefined
       ? checkExactTarget(exactTarget)
@@ -517,8 +518,11 @@ export function decodeResponse(message: InnerMessage, limits: MappingLimits = {}
   // §5.5.2), which "SHOULD be copied into the HTTP response body with the media type of the
   // response set to text/plain;charset=utf-8" (RFC 8075 §6.6). Not for a coded body (an
   // HTTP peer's, whose fields say what it is).
+  // Not counted against the limit below: the sender sent nothing for it.
+  let implied = 0;
   if (message.code >>> 5 >= 4 && message.payload.length > 0 && !hasField(headers, 'content-type') && !hasField(headers, 'content-encoding')) {
     headers.push(['content-type', DIAGNOSTIC_MEDIA_TYPE]);
+    implied = fieldLineBytes('content-type', DIAGNOSTIC_MEDIA_TYPE);
   }
   const etag = byNumber.get(O.ETag);
   if (etag !== undefined && !hasField(headers, 'etag')) {
@@ -541,7 +545,7 @@ export function decodeResponse(message: InnerMessage, limits: MappingLimits = {}
     const seconds = decodeUint(maxAge[0]!.value)!;
     headers.push([maxAgeField, maxAgeField === 'retry-after' ? String(seconds) : `max-age=${seconds}`]);
   }
-  checkRebuilt(headers, rebuilt, fieldBytes, limits.maxHeaderSize);
+  checkRebuilt(headers, rebuilt, fieldBytes - implied, limits.maxHeaderSize);
   return { status, statusMessage: exact.get(PSEUDO_REASON) ?? STATUS_CODES[status], headers, body: message.payload };
 }
 

@@ -20,11 +20,13 @@ export class BodyBuffer {
 
   /**
    * @param limit most bytes accepted.
-   * @param expected the declared length, if known: the size of the buffer when one is needed.
+   * @param expected the declared length, if known: the buffer grows no larger than that
+   *   (unless more arrives). Never allocated ahead of the bytes received, as a sender that
+   *   declares much and sends little would have memory set aside for nothing.
    */
   constructor(limit: number, expected?: number) {
     this.#limit = limit;
-    this.#expected = expected !== undefined && Number.isSafeInteger(expected) && expected > 0 ? Math.min(expected, limit) : 0;
+    this.#expected = expected !== undefined && Number.isSafeInteger(expected) && expected > 0 ? Math.min(expected, limit) : limit;
   }
 
   /** Bytes so far. */
@@ -40,7 +42,8 @@ export class BodyBuffer {
       this.#first = chunk;
     } else {
       if (this.#buffer === undefined || end > this.#buffer.length) {
-        const grown = Buffer.allocUnsafe(Math.min(this.#limit, Math.max(end, this.#expected, 2 * (this.#buffer?.length ?? START / 2))));
+        const doubled = Math.min(this.#expected, 2 * (this.#buffer?.length ?? START / 2));
+        const grown = Buffer.allocUnsafe(Math.min(this.#limit, Math.max(end, doubled)));
         (this.#buffer ?? this.#first!).copy(grown, 0, 0, this.#size);
         this.#buffer = grown;
         this.#first = undefined;
