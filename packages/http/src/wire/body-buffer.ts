@@ -11,7 +11,8 @@ const START = 16 * 1024;
 
 export class BodyBuffer {
   readonly #limit: number;
-  readonly #expected: number;
+  /** The size the buffer grows to at most, unless more arrives: the declared length, or the limit. */
+  readonly #cap: number;
   /** The body while it is one chunk: kept as it came, not copied. */
   #first: Buffer | undefined;
   /** The body once it is more: chunks copied in; grows by doubling, never past the limit. */
@@ -26,7 +27,7 @@ export class BodyBuffer {
    */
   constructor(limit: number, expected?: number) {
     this.#limit = limit;
-    this.#expected = expected !== undefined && Number.isSafeInteger(expected) && expected > 0 ? Math.min(expected, limit) : limit;
+    this.#cap = expected !== undefined && Number.isSafeInteger(expected) && expected > 0 ? Math.min(expected, limit) : limit;
   }
 
   /** Bytes so far. */
@@ -42,7 +43,7 @@ export class BodyBuffer {
       this.#first = chunk;
     } else {
       if (this.#buffer === undefined || end > this.#buffer.length) {
-        const doubled = Math.min(this.#expected, 2 * (this.#buffer?.length ?? START / 2));
+        const doubled = Math.min(this.#cap, 2 * (this.#buffer?.length ?? START / 2));
         const grown = Buffer.allocUnsafe(Math.min(this.#limit, Math.max(end, doubled)));
         (this.#buffer ?? this.#first!).copy(grown, 0, 0, this.#size);
         this.#buffer = grown;
