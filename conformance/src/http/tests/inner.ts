@@ -5,7 +5,7 @@
  * is what a CoAP server must refuse, with the code RFC 7252 gives.
  */
 
-import { coapCode } from '@oscore-http/core';
+import { CoapOptionNumber, coapCode } from '@oscore-http/core';
 import type { InnerRequest } from '../client.js';
 import type { HttpTestDefinition } from '../test-run.js';
 
@@ -17,10 +17,6 @@ const UNASSIGNED_CRITICAL = 2049;
 
 /** A request method code with no assignment (RFC 7252 §12.1.1, RFC 8132 use 0.01–0.07). */
 const UNASSIGNED_METHOD = coapCode(0, 8);
-
-/** Accept (RFC 7252 §5.10.4): critical, not repeatable; Proxy-Uri (§5.10.2). */
-const ACCEPT = 17;
-const PROXY_URI = 35;
 
 /**
  * A test that sends an authentic GET whose mapped CoAP message is changed by `coap` and
@@ -74,8 +70,8 @@ export const innerTests: readonly HttpTestDefinition[] = [
     id: 'inner.repeated-option',
     title: 'A critical inner option that occurs more often than defined is refused with a protected error',
     rfc: 'RFC 7252 §5.4.5',
-    // Accept twice, application/json (50) each time.
-    coap: { options: [{ number: ACCEPT, value: Uint8Array.of(50) }, { number: ACCEPT, value: Uint8Array.of(50) }] },
+    // Accept (critical, not repeatable: RFC 7252 §5.10) twice, application/json (50) each time.
+    coap: { options: [{ number: CoapOptionNumber.Accept, value: Uint8Array.of(50) }, { number: CoapOptionNumber.Accept, value: Uint8Array.of(50) }] },
     code: coapCode(4, 2),
     name: '4.02 Bad Option',
     why: 'RFC 7252 §5.4.5: a supernumerary occurrence is an unrecognized option, and Accept is critical',
@@ -84,7 +80,7 @@ export const innerTests: readonly HttpTestDefinition[] = [
     id: 'inner.proxy-uri',
     title: 'An inner Proxy-Uri is refused with a protected error by a server that is no forward proxy',
     rfc: 'RFC 8613 §4.1.3.3; RFC 7252 §5.10.2',
-    coap: { options: [{ number: PROXY_URI, value: new TextEncoder().encode('coap://proxy-target.invalid/x') }] },
+    coap: { options: [{ number: CoapOptionNumber.ProxyUri, value: new TextEncoder().encode('coap://proxy-target.invalid/x') }] },
     code: coapCode(5, 5),
     name: '5.05 Proxying Not Supported',
     why: 'RFC 7252 §5.10.2 for an endpoint "unable or unwilling to act as a forward-proxy"',
