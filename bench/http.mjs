@@ -8,6 +8,8 @@
  *   oscore-gcm   @oscore-http/fastify + @oscore-http/undici, A128GCM (COSE 1)
  *   (opt-in) structure: the OSCORE server's request handling without OSCORE, plain client
  *                (bench/http/structure.mjs): the best ratio that handling allows
+ *   (opt-in) structure-client: the interceptor's shape without OSCORE, plain server
+ *                (bench/http/structure-client.mjs); structure-both: both halves
  *
  * at 64 B, 1 KiB and 60 KiB echo bodies (60 KiB stays under AES-CCM-16-64-128's
  * 65,535-byte plaintext bound). The server (bench/http/server.mjs) is pinned to core 0,
@@ -55,7 +57,7 @@ function usage(exitCode) {
 
   --quick               1 repetition, 0.3 s warm-up + 1.5 s per cell (about 40 s instead of about 3.5 min)
   --json <file>         also write the raw results (every cell) as JSON
-  --mode <list>         modes, e.g. plain,oscore-ccm   (default: all but baseline and structure)
+  --mode <list>         modes, e.g. plain,oscore-ccm   (default: all but baseline and structure*)
   --size <list>         body sizes, e.g. 64,1k,60k      (default 64,1k,60k)
   --repeats <n>         repetitions of every cell        (default 3)
   --warmup <s>          warm-up before each measured window (default 1)

@@ -18,12 +18,15 @@ export const MODES = Object.freeze({
   'oscore-gcm-openssl': Object.freeze({ label: 'OSCORE A128GCM, OpenSSL backend', tls: false, aeadAlgorithm: 'A128GCM', openssl: true }),
   // Opt-in: the OSCORE server's request handling without OSCORE (bench/http/structure.mjs), plain client.
   structure: Object.freeze({ label: 'structure only: outer body read, inner request, capture; no OSCORE', tls: false, structure: true }),
+  // Opt-in: the interceptor's shape without OSCORE (bench/http/structure-client.mjs), plain server; then both halves.
+  'structure-client': Object.freeze({ label: 'structure only, client: body collected, outer dispatch, response buffered and replayed', tls: false, structureClient: true }),
+  'structure-both': Object.freeze({ label: 'structure only, server and client', tls: false, structure: true, structureClient: true }),
   // Only with --baseline <dir>: oscore-ccm as built in another checkout, for before/after in one run.
   'oscore-ccm-baseline': Object.freeze({ label: 'OSCORE AES-CCM-16-64-128, baseline checkout', tls: false, aeadAlgorithm: 10, baseline: true }),
 });
 
 /** The modes run when none are asked for. */
-export const DEFAULT_MODES = Object.keys(MODES).filter((m) => !MODES[m].baseline && !MODES[m].structure);
+export const DEFAULT_MODES = Object.keys(MODES).filter((m) => !MODES[m].baseline && !MODES[m].structure && !MODES[m].structureClient);
 
 /**
  * Imports an @oscore-http package: this checkout's, or, in a baseline child, the one built

@@ -8,6 +8,9 @@
  *   https        undici Agent over TLS (trusting the run's self-signed certificate)
  *   oscore-*     undici Agent composed with @oscore-http/undici: every request is
  *                protected and every response verified before the worker sees it
+ *   structure-client, structure-both
+ *                undici Agent composed with the interceptor's shape without OSCORE
+ *                (structure-client.mjs)
  *
  * IPC protocol (parent → child):
  *   { cmd: 'init', mode, origin, connections, caFile }  → { type: 'ready' }
@@ -58,6 +61,9 @@ async function init(msg) {
       },
     ], await contextSetOptions(spec));
     dispatcher = agent.compose(oscore({ contexts, maxBodySize: MAX_BODY }));
+  } else if (spec.structureClient) {
+    const { structureInterceptor } = await import('./structure-client.mjs');
+    dispatcher = agent.compose(structureInterceptor({ maxBodySize: MAX_BODY }));
   }
 }
 
