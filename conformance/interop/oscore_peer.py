@@ -5,6 +5,7 @@ Written from RFC 8613, RFC 7252, RFC 8075 and RFC 9052/9053 only (and the HTTP
 framing conventions of docs/wire-format.md), with no code from oscore-http.
 
     oscore_peer.py --self-test
+    oscore_peer.py vectors conformance/vectors/*.json
     oscore_peer.py client --url http://127.0.0.1:8080 --secret HEX [--salt HEX] \\
         --sender-id HEX --recipient-id HEX [--id-context HEX] [--alg 10] \\
         --method GET --path '/x?y=1' [--body TEXT | --body-hex HEX] [--content-format N] \\
@@ -308,12 +309,18 @@ def verify_http_response(binding, status: int, headers: dict, body: bytes) -> di
         code, options, payload = coap.decode_inner(plaintext)
     except coap.FormatError as e:
         raise VerificationFailure(f"decrypted response is not a CoAP message: {e}") from e
+    check_inner_response(code, options)
+    return describe(code, options, payload)
+
+
+def check_inner_response(code: int, options) -> None:
     if code >> 5 not in (2, 4, 5):
         raise VerificationFailure(f"decrypted code {coap.code_string(code)} is not a response code")
+    if any(n == coap.OSCORE for n, _ in options):
+        raise VerificationFailure("nested OSCORE option in the response (RFC 8613 §4.1.3.7)")
     unknown = [n for n, _ in options if coap.is_critical(n) and n not in RESPONSE_CRITICAL]
     if unknown:  # RFC 7252 §5.4.1: a response with an unrecognized critical option is rejected
         raise VerificationFailure(f"decrypted response has unrecognized critical option {unknown[0]}")
-    return describe(code, options, payload)
 
 
 # Critical options this client understands in a response: HTTP-Code (docs/wire-format.md §3),
@@ -361,6 +368,8 @@ def check_inner_request(code: int, options) -> list[tuple[int, bytes]]:
     Returns the options to act on (elective options with a bad length are dropped)."""
     if code >> 5 != 0 or code == 0:
         raise InnerError(0x80, "Not a request")  # RFC 8613 §5.3: the plaintext must be a request
+    if any(n == coap.OSCORE for n, _ in options):
+        raise InnerError(0x80, "Nested OSCORE")  # RFC 8613 §4.1.3.7: processing SHALL be stopped
     kept = []
     counts: dict[int, int] = {}
     for number, value in options:
@@ -606,6 +615,10 @@ def main(argv=None) -> int:
         except Exception as e:  # a check that could not even run is a failure too
             print(f"self-test FAILED: {type(e).__name__}: {e}")
             return 1
+    if argv[:1] == ["vectors"]:
+        import vectors
+
+        return vectors.run(argv[1:])
     parser = argparse.ArgumentParser(prog="oscore_peer.py", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 

@@ -168,6 +168,10 @@ class SecurityContext:
         for label, value in (("Sender ID", self.sender_id), ("Recipient ID", self.recipient_id)):
             if len(value) > limit:
                 raise ValueError(f"{label} is {len(value)} bytes; {self.aead.name} allows at most {limit}")
+        if self.sender_id == self.recipient_id:
+            # §3.3: Sender IDs are unique among the contexts of one Master Secret, Master
+            # Salt and ID Context, and the Recipient ID is the peer's Sender ID.
+            raise ValueError("Sender ID and Recipient ID must differ")
         if self.send_kid_context is None:
             self.send_kid_context = self.id_context is not None
         alg = self.aead.cose
@@ -252,6 +256,8 @@ class OptionValue:
         if not value:
             return cls()
         flags = value[0]
+        if flags == 0:
+            raise DecodeError("flag bits all zero in a non-empty option (§2: the value SHALL be empty)")
         if flags & 0xE0:
             raise DecodeError("reserved OSCORE flag bits set")
         n = flags & 0x07

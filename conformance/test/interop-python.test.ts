@@ -4,6 +4,7 @@
  * without any code of this project (cryptography and cbor2 from Debian, nothing else).
  *
  *  - its self-test reproduces RFC 8613 Appendix C from values typed from the RFC;
+ *  - it runs every vector file of conformance/vectors/ with its own code;
  *  - the Python client talks to a real fastify service with @oscore-http/fastify;
  *  - the @oscore-http/undici interceptor talks to the Python server;
  *  - the black-box suite (`oscore-http conformance http`, the built CLI) runs against
@@ -15,7 +16,7 @@
 
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -96,6 +97,21 @@ describe('the independent Python peer', () => {
     expect(r.stderr).toBe('');
     expect(r.stdout).not.toContain('FAIL');
     expect(r.stdout).toMatch(/^self-test passed: \d+ checks \(RFC 8613 Appendix C\.1-C\.8/m);
+    expect(r.code).toBe(0);
+  });
+});
+
+describe('the vector files, run by the independent peer', () => {
+  it('every vector of conformance/vectors/ passes with the Python code, in both directions', async () => {
+    const dir = fileURLToPath(new URL('../vectors/', import.meta.url));
+    const files = (await readdir(dir)).filter((f) => f.endsWith('.json') && !f.endsWith('.schema.json')).sort();
+    expect(files).toContain('rfc8613-appendix-c.json');
+    const r = await run(PYTHON, [PEER, 'vectors', ...files.map((f) => join(dir, f))]);
+    expect(r.stdout).not.toContain('FAIL');
+    const total = /^vectors: (\d+) of (\d+) passed$/m.exec(r.stdout);
+    expect(total, r.stdout).not.toBeNull();
+    expect(total![1]).toBe(total![2]);
+    expect(Number(total![2])).toBeGreaterThan(400);
     expect(r.code).toBe(0);
   });
 });
