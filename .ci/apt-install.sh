@@ -2,6 +2,7 @@
 # themselves, non-interactively and idempotently, without letting the system service start.
 #
 #   install_service_packages <label> <service> <pid-file> <package>...
+#   install_packages <label> <package>...        (packages without a service)
 #
 # The tests start their own server processes (own ports, own directories), so the system
 # service is not wanted: a temporary policy-rc.d (unless one exists) keeps apt from starting
@@ -41,4 +42,20 @@ install_service_packages() {
   elif [ -s "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
     "${SUDO[@]}" service "$service" stop >/dev/null 2>&1 || true
   fi
+}
+
+install_packages() {
+  local label=$1
+  shift
+  local missing=() package
+  for package in "$@"; do installed "$package" || missing+=("$package"); done
+  if [ "$(id -u)" -eq 0 ]; then SUDO=(); else SUDO=(sudo -n); fi
+  if [ "${#missing[@]}" -eq 0 ]; then
+    echo "== $label: $* already installed"
+    return 0
+  fi
+  echo "== $label: installing ${missing[*]}"
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}"
 }
