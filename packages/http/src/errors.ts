@@ -4,6 +4,7 @@
  */
 
 import { OscoreError, type OscoreOutcome } from '@oscore-http/core';
+import { isFixedDiagnostic } from './server/diagnostics.js';
 
 /** The HTTP status for an OSCORE error (RFC 8613 §8 outcome through RFC 8075 §7, with the deviations documented in docs/wire-format.md). */
 export function httpStatusOf(err: OscoreError): number {
@@ -165,11 +166,17 @@ export class UnprotectedResponseError extends OscoreHttpError {
   readonly httpStatus = 502;
   /** Outer status of the unprotected response. */
   readonly status: number;
-  /** The server's diagnostic text, if any: unauthenticated, printable ASCII, at most 120 characters. */
+  /**
+   * The server's diagnostic text, if any: unauthenticated, printable ASCII, at most 120
+   * characters. The message quotes it only when it is one of the fixed reasons an OSCORE
+   * server sends (such as "Replay detected"), so text chosen on the path never reaches logs
+   * through the message.
+   */
   readonly diagnostic: string | undefined;
   constructor(status: number, diagnostic: string | undefined) {
+    const quoted = diagnostic !== undefined && isFixedDiagnostic(diagnostic) ? ` ("${diagnostic}")` : '';
     super(
-      `The server answered with an unprotected ${status} response${diagnostic ? ` ("${diagnostic}")` : ''}, which cannot be verified; check that both sides share the security context and that nothing between them answers for the server.`,
+      `The server answered with an unprotected ${status} response${quoted}, which cannot be verified; check that both sides share the security context and that nothing between them answers for the server.`,
     );
     this.status = status;
     this.diagnostic = diagnostic;

@@ -152,6 +152,10 @@ describe('authentic requests the server cannot process get protected CoAP errors
     ['a truncated option', '4.00', 'RFC 7252 §3.1', '02 d2 0e', 0x80],
     ['a second Accept (a supernumerary critical option)', '4.02', 'RFC 7252 §5.4.5', '01 d1 04 32 01 32', 0x82],
     ['a Uri-Path ".."', '4.00', 'RFC 7252 §5.10.1', '01 b2 2e2e', 0x80],
+    // HTTP-Code (65003 = Δ 14 + 0xfcde + 269): critical, not repeatable, 1-16 bytes (docs/wire-format.md §3).
+    ['an empty HTTP-Code (critical, value outside 1-16 bytes)', '4.02', 'RFC 7252 §5.4.3', '02 e0 fcde', 0x82],
+    ['a 17-byte HTTP-Code (critical, value outside 1-16 bytes)', '4.02', 'RFC 7252 §5.4.3', `02 ed fcde 04 ${'41'.repeat(17)}`, 0x82],
+    ['a second HTTP-Code (a supernumerary critical option)', '4.02', 'RFC 7252 §5.4.5', '02 e4 fcde 48454144 04 48454144', 0x82],
     ['a Proxy-Uri (35): this server is no forward proxy', '5.05', 'RFC 7252 §5.10.2', '01 d9 16 636f61703a2f2f782f', 0xa5],
   ])('%s → protected %s (%s)', async (_what, outcome, _rule, plaintext, code) => {
     served.length = 0;

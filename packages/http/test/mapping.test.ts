@@ -90,6 +90,12 @@ describe('methods (RFC 7252 §12.1.1, RFC 8132)', () => {
     expect(() => encodeRequest({ method: 'BAD METHOD', target: '/', headers: [], body: empty })).toThrow(UnmappableMessageError);
     expect(() => decodeRequest({ code: 0x1f, options: [], payload: empty })).toThrow(InvalidInnerMessageError);
   });
+
+  it('a method token of up to 16 characters fits HTTP-Code (docs/wire-format.md §3); a longer one is refused before sending', () => {
+    const longest = 'BASELINE-CONTROL'; // 16, registered (RFC 3253)
+    expect(decodeRequest(encodeRequest({ method: longest, target: '/', headers: [], body: empty })).method).toBe(longest);
+    expect(() => encodeRequest({ method: 'UPDATEREDIRECTREF', target: '/', headers: [], body: empty })).toThrow(/17 characters .* at most 16/);
+  });
 });
 
 describe('status codes (RFC 8075 §7)', () => {

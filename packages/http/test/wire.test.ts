@@ -2,7 +2,7 @@
 
 import { fromHex, toHex } from '@oscore-http/core';
 import { describe, expect, it } from 'vitest';
-import { ContextConfigError, createHeaderPolicy, decodeOscoreHeader, encodeOscoreHeader, isOscoreContentType, MalformedOscoreHeaderError } from '../src/index.js';
+import { ContextConfigError, createHeaderPolicy, decodeOscoreHeader, encodeOscoreHeader, isOscoreContentType, MalformedOscoreHeaderError, UnprotectedResponseError } from '../src/index.js';
 
 describe('OSCORE header field', () => {
   it('writes the empty option value as AA and reads AA back as empty (§11.2, §11.3)', () => {
@@ -79,5 +79,21 @@ describe('header policy', () => {
   it('refuses to protect framing fields and unknown dispositions', () => {
     expect(() => createHeaderPolicy({ 'content-length': 'protect' })).toThrow(ContextConfigError);
     expect(() => createHeaderPolicy({ 'x-a': 'encrypt' as 'protect' })).toThrow(ContextConfigError);
+  });
+});
+
+describe('UnprotectedResponseError', () => {
+  it('quotes a fixed OSCORE diagnostic in its message, never other unauthenticated text (kept in `diagnostic` only)', () => {
+    for (const reason of ['Replay detected', 'Security context not found', 'Decryption failed', 'Failed to decode COSE']) {
+      const err = new UnprotectedResponseError(401, reason);
+      expect(err.message).toContain(`("${reason}")`);
+      expect(err.diagnostic).toBe(reason);
+    }
+    const chosen = 'Replay detected<script>alert(1)</script>';
+    const err = new UnprotectedResponseError(401, chosen);
+    expect(err.message).not.toContain('script');
+    expect(err.message).toMatch(/^The server answered with an unprotected 401 response, which cannot be verified; /);
+    expect(err.diagnostic).toBe(chosen);
+    expect(JSON.stringify(err)).not.toContain('script'); // `diagnostic` is the caller's to log, not the message's
   });
 });

@@ -12,6 +12,7 @@ import {
   BodyTooLargeError,
   decodeOscoreHeader,
   decodeResponse,
+  ECHO_MAX_LENGTH,
   ECHO_OPTION,
   isOscoreContentType,
   UnprotectedResponseError,
@@ -133,8 +134,10 @@ export class OscoreResponseHandler implements Handler {
     controller.throwIfAborted();
     // A verified 4.01 with Echo: the server needs this request's freshness proved (RFC 9175
     // §2.4; RFC 8613 Appendix B.1.2). Send it once more, with the Echo value, as a new request.
+    // An Echo value outside 1-40 bytes is an elective option out of its range: ignored
+    // (RFC 9175 §2.2.1, RFC 7252 §5.4.3), so the caller gets the 4.01 as it is.
     const echo = message.code === UNAUTHORIZED ? message.options.find((o) => o.number === ECHO_OPTION) : undefined;
-    if (echo !== undefined && this.#retryWithEcho !== undefined) {
+    if (echo !== undefined && echo.value.length >= 1 && echo.value.length <= ECHO_MAX_LENGTH && this.#retryWithEcho !== undefined) {
       this.#retryWithEcho(echo.value);
       return;
     }

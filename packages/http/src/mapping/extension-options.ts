@@ -17,3 +17,5 @@
 export const HTTP_FIELD_OPTION = 65002;
 /** Exact HTTP method or status (critical). */
 export const HTTP_CODE_OPTION = 65003;
+/** Longest HTTP-Code value, in bytes: a method token of at most 16 characters (docs/wire-format.md §3). */
+export const HTTP_CODE_MAX_LENGTH = 16;

@@ -12,7 +12,7 @@ import { STATUS_CODES } from 'node:http';
 import { HeadersTooLargeError, InvalidInnerMessageError, UnmappableMessageError } from '../errors.js';
 import { coapEtagOf, decodeUint, encodeUint, httpEtagOf, parseEntityTags } from './coap-values.js';
 import { contentFormatToMediaType, mediaTypeToContentFormat } from './content-format.js';
-import { HTTP_CODE_OPTION, HTTP_FIELD_OPTION } from './extension-options.js';
+import { HTTP_CODE_MAX_LENGTH, HTTP_CODE_OPTION, HTTP_FIELD_OPTION } from './extension-options.js';
 import { decodeField, encodeField, PSEUDO_PATH, PSEUDO_REASON, PSEUDO_STATUS, type HeaderList } from './fields.js';
 import { codeToMethod, FALLBACK_REQUEST_CODE, isToken, methodToCode } from './method.js';
 import { codeToStatus, statusToCode } from './status.js';
@@ -230,6 +230,7 @@ export function encodeRequest(request: HttpRequestParts, limits: MappingLimits =
   let code = methodToCode(request.method);
   if (code === undefined) {
     if (!isToken(request.method)) throw new UnmappableMessageError(`"${request.method}" is not a valid HTTP method`);
+    if (request.method.length > HTTP_CODE_MAX_LENGTH) throw new UnmappableMessageError(`a method of ${request.method.length} characters cannot travel inside: the HTTP-Code option carries at most ${HTTP_CODE_MAX_LENGTH}`);
     code = FALLBACK_REQUEST_CODE;
     w.add(HTTP_CODE_OPTION, Buffer.from(request.method, 'latin1'));
   }
@@ -418,8 +419,12 @@ export function decodeRequest(message: InnerMessage, limits: MappingLimits = {})
   let method: string;
   const httpCode = byNumber.get(HTTP_CODE_OPTION);
   if (httpCode !== undefined) {
+    // A critical option, not repeatable, of 1-16 bytes: a supernumerary occurrence or a
+    // value outside that range makes it unrecognized (RFC 7252 §5.4.5, §5.4.3), so 4.02.
+    if (httpCode.length > 1) throw new InvalidInnerMessageError(`option ${HTTP_CODE_OPTION} (HTTP-Code) occurs ${httpCode.length} times, but is defined to occur once`, '4.02');
+    outOfRange(httpCode[0]!, HTTP_CODE_MAX_LENGTH, 1);
     method = latin1(httpCode[0]!.value);
-    if (httpCode.length > 1 || !isToken(method)) throw new InvalidInnerMessageError('the HTTP-Code option does not hold one method token');
+    if (!isToken(method)) throw new InvalidInnerMessageError('the HTTP-Code option does not hold a method token');
   } else {
     const known = codeToMethod(message.code);
     if (known === undefined) throw new InvalidInnerMessageError(`request code ${message.code >>> 5}.${String(message.code & 31).padStart(2, '0')} has no HTTP method`, '4.05');

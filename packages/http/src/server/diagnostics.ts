@@ -29,9 +29,22 @@ const REASONS: Readonly<Record<string, string>> = {
   ERR_OSCORE_HTTP_OUTER_PATH: 'Unknown OSCORE endpoint',
 };
 
+const PROXYING_NOT_SUPPORTED = 'Proxying not supported';
+const FALLBACK = 'OSCORE processing failed';
+const FIXED = new Set([...Object.values(REASONS), PROXYING_NOT_SUPPORTED, FALLBACK]);
+
+/**
+ * Whether `text` is one of the fixed reasons above (which include RFC 8613's suggested
+ * diagnostics): received unauthenticated, such a text says nothing an attacker chose
+ * beyond which of them, so it may appear in an error's message.
+ */
+export function isFixedDiagnostic(text: string): boolean {
+  return FIXED.has(text);
+}
+
 /** The reason phrase for `err`. */
 export function diagnosticOf(err: OscoreError): string {
   // RFC 7252 §5.10.2: a forward-proxy request is not malformed; its 5.05 says what it is.
-  if (err.outcome === '5.05') return 'Proxying not supported';
-  return REASONS[err.code] ?? 'OSCORE processing failed';
+  if (err.outcome === '5.05') return PROXYING_NOT_SUPPORTED;
+  return REASONS[err.code] ?? FALLBACK;
 }

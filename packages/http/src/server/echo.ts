@@ -21,11 +21,13 @@ import { performance } from 'node:perf_hooks';
 
 /** The Echo option (RFC 9175 §2.2.1): elective, Class E in OSCORE. */
 export const ECHO_OPTION = 252;
+/** Longest Echo value (RFC 9175 §2.2.1: 1-40 bytes). */
+export const ECHO_MAX_LENGTH = 40;
 
 const TIME_LENGTH = 4;
 const RANDOM_LENGTH = 8;
 const MAC_LENGTH = 8;
-/** 4-byte time ‖ 8 random bytes ‖ 8-byte MAC: 20 bytes (≤ 40, RFC 9175 §2.2.1). */
+/** 4-byte time ‖ 8 random bytes ‖ 8-byte MAC: 20 bytes (≤ ECHO_MAX_LENGTH). */
 const VALUE_LENGTH = TIME_LENGTH + RANDOM_LENGTH + MAC_LENGTH;
 
 /** Issues and checks Echo values. */

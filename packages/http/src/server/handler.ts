@@ -252,6 +252,23 @@ function writeProtected(res: ServerResponse, option: Uint8Array, payload: Uint8A
 }
 
 /**
+ * Whether a field occurs more than once in Node's flat `rawHeaders` list. Node keeps only
+ * the first Content-Type and drops the others, so `req.headers` cannot show a repeat; a
+ * request with two media types has no single one (RFC 9110 §5.3), and one hop may read
+ * the other (`name` in lower case).
+ */
+function isRepeated(rawHeaders: readonly string[], name: string): boolean {
+  let seen = false;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const field = rawHeaders[i]!;
+    if (field.length !== name.length || field.toLowerCase() !== name) continue;
+    if (seen) return true;
+    seen = true;
+  }
+  return false;
+}
+
+/**
  * Wraps a request listener so that every request must be OSCORE-protected.
  *
  * @example
@@ -372,7 +389,7 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): O
     // Content-Type application/oscore, at an outer request target this server exposes.
     if (!outerPaths.has(pathOf(req.url))) return reject(res, new OuterPathError());
     if (req.method !== 'POST') return reject(res, new OuterMethodError());
-    if (!isOscoreContentType(req.headers['content-type'])) return reject(res, new UnsupportedMediaTypeError());
+    if (!isOscoreContentType(req.headers['content-type']) || isRepeated(req.rawHeaders, 'content-type')) return reject(res, new UnsupportedMediaTypeError());
     let option: Uint8Array;
     let body: Uint8Array;
     try {

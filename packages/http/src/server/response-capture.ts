@@ -12,7 +12,7 @@
  * holds the response, so `writableEnded` reads true once the application ended it.
  *
  * Interim responses (`writeContinue`, `writeProcessing`, `writeEarlyHints`) and trailers
- * are not sent: they would leave unprotected. Bodies of 204/304 responses and of
+ * are not sent: they would leave unprotected (the interim ones' callbacks still run). Bodies of 204/304 responses and of
  * responses to HEAD are dropped, as HTTP requires.
  *
  * A stream piped into the response sees backpressure as from a socket: `write` returns
@@ -205,6 +205,17 @@ function finish(res: Captured, c: CaptureState): void {
 /** Interim responses and trailers would travel unprotected: they are not sent. */
 function ignored(): void {}
 
+/**
+ * `writeContinue(cb)`, `writeProcessing(cb)`, `writeEarlyHints(hints, cb)`: not sent either,
+ * but Node calls the callback "when the response message has been written", and an
+ * application that answers from it (`res.writeEarlyHints(hints, () => res.end())`) must
+ * still answer.
+ */
+function interimSkipped(...args: unknown[]): void {
+  const callback = args[args.length - 1];
+  if (typeof callback === 'function') process.nextTick(callback as () => void);
+}
+
 /** `headersSent` while captured: Node's getter reads the real header state, which is still empty. */
 const HEADERS_SENT: PropertyDescriptor = {
   configurable: true,
@@ -229,9 +240,9 @@ export function captureResponse(res: ServerResponse, limit: number, bodyless: bo
   r.end = end;
   // Interim responses and trailers would leave unprotected: they are not sent.
   r.flushHeaders = ignored;
-  r.writeContinue = ignored;
-  r.writeProcessing = ignored;
-  r.writeEarlyHints = ignored;
+  r.writeContinue = interimSkipped;
+  r.writeProcessing = interimSkipped;
+  r.writeEarlyHints = interimSkipped;
   r.addTrailers = ignored;
   // Frameworks decide between answering an error and aborting by headersSent.
   Object.defineProperty(res, 'headersSent', HEADERS_SENT);

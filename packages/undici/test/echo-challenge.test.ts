@@ -1,0 +1,90 @@
+/**
+ * The interceptor's answer to an Echo challenge (RFC 9175 §2.4, RFC 8613 Appendix B.1.2):
+ * a verified 4.01 with an Echo value is retried once with that value — but only a value
+ * of 1-40 bytes (RFC 9175 §2.2.1). An Echo outside that range is an elective option out
+ * of its range, ignored (RFC 7252 §5.4.3): the caller gets the 4.01 as it is.
+ *
+ * The server is a bare node:http listener on the engine (@oscore-http/core), which can
+ * send any Echo value, so it stands for a peer that is not this project's server.
+ */
+
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { Agent, request, type Dispatcher } from 'undici';
+import { coapCode, createSecurityContext, protectResponse, verifyRequest } from '@oscore-http/core';
+import { decodeOscoreHeader, ECHO_OPTION, encodeOscoreHeader } from '@oscore-http/http';
+import { oscore } from '@oscore-http/undici';
+import { closeServer, listen, Resources } from '../../fastify/test/support/oscore-peers.js';
+
+const secret = Buffer.from('0102030405060708090a0b0c0d0e0f10', 'hex');
+const resources = new Resources();
+const serverContext = createSecurityContext({ masterSecret: secret, senderId: new Uint8Array([1]), recipientId: new Uint8Array([2]) });
+
+/** The Echo value the server challenges with; what each request carried as Echo (undefined: none). */
+let challenge: Uint8Array;
+let received: Array<string | undefined>;
+let origin: string;
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+/** Challenges every request without Echo; serves one that carries Echo with 2.05 "fresh". */
+async function answer(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const option = decodeOscoreHeader(req.headers.oscore);
+  const { message, binding } = await verifyRequest(serverContext, option, await readBody(req));
+  const echo = message.options.find((o) => o.number === ECHO_OPTION)?.value;
+  received.push(echo === undefined ? undefined : Buffer.from(echo).toString('hex'));
+  const reply =
+    echo === undefined
+      ? await protectResponse(binding, { code: coapCode(4, 1), options: [{ number: ECHO_OPTION, value: challenge }], payload: new Uint8Array(0) }, { partialIV: true })
+      : await protectResponse(binding, { code: coapCode(2, 5), options: [], payload: Buffer.from('fresh') });
+  res.writeHead(200, { 'content-type': 'application/oscore', oscore: encodeOscoreHeader(reply.option), 'content-length': reply.payload.length });
+  res.end(reply.payload);
+}
+
+let dispatcher: Dispatcher;
+
+beforeAll(async () => {
+  origin = await listen(
+    resources.add(
+      createServer((req, res) => {
+        answer(req, res).catch(() => res.destroy());
+      }),
+      closeServer,
+    ),
+  );
+  const client = createSecurityContext({ masterSecret: secret, senderId: new Uint8Array([2]), recipientId: new Uint8Array([1]) });
+  const agent = new Agent();
+  resources.add(agent, (a) => a.close());
+  dispatcher = agent.compose(oscore({ contexts: { [origin]: client } }));
+});
+
+afterAll(() => resources.closeAll());
+
+beforeEach(() => {
+  received = [];
+});
+
+describe('an Echo challenge', () => {
+  it.each([1, 20, 40])('with a %i-byte value: answered once, transparently, with that value', async (length) => {
+    challenge = Buffer.alloc(length, 0xe5);
+    const res = await request(`${origin}/resource`, { dispatcher });
+    expect(res.statusCode).toBe(200);
+    expect(await res.body.text()).toBe('fresh');
+    expect(received).toEqual([undefined, Buffer.from(challenge).toString('hex')]);
+  });
+
+  it.each([0, 41, 1024])('with a %i-byte value (outside 1-40, RFC 9175 §2.2.1): not answered; the caller gets the 401', async (length) => {
+    challenge = Buffer.alloc(length, 0xe5);
+    const res = await request(`${origin}/resource`, { dispatcher });
+    expect(res.statusCode).toBe(401);
+    await res.body.dump();
+    expect(received).toEqual([undefined]);
+  });
+});
