@@ -205,6 +205,21 @@ export class NoContextForOriginError extends OscoreHttpError {
   }
 }
 
+/**
+ * A request whose Host field names a configured peer while it is addressed elsewhere: not
+ * to an address of that host on the same scheme and port (what undici's dns interceptor
+ * produces). Sent as it is, a protected request would reach a server of the caller's
+ * choosing, which could relay it to the peer.
+ */
+export class HostMismatchError extends OscoreHttpError {
+  readonly code = 'ERR_OSCORE_HTTP_HOST_MISMATCH';
+  readonly outcome = undefined;
+  readonly httpStatus = 500;
+  constructor(peer: string, origin: string) {
+    super(`The request's Host field names ${peer}, which has a security context, but the request is addressed to ${origin}, which is not an address of that host; nothing was sent. Send it to ${peer}, or remove the Host field.`);
+  }
+}
+
 /** A context file or context object that cannot be used. */
 export class ContextConfigError extends OscoreHttpError {
   readonly code = 'ERR_OSCORE_HTTP_CONTEXT_CONFIG';

@@ -34,6 +34,7 @@ export {
   BodyTooLargeError,
   ContextConfigError,
   HeadersTooLargeError,
+  HostMismatchError,
   httpStatusOf,
   InternalError,
   InvalidInnerMessageError,

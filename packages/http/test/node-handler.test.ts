@@ -14,7 +14,8 @@ import { connect, type Socket } from 'node:net';
 import { pipeline, Readable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Agent, fetch as undiciFetch, type Dispatcher } from 'undici';
-import { BodyTooLargeError, ContextConfigError, createContextSet, createOscoreHandler, oscoreInfoOf, type ContextSet, type OscoreRequestInfo, type OscoreServerEvent } from '@oscore-http/http';
+import { protectRequest } from '@oscore-http/core';
+import { BodyTooLargeError, ContextConfigError, createContextSet, createOscoreHandler, encodeOscoreHeader, encodeRequest, oscoreInfoOf, type ContextSet, type OscoreRequestInfo, type OscoreServerEvent } from '@oscore-http/http';
 import {
   allByteValues,
   clientContextA,
@@ -148,6 +149,12 @@ function makeApp(state: AppState): (req: IncomingMessage, res: ServerResponse) =
               res.end('after interim responses');
             });
           });
+          return;
+        }
+        case '/close': {
+          // What fastify does while it closes (and after a body it could not read).
+          res.setHeader('connection', 'close');
+          res.end('bye');
           return;
         }
         case '/continue': {
@@ -613,6 +620,31 @@ describe('responses written with setHeader / writeHead / write / end', () => {
     }
     await expect.poll(() => protectedState.statuses).toEqual([202, 200]);
     expect(protectedState.statuses).toEqual(plainState.statuses);
+  });
+
+  it('Connection: close from the application closes the connection after the response, as without OSCORE (fastify sends it while closing)', async () => {
+    // The outer head as it leaves the server, read from a raw socket.
+    async function outerHead(path: string): Promise<{ head: string; closedByServer: boolean }> {
+      const { option, payload } = await protectRequest(clientSet.contextFor(protectedOrigin)!, encodeRequest({ method: 'GET', target: path, headers: [], body: new Uint8Array(0) }));
+      const socket = connect(Number(new URL(protectedOrigin).port), '127.0.0.1');
+      socket.write(`POST /oscore HTTP/1.1\r\nHost: x\r\nContent-Type: application/oscore\r\nOSCORE: ${encodeOscoreHeader(option)}\r\nContent-Length: ${payload.length}\r\n\r\n`);
+      socket.write(payload);
+      let received = '';
+      socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+      const closedByServer = await new Promise<boolean>((resolve) => {
+        socket.once('end', () => resolve(true));
+        setTimeout(() => resolve(false), 300);
+      });
+      socket.destroy();
+      return { head: received.slice(0, received.indexOf('\r\n\r\n')), closedByServer };
+    }
+    const close = await outerHead('/close');
+    expect(close.head).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(close.head).toMatch(/\r\nConnection: close(\r\n|$)/i);
+    expect(close.closedByServer).toBe(true);
+    const keep = await outerHead('/echo');
+    expect(keep.head).toMatch(/\r\nConnection: keep-alive(\r\n|$)/i);
+    expect(keep.closedByServer).toBe(false);
   });
 
   it('the callback of an interim response that is not sent still runs: an application answering from it answers', async () => {

@@ -20,6 +20,7 @@ import {
   encodeOscoreHeader,
   encodeRequest,
   NoContextForOriginError,
+  HostMismatchError,
   httpOriginOf,
   normalizeOrigin,
   toHeaderList,
@@ -30,6 +31,7 @@ import {
 } from '@oscore-http/http';
 import { collectBody, isInMemory, type CollectedBody } from './body.js';
 import { DeferredController } from './controller.js';
+import { isAddressOf } from './host-address.js';
 import { SequenceGate } from './sequence-gate.js';
 import { OscoreResponseHandler } from './response-handler.js';
 
@@ -150,7 +152,8 @@ function hostFieldOf(headers: DispatchOptions['headers']): string | undefined {
  * (RFC 9110 §7.2), which differs from `opts.origin` when undici's dns interceptor, composed
  * outside this one, replaced the host name by an address (it moves the name to Host).
  * Without this, a request to a configured peer would be looked up by its IP address and
- * sent in clear (`pass`) or refused (`refuse`).
+ * sent in clear (`pass`) or refused (`refuse`). The context it names is used only for a
+ * request to one of its addresses (host-address.ts).
  */
 function addressedOrigin(origin: string, headers: DispatchOptions['headers']): string | undefined {
   const host = hostFieldOf(headers);
@@ -225,8 +228,16 @@ export function oscore(options: OscoreInterceptorOptions): Dispatcher.Dispatcher
       }
       let context: ReturnType<Resolver>;
       const addressed = addressedOrigin(origin, opts.headers);
-      if (addressed !== undefined && (context = resolve(addressed)) !== undefined) origin = addressed;
-      else context = resolve(origin);
+      if (addressed !== undefined && (context = resolve(addressed)) !== undefined) {
+        // The Host field names a peer: its context only for a request to one of its addresses (host-address.ts).
+        const peer = context;
+        const to = origin;
+        context = isAddressOf(to, addressed).then((ok) => {
+          if (!ok) throw new HostMismatchError(addressed, to);
+          return peer;
+        });
+        origin = addressed;
+      } else context = resolve(origin);
       if (context === undefined) {
         if (!refuse) return dispatch(opts, handler);
         handler.onResponseError?.(null as unknown as Dispatcher.DispatchController, new NoContextForOriginError(origin));

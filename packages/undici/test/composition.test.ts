@@ -3,11 +3,12 @@
  * the controller as undici allows. Real fastify server and undici client on loopback.
  */
 
+import { createServer as createHttpServer } from 'node:http';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent, cacheStores, Client, errors, interceptors, Pool, type Dispatcher } from 'undici';
-import { ContextConfigError, createContextSet, type ContextSet } from '@oscore-http/http';
+import { ContextConfigError, createContextSet, HostMismatchError, type ContextSet } from '@oscore-http/http';
 import { oscore } from '@oscore-http/undici';
 import { startFastify, type TestServer } from '../../fastify/test/support/fastify-server.js';
 import { heapHeld } from '../../fastify/test/support/memory.js';
@@ -274,6 +275,36 @@ describe('undici’s dns interceptor', () => {
       expect(server.traffic.seen).toEqual([expect.objectContaining({ method: 'POST', url: '/oscore', contentType: 'application/oscore' })]);
       expect(server.seen[0]).toMatchObject({ protected: true, peer: 'client-a-name-only' });
     }
+  });
+});
+
+describe('a Host field naming a configured peer on a request addressed elsewhere', () => {
+  it('is refused with HostMismatchError, nothing sent anywhere: a protected request must not reach a server the caller named, which could relay it', async () => {
+    // What a webhook sender does with a user's URL and headers: the URL is another server's.
+    let received = 0;
+    const other = resources.add(createHttpServer((_req, res) => (received++, res.end('thanks'))), (s) => s.close());
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    const elsewhere = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
+    for (const unprotectedOrigins of ['pass', 'refuse'] as const) {
+      server.traffic.reset();
+      for (const origin of [elsewhere, `http://127.0.0.2:${port}`, `http://unknown.invalid:${port}`]) {
+        const err = await compose(oscore({ contexts, unprotectedOrigins }))
+          .request({ origin, path: '/hello', method: 'GET', headers: { host: `localhost:${port}` } })
+          .then(() => undefined, (e: unknown) => e);
+        expect(err, `${unprotectedOrigins} ${origin}`).toBeInstanceOf(HostMismatchError);
+        expect((err as HostMismatchError).code).toBe('ERR_OSCORE_HTTP_HOST_MISMATCH');
+      }
+      expect(received).toBe(0);
+      expect(server.traffic.requests).toBe(0);
+    }
+  });
+
+  it('counts when the request goes to an address of that name, on its port: protected with its context', async () => {
+    server.seen.length = 0;
+    const res = await compose(oscore({ contexts, unprotectedOrigins: 'refuse' })).request({ origin: `http://127.0.0.1:${port}`, path: '/hello', method: 'GET', headers: { host: `localhost:${port}` } });
+    expect(res.statusCode).toBe(200);
+    await res.body.dump();
+    expect(server.seen[0]).toMatchObject({ protected: true, peer: 'client-a-by-name' });
   });
 });
 

@@ -231,8 +231,9 @@ function sendOwn(res: ServerResponse, status: number, reason: string, headers: s
  * written, so what runs when the response finished (fastify's onResponse hooks and its
  * "request completed" log, Express loggers) reports the application's status, as without
  * OSCORE, not the outer 200 that every protected response has (RFC 8613 §4.2, §11.1).
+ * @param close the application's response asked to close the connection.
  */
-function writeProtected(res: ServerResponse, option: Uint8Array, payload: Uint8Array, outer: HeaderList, innerStatus: number): void {
+function writeProtected(res: ServerResponse, option: Uint8Array, payload: Uint8Array, outer: HeaderList, innerStatus: number, close = false): void {
   if (res.destroyed) return;
   const headers: string[] = [
     'content-type',
@@ -246,9 +247,19 @@ function writeProtected(res: ServerResponse, option: Uint8Array, payload: Uint8A
     'no-store',
   ];
   for (const [name, value] of outer) headers.push(name, value);
+  // Connection is hop-by-hop, so it never travels inside; but an application (or fastify
+  // while it closes) that asks to close the connection has it closed, announced as HTTP
+  // wants it (RFC 9112 §9.6): Node ends the socket after a response with this field.
+  if (close) headers.push('connection', 'close');
   // "OK" given explicitly: the inner reason phrase (and with it the inner status) stays inside.
   sendOwn(res, 200, 'OK', headers, payload);
   res.statusCode = innerStatus; // the head is written: this changes nothing on the wire
+}
+
+/** Whether a response's fields ask to close the connection (`Connection: close`, RFC 9112 §9.6). */
+function asksToClose(headers: HeaderList): boolean {
+  for (const [name, value] of headers) if (name === 'connection' && /(?:^|,)\s*close\s*(?:,|$)/i.test(value)) return true;
+  return false;
 }
 
 /**
@@ -356,7 +367,7 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): O
       }
     }
     release();
-    writeProtected(res, sent.option, sent.payload, outer, status);
+    writeProtected(res, sent.option, sent.payload, outer, status, asksToClose(captured.headers));
   }
 
   async function sendProtectedError(res: ServerResponse, binding: RequestBinding, err: OscoreError, info: OscoreRequestInfo): Promise<void> {
