@@ -151,6 +151,17 @@ function makeApp(state: AppState): (req: IncomingMessage, res: ServerResponse) =
           });
           return;
         }
+        case '/bad-field': {
+          // Node's writeHead refuses an invalid value; frameworks answer that error themselves.
+          try {
+            res.writeHead(200, { 'content-type': 'text/plain', 'x-bad': 'a\nb' });
+            res.end('sent anyway');
+          } catch (err) {
+            res.writeHead(500, { 'content-type': 'text/plain' });
+            res.end(`refused: ${(err as NodeJS.ErrnoException).code}`);
+          }
+          return;
+        }
         case '/close': {
           // What fastify does while it closes (and after a body it could not read).
           res.setHeader('connection', 'close');
@@ -520,6 +531,7 @@ describe('responses written with setHeader / writeHead / write / end', () => {
     ['GET', '/async-writes'],
     ['GET', '/headers-sent'],
     ['GET', '/interim'],
+    ['GET', '/bad-field'],
     ['GET', '/write-head-twice'],
     ['GET', '/status-only'],
     ['GET', '/no-content'],
@@ -771,11 +783,11 @@ describe('the outer request target', () => {
 });
 
 describe('fields the policy sends outside', () => {
-  it('an invalid value in an outer field makes a protected 500, never an unprotected answer', async () => {
+  it('an invalid value in an outer field: writeHead throws as Node’s does, and the uncaught error makes a protected 500, never an unprotected answer', async () => {
     const seen: OscoreServerEvent[] = [];
     const { origin } = await start(
       createOscoreHandler({ contexts: createContextSet([serverContextA()], { store: 'memory' }), headers: { 'x-trace': 'outer' }, onEvent: (e) => seen.push(e) }, (_req, res) => {
-        // Node's own writeHead would throw on this value; under the capture it arrives at the mapping.
+        // Node's own writeHead throws on this value, and so does the capture's.
         res.writeHead(200, { 'content-type': 'text/plain', 'x-trace': 'a\r\nx-injected: 1' });
         res.end('ok');
       }),
@@ -785,7 +797,8 @@ describe('fields the policy sends outside', () => {
       const res = await send(agent.dispatcher, origin, '/');
       expect(res.status).toBe(500);
       expect(res.headers['x-injected']).toBeUndefined();
-      expect(seen).toMatchObject([{ type: 'response-failed', protected: true, status: 500, error: { code: 'ERR_OSCORE_HTTP_UNMAPPABLE' } }]);
+      expect(seen).toMatchObject([{ type: 'response-failed', protected: true, status: 500, error: { code: 'ERR_OSCORE_HTTP_APPLICATION_FAILED' } }]);
+      expect((seen[0]!.error.cause as NodeJS.ErrnoException).code).toBe('ERR_INVALID_CHAR');
     } finally {
       await agent.close();
     }

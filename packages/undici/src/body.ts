@@ -49,9 +49,11 @@ function checked(bytes: Uint8Array, limit: number): Uint8Array {
 
 /**
  * Collects `body` (string, bytes, ArrayBuffer, Blob, FormData, stream, or (async) iterable).
+ * @param aborted polled before each chunk of an iterable: once it says so, reading stops and
+ * the iterator is closed (its `finally` runs), as undici stops reading when aborted.
  * @throws {BodyTooLargeError} as soon as more than `limit` bytes arrive.
  */
-export async function collectBody(body: unknown, limit: number): Promise<CollectedBody> {
+export async function collectBody(body: unknown, limit: number, aborted: () => boolean = () => false): Promise<CollectedBody> {
   if (body === undefined || body === null) return { bytes: new Uint8Array(0), contentType: undefined };
   if (isInMemory(body)) return { bytes: checked(toBytes(body), limit), contentType: undefined };
   if (isFormDataLike(body)) {
@@ -76,6 +78,7 @@ export async function collectBody(body: unknown, limit: number): Promise<Collect
     const chunks: Uint8Array[] = [];
     let size = 0;
     for await (const chunk of body as AsyncIterable<unknown>) {
+      if (aborted()) throw new Error('aborted'); // the caller already has the abort's reason
       const bytes = toBytes(chunk);
       size += bytes.length;
       if (size > limit) {

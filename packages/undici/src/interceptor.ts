@@ -208,7 +208,7 @@ export function oscore(options: OscoreInterceptorOptions): Dispatcher.Dispatcher
     if (isInMemory(body)) return collectBody(body, maxBodySize);
     const unwatch = controller.onAbort((reason) => (body as { destroy?: (err: Error) => void }).destroy?.(reason));
     try {
-      return await controller.race(collectBody(body, maxBodySize));
+      return await controller.race(collectBody(body, maxBodySize, () => controller.aborted));
     } finally {
       unwatch();
     }

@@ -59,6 +59,32 @@ describe('aborting an OSCORE request', () => {
     expect(traffic.requests).toBe(0);
   });
 
+  it('while an async-iterable body is still being read: fails at once, and the source is read no further and closed (its finally runs)', async () => {
+    traffic.reset();
+    let produced = 0;
+    let closed = false;
+    async function* source(): AsyncGenerator<Uint8Array> {
+      try {
+        for (;;) {
+          await new Promise((r) => setTimeout(r, 5));
+          produced++;
+          yield new Uint8Array(1024);
+        }
+      } finally {
+        closed = true;
+      }
+    }
+    const { error, ms } = await timed(client.dispatcher.request({ origin, path: '/upload', method: 'POST', body: source(), signal: AbortSignal.timeout(100) }));
+    expect((error as Error).name).toBe('TimeoutError');
+    expect(ms).toBeLessThan(1_000);
+    await expect.poll(() => closed).toBe(true);
+    const atClose = produced;
+    await new Promise((r) => setTimeout(r, 100));
+    expect(produced).toBe(atClose);
+    expect(produced).toBeLessThan(60); // about 20 chunks in 100 ms; without the stop, up to maxBodySize (1,024 chunks)
+    expect(traffic.requests).toBe(0);
+  });
+
   it('while it waits for the replay-window gate: fails at once; the requests ahead are unaffected and later ones are not replays', async () => {
     events.length = 0;
     served.length = 0;

@@ -22,7 +22,7 @@
  * and frameworks destroy the source when the response finishes); later writes are refused.
  */
 
-import { ServerResponse } from 'node:http';
+import { ServerResponse, validateHeaderName, validateHeaderValue } from 'node:http';
 import { toHeaderList, type HeaderList } from '../mapping/fields.js';
 
 /** What the application wrote. */
@@ -112,6 +112,19 @@ function headersSentError(): Error {
   return Object.assign(new Error('Cannot write headers after they are sent to the client'), { code: 'ERR_HTTP_HEADERS_SENT' });
 }
 
+/**
+ * Checks fields as Node's writeHead does before sending them (setHeader checks its own):
+ * an invalid name or value throws Node's own error from the application's call, so the
+ * framework's error path answers it (fastify's error handler), as without OSCORE.
+ */
+function validated(list: HeaderList): HeaderList {
+  for (const [name, value] of list) {
+    validateHeaderName(name);
+    validateHeaderValue(name, value);
+  }
+  return list;
+}
+
 function writeHead(this: Captured, status: number, reason?: unknown, headers?: unknown): ServerResponse {
   const c = this[STATE];
   // eslint-disable-next-line prefer-rest-params
@@ -127,7 +140,7 @@ function writeHead(this: Captured, status: number, reason?: unknown, headers?: u
   // otherwise they are sent as given (a raw list with its repeated names) and not stored,
   // which is what fastify's reply does for every response.
   if (headers !== null && typeof headers === 'object') {
-    if (this.getHeaderNames().length === 0) c.headers = toHeaderList(headers);
+    if (this.getHeaderNames().length === 0) c.headers = validated(toHeaderList(headers));
     else if (Array.isArray(headers)) for (const [name, value] of toHeaderList(headers)) this.setHeader(name, value);
     else for (const [name, value] of Object.entries(headers)) if (value !== undefined) this.setHeader(name, value as string | string[]);
   }
