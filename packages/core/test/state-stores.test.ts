@@ -3,7 +3,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { FileStateStore, openFileStateStore, StateDirectoryInUseError } from '../src/state/file-store.js';
 import { lockTokenForTests } from '../src/state/directory-lock.js';
 import { MemoryStateStore, OscoreError, ReservedCounter, sequenceNumber, StateFileCorruptError, type StateStore } from '../src/index.js';
@@ -117,6 +117,32 @@ describe('file store', () => {
       expect(await store.reserve('k', 1)).toBe(0);
       await store.close();
     }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a live lock of another host is not taken over by a process whose clock runs ahead: staleness is read off the file system’s time', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'lock'), lockTokenForTests({ pid: 1, where: 'elsewhere|boot|ns', nonce: 'far' })); // refreshed just now
+    const ahead = vi.spyOn(Date, 'now').mockImplementation(() => new Date().getTime() + 120_000);
+    try {
+      expect(() => openFileStateStore(dir)).toThrow(StateDirectoryInUseError);
+    } finally {
+      ahead.mockRestore();
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a lock taken over while a reservation is being written: the write is not renamed over the new owner’s state, and no value is handed out', async () => {
+    const dir = tempDir();
+    const store = openFileStateStore(dir);
+    expect(await store.reserve('k', 10)).toBe(0);
+    const stateBefore = readFileSync(join(dir, 'state.json'), 'utf8');
+    const pending = store.reserve('k', 10); // its write starts now, asynchronously
+    // What another host does once this process has stalled for longer than the lock's staleness.
+    writeFileSync(join(dir, 'lock'), lockTokenForTests({ pid: 1, where: 'elsewhere|boot|ns', nonce: 'new-owner' }));
+    await expect(pending).rejects.toMatchObject({ code: 'ERR_OSCORE_STATE_UNAVAILABLE' });
+    expect(readFileSync(join(dir, 'state.json'), 'utf8')).toBe(stateBefore);
+    await store.close();
     rmSync(dir, { recursive: true, force: true });
   });
 

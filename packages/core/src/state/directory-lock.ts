@@ -12,7 +12,9 @@
  *   a second copy of the module) and is in use. A lock from another host or PID namespace
  *   (a volume shared between containers) cannot be checked that way: the owner refreshes
  *   the lock's mtime every {@link LOCK_HEARTBEAT_MS}, and only a lock not refreshed for
- *   {@link LOCK_STALE_MS} is stale.
+ *   {@link LOCK_STALE_MS} is stale. Both sides read the time off the file system (the
+ *   mtime of a file each has just written), never their own clocks: hosts whose clocks
+ *   differ would otherwise take a live owner's lock, or wait for a dead one's forever.
  * - A stale lock is removed only under a short takeover lock (created the same way), after
  *   reading it again: it is moved aside and checked to be the one judged stale.
  * - The owner checks that the lock is still its own before every durable reservation.
@@ -102,11 +104,24 @@ function describe(content: string): string {
   return t.where === WHERE ? `process ${t.pid}` : `process ${t.pid} on ${host || 'another host'} (another host or PID namespace)`;
 }
 
-/** Whether the lock with `content` (refreshed at `mtimeMs`) may be taken over by `own`. */
-function isStale(content: string, mtimeMs: number, own: LockToken): boolean {
+/** The file system's time now: the mtime of `probe`, written just now (on a network file system, by its server's clock). */
+function fileSystemNow(probe: string): Date {
+  writeFileSync(probe, '', { mode: 0o600 });
+  try {
+    return statSync(probe).mtime;
+  } finally {
+    rmSync(probe, { force: true });
+  }
+}
+
+/**
+ * Whether the lock with `content` (refreshed at `mtimeMs`) may be taken over by `own`;
+ * `now` is the file system's time, in ms.
+ */
+function isStale(content: string, mtimeMs: number, own: LockToken, now: number): boolean {
   const t = parse(content);
-  if (t === undefined) return Date.now() - mtimeMs > LOCK_STALE_MS; // half-written by a foreign tool: give it time
-  if (t.where !== WHERE) return Date.now() - mtimeMs > LOCK_STALE_MS;
+  if (t === undefined) return now - mtimeMs > LOCK_STALE_MS; // half-written by a foreign tool: give it time
+  if (t.where !== WHERE) return now - mtimeMs > LOCK_STALE_MS;
   if (t.pid === own.pid) return own.start === null || t.start !== own.start; // same start: another isolate of this process
   if (!alive(t.pid)) return true;
   return t.start !== null && processStart(t.pid) !== t.start; // the pid was reused
@@ -132,6 +147,7 @@ export function acquireDirectoryLock(directory: string, lock: string): Directory
   const own: LockToken = { pid: process.pid, start: processStart(process.pid), where: WHERE, nonce: randomBytes(12).toString('hex') };
   const content = JSON.stringify(own);
   const temp = `${lock}.${own.nonce}.tmp`;
+  const probe = `${lock}.${own.nonce}.now`;
   const takeover = `${lock}.takeover`;
   writeFileSync(temp, content, { mode: 0o600 });
   try {
@@ -139,14 +155,14 @@ export function acquireDirectoryLock(directory: string, lock: string): Directory
     while (Date.now() < deadline) {
       try {
         linkSync(temp, lock);
-        return heldLock(lock, content);
+        return heldLock(lock, content, probe);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }
       const current = readLock(lock);
       if (current === undefined) continue;
-      if (!isStale(current.content, current.mtimeMs, own)) throw new StateDirectoryInUseError(directory, describe(current.content));
-      if (!takeOver(lock, takeover, temp, current.content, own)) pause(5);
+      if (!isStale(current.content, current.mtimeMs, own, fileSystemNow(probe).getTime())) throw new StateDirectoryInUseError(directory, describe(current.content));
+      if (!takeOver(lock, takeover, temp, probe, current.content, own)) pause(5);
     }
     throw new StateDirectoryInUseError(directory, 'another process taking it over at the same time');
   } finally {
@@ -155,14 +171,14 @@ export function acquireDirectoryLock(directory: string, lock: string): Directory
 }
 
 /** Removes the stale lock `judged` under the takeover lock; false if the takeover lock is busy. */
-function takeOver(lock: string, takeover: string, temp: string, judged: string, own: LockToken): boolean {
+function takeOver(lock: string, takeover: string, temp: string, probe: string, judged: string, own: LockToken): boolean {
   try {
     linkSync(temp, takeover);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     const holder = readLock(takeover);
     // A takeover lock whose holder is gone (it crashed inside the takeover) is removed, if still the same file.
-    if (holder !== undefined && isStale(holder.content, holder.mtimeMs, own) && readLock(takeover)?.ino === holder.ino) rmSync(takeover, { force: true });
+    if (holder !== undefined && isStale(holder.content, holder.mtimeMs, own, fileSystemNow(probe).getTime()) && readLock(takeover)?.ino === holder.ino) rmSync(takeover, { force: true });
     return false;
   }
   try {
@@ -184,12 +200,12 @@ function takeOver(lock: string, takeover: string, temp: string, judged: string, 
   }
 }
 
-function heldLock(lock: string, content: string): DirectoryLock {
+function heldLock(lock: string, content: string, probe: string): DirectoryLock {
   const held = () => readLock(lock)?.content === content;
   const timer = setInterval(() => {
     try {
       if (held()) {
-        const now = new Date();
+        const now = fileSystemNow(probe);
         utimesSync(lock, now, now);
       }
     } catch {

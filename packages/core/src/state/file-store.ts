@@ -21,7 +21,7 @@
  */
 
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, writeFileSync } from 'node:fs';
-import { open, rename } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { StateFileCorruptError, StateStoreUnavailableError } from '../errors.js';
 import { ReplayWindow, type ReplayWindowState } from '../replay/replay-window.js';
@@ -69,7 +69,13 @@ function writeAtomicSync(directory: string, file: string, data: string): void {
   fsyncDirectory(directory);
 }
 
-async function writeAtomic(directory: string, file: string, data: string): Promise<void> {
+/**
+ * The asynchronous writer, for reservations. `owns` is asked right before the rename, with
+ * nothing awaited in between: an owner that stalled during the write (longer than the
+ * lock's staleness, so another process may have taken the directory over) must not put its
+ * older state over the new owner's.
+ */
+async function writeAtomic(directory: string, file: string, data: string, owns: () => boolean): Promise<void> {
   const temp = `${file}.${process.pid}.async.tmp`;
   const handle = await open(temp, 'w', 0o600);
   try {
@@ -78,7 +84,8 @@ async function writeAtomic(directory: string, file: string, data: string): Promi
   } finally {
     await handle.close();
   }
-  await rename(temp, file);
+  if (!owns()) throw new Error('the lock of the state directory was taken over by another process during the write');
+  renameSync(temp, file);
   const dir = await open(directory, 'r');
   try {
     await dir.sync();
@@ -217,9 +224,13 @@ export class FileStateStore implements StateStore {
           return first;
         });
         try {
-          if (!this.#lock.held()) throw new Error(`the lock of ${this.directory} was taken over by another process`);
-          await writeAtomic(this.directory, this.#file, this.#content(false));
+          const owns = () => this.#lock.held();
+          if (!owns()) throw new Error(`the lock of ${this.directory} was taken over by another process`);
+          await writeAtomic(this.directory, this.#file, this.#content(false), owns);
           this.#writes++;
+          // Checked once more before any value is used: a new owner that took the directory over
+          // before the rename above read the state without this block and may hand it out too.
+          if (!owns()) throw new Error(`the lock of ${this.directory} was taken over by another process`);
           batch.forEach((w, i) => w.resolve(firsts[i]!));
         } catch (cause) {
           // Not durable: the values must not be used; the counter keeps its advance (skipping is safe).
