@@ -1,6 +1,7 @@
 /** The memory and file stores against the store contract, and the file store's crash semantics (RFC 8613 Appendix B.1). */
 
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
@@ -299,6 +300,42 @@ describe('file store: one owner, trustworthy state (found in review)', () => {
     writeFileSync(join(dir, 'state.json'), content);
     expect(() => openFileStateStore(dir)).toThrow(StateFileCorruptError);
     expect(existsSync(join(dir, 'lock'))).toBe(false);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it.each([
+    ['a dangling symbolic link (a volume not mounted yet): never read as no state', (dir: string) => symlinkSync(join(dir, 'elsewhere', 'state.json'), join(dir, 'state.json'))],
+    ['a symbolic link to a good state file: the first write would replace the link', (dir: string) => {
+      writeFileSync(join(dir, 'real.json'), state({ counters: { k: 8192 } }));
+      symlinkSync(join(dir, 'real.json'), join(dir, 'state.json'));
+    }],
+    ['a FIFO (reading it would block start-up)', (dir: string) => execFileSync('mkfifo', [join(dir, 'state.json')])],
+    ['a directory', (dir: string) => mkdirSync(join(dir, 'state.json'))],
+  ])('refuses a state.json that is %s, typed, and leaves no lock', (_label, make) => {
+    const dir = tempDir();
+    make(dir);
+    expect(() => openFileStateStore(dir)).toThrow(StateFileCorruptError);
+    expect(existsSync(join(dir, 'lock'))).toBe(false);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a state directory that cannot be made or used fails with the typed StateStoreUnavailableError, its cause attached', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'file'), 'not a directory');
+    let err: unknown;
+    try {
+      openFileStateStore(join(dir, 'file', 'state'));
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toMatchObject({ code: 'ERR_OSCORE_STATE_UNAVAILABLE', cause: { code: 'ENOTDIR' } });
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a lock that is a FIFO does not block start-up: it is an unreadable lock, in use until it is old', () => {
+    const dir = tempDir();
+    execFileSync('mkfifo', [join(dir, 'lock')]);
+    expect(() => openFileStateStore(dir)).toThrow(StateDirectoryInUseError);
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -78,7 +78,8 @@ function alive(pid: number): boolean {
 function readLock(file: string): { content: string; mtimeMs: number; ino: number } | undefined {
   try {
     const st = statSync(file);
-    return { content: readFileSync(file, 'utf8'), mtimeMs: st.mtimeMs, ino: st.ino };
+    // Anything but a regular file (a FIFO would block the read) holds no token: an unreadable lock.
+    return { content: st.isFile() ? readFileSync(file, 'utf8') : '', mtimeMs: st.mtimeMs, ino: st.ino };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;

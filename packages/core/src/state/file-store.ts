@@ -20,10 +20,10 @@
  *   never read as empty: starting counters from zero would reuse nonces.
  */
 
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { StateFileCorruptError, StateStoreUnavailableError } from '../errors.js';
+import { OscoreError, StateFileCorruptError, StateStoreUnavailableError } from '../errors.js';
 import { ReplayWindow, type ReplayWindowState } from '../replay/replay-window.js';
 import { WindowHandle } from './window-handle.js';
 import { acquireDirectoryLock, StateDirectoryInUseError, type DirectoryLock } from './directory-lock.js';
@@ -94,6 +94,29 @@ async function writeAtomic(directory: string, file: string, data: string, owns: 
   }
 }
 
+/** Far above any real state (a few hundred bytes per context); a bound before reading. */
+const MAX_STATE_FILE = 64 * 1024 * 1024;
+
+/**
+ * The state file, if there is one. Only a regular file counts: a symbolic link is refused,
+ * since a dangling one (a volume not mounted yet) would read as "no state" and start the
+ * counters again, and the first write would replace a good one by a file of its own; a
+ * FIFO or device would block or never end.
+ */
+function readStateFileIfAny(file: string): StateFile | undefined {
+  let st;
+  try {
+    st = lstatSync(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  if (st.isSymbolicLink()) throw new StateFileCorruptError(file, 'it is a symbolic link; the store writes this file itself, so link the whole state directory instead');
+  if (!st.isFile()) throw new StateFileCorruptError(file, 'it is not a regular file');
+  if (st.size > MAX_STATE_FILE) throw new StateFileCorruptError(file, `it is larger than ${MAX_STATE_FILE} bytes`);
+  return readStateFile(file);
+}
+
 /** Reads and checks the state file; anything else than what this store writes is refused. */
 function readStateFile(file: string): StateFile {
   let parsed: unknown;
@@ -146,7 +169,15 @@ export class FileStateStore implements StateStore {
   #writes = 0;
   /** Set when close() begins: no new reservation is accepted while the last writes finish. */
   #closing = false;
-  readonly #onExit = () => this.#saveSync();
+  readonly #onExit = () => {
+    try {
+      this.#saveSync();
+    } catch {
+      // A full or read-only disk at exit: the state stays marked in use, so the next process
+      // treats the windows as lost and proves freshness again (safe), instead of this process
+      // dying with a stack trace on its way out.
+    }
+  };
 
   /** @internal Use {@link openFileStateStore}. */
   constructor(directory: string) {
@@ -155,7 +186,7 @@ export class FileStateStore implements StateStore {
     this.#file = join(directory, 'state.json');
     this.#lock = acquireDirectoryLock(directory, join(directory, 'lock'));
     try {
-      const previous = existsSync(this.#file) ? readStateFile(this.#file) : undefined;
+      const previous = readStateFileIfAny(this.#file);
       this.#counters = { ...previous?.counters };
       this.#windowsKnown = previous === undefined || previous.clean;
       this.#saved = {};
@@ -274,7 +305,9 @@ export class FileStateStore implements StateStore {
 
 /**
  * Opens (or shares, within this process) the file store of `directory`.
- * @throws {StateDirectoryInUseError} if another live process uses the directory.
+ * @throws {StateDirectoryInUseError} if another live process uses the directory; {StateFileCorruptError}
+ * if its state file is not one this store wrote; {StateStoreUnavailableError} if the directory
+ * cannot be made, read or written.
  *
  * @example
  * ```ts
@@ -284,6 +317,16 @@ export class FileStateStore implements StateStore {
  * ```
  */
 export function openFileStateStore(directory: string): FileStateStore {
+  try {
+    return openOrShare(directory);
+  } catch (err) {
+    if (err instanceof OscoreError) throw err;
+    // The directory cannot be made, read or written (EACCES, ENOSPC, EROFS, a file in its place, ...).
+    throw new StateStoreUnavailableError(`file:${resolve(directory)}`, { cause: err });
+  }
+}
+
+function openOrShare(directory: string): FileStateStore {
   mkdirSync(resolve(directory), { recursive: true, mode: 0o700 });
   // By real path: one directory under two spellings (a symlink) is one store, one lock.
   const dir = realpathSync(resolve(directory));
