@@ -12,6 +12,8 @@ export const ExitCode = Object.freeze({
   INPUT: 3,
   /** A defect in oscore-http itself (sysexits EX_SOFTWARE). */
   INTERNAL: 70,
+  /** stdout or stderr cannot be written (a full disk, an I/O error; sysexits EX_IOERR). */
+  OUTPUT: 74,
   /** stdout or stderr was closed by its reader (EPIPE, `| head`): 128 + SIGPIPE, as a C tool killed by it. */
   BROKEN_PIPE: 141,
 });

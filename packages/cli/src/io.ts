@@ -38,7 +38,16 @@ function streamOf(stream: NodeJS.WriteStream): OutputStream {
   // instead, as a Unix tool killed by SIGPIPE does (no message: stderr may be the pipe).
   stream.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(ExitCode.BROKEN_PIPE);
-    throw err;
+    // Any other failure (`> /dev/full`, a full disk, EIO): the output is incomplete, which
+    // is neither "checks failed" (1) nor a stack trace; say so once, where it can be said.
+    if (stream !== process.stderr) {
+      try {
+        process.stderr.write(`oscore-http: cannot write the output (${err.code ?? err.message}); it is incomplete\n`);
+      } catch {
+        // stderr is gone too: the exit code says it
+      }
+    }
+    process.exit(ExitCode.OUTPUT);
   });
   return {
     write: (text) => void stream.write(text),

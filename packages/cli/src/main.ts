@@ -34,7 +34,7 @@ const root = commandGroup({
 
 /**
  * Runs `oscore-http` with `argv` (the arguments after the program name).
- * @returns the exit code: 0 ok, 1 failures found, 2 usage error, 3 unusable input, 70 internal error.
+ * @returns the exit code: 0 ok, 1 failures found, 2 usage error, 3 unusable input, 70 internal error (74 and 141, output failures, are set where the output fails: io.ts).
  *
  * @example
  * ```ts

@@ -200,6 +200,19 @@ describe('other files', () => {
     expect((JSON.parse(run.stdout) as Report).findings.map((f) => f.check).sort()).toEqual(['alg.default', 'secret.inline', 'secret.inline']);
   });
 
+  it('a file of 1,000 copies of one context: each copy reported once, against the first (linear, not one finding per pair)', async () => {
+    const copy = { masterSecret: { env: 'COPY_SECRET' }, senderId: '01', recipientId: '02' };
+    write('copies.json', file(Array.from({ length: 1_000 }, () => copy)));
+    const run = await doctor(['--json', 'copies.json'], { COPY_SECRET: randomBytes(32).toString('hex') });
+    expect(run.code).toBe(1);
+    const findings = (JSON.parse(run.stdout) as Report).findings;
+    const of = (check: string) => findings.filter((f) => f.check === check);
+    expect(of('ids.sender-reused')).toHaveLength(999);
+    expect(of('ids.recipient-reused')).toHaveLength(999);
+    expect(of('secret.shared')).toHaveLength(0); // the sender finding says it
+    expect(of('ids.sender-reused')[998]!.message).toMatch(/^contexts\[0\] and contexts\[999\] share/);
+  });
+
   it('what only loading finds is still reported: an ID Context too long for the OSCORE option', async () => {
     write('long-idctx.json', file([{ masterSecret: { hex: randomBytes(32).toString('hex') }, senderId: '01', recipientId: '02', idContext: 'ab'.repeat(250) }]));
     const run = await doctor(['--json', 'long-idctx.json']);

@@ -7,7 +7,7 @@
  */
 
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -58,6 +58,24 @@ describe('a closed stdout (EPIPE, as piped into head)', () => {
     const run = await runWithClosedStdout(args);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(141);
+  });
+});
+
+describe('a stdout that cannot be written (> /dev/full)', () => {
+  it.each([[['--version']], [['doctor', 'orders.contexts.json']], [['doctor', '--json', 'orders.contexts.json']]])('%j exits 74 with one line on stderr, no stack trace', async (args) => {
+    const full = openSync('/dev/full', 'w');
+    try {
+      const run = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, [BIN, ...args], { cwd: dir, env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', full, 'pipe'] });
+        let stderr = '';
+        child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+        child.on('close', (code) => resolve({ code, stderr }));
+      });
+      expect(run.stderr).toBe('oscore-http: cannot write the output (ENOSPC); it is incomplete\n');
+      expect(run.code).toBe(74);
+    } finally {
+      closeSync(full);
+    }
   });
 });
 

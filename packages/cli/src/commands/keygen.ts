@@ -6,7 +6,7 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, fchmodSync, lstatSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, fchmodSync, fsyncSync, lstatSync, mkdirSync, openSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { AEAD_ALGORITHMS, aeadAlgorithm, toHex, UnsupportedAlgorithmError, type AeadAlgorithm } from '@oscore-http/core';
 import { ContextConfigError, createContextSet, normalizeOrigin, type ContextConfig } from '@oscore-http/http';
@@ -101,10 +101,17 @@ function createPrivateFile(path: string, content: string): void {
   try {
     // The umask may have removed bits, never added any; set exactly 0600.
     fchmodSync(fd, 0o600);
-    writeSync(fd, content);
-  } finally {
+    // All of it or an error (a bare writeSync may write part of it on a full disk), on disk.
+    writeFileSync(fd, content);
+    fsyncSync(fd);
+  } catch (err) {
+    // Created by this call ('wx'), so removed by it: an empty or partial file would make
+    // the next run refuse ("already exists") over a file that holds no usable key.
     closeSync(fd);
+    unlinkSync(path);
+    throw err;
   }
+  closeSync(fd);
 }
 
 /**

@@ -377,10 +377,6 @@ class Checker {
   }
 }
 
-function equal(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
-  return a !== undefined && b !== undefined && Buffer.from(a).equals(Buffer.from(b));
-}
-
 /** Checks across entries: names, peers, shared secrets, reused IDs. */
 function crossChecks(c: Checker, checked: readonly Checked[]): void {
   const byName = new Map<string, number>();
@@ -398,33 +394,51 @@ function crossChecks(c: Checker, checked: readonly Checked[]): void {
       else byOrigin.set(e.origin, e.index);
     }
   }
-  for (const [i, a] of checked.entries()) {
-    for (const b of checked.slice(i + 1)) {
-      const sameIdContext = a.idContext === b.idContext;
-      const sameSecret = equal(a.secret, b.secret);
-      const pair = `contexts[${a.index}] and contexts[${b.index}]`;
-      const ctx = a.idContext === undefined ? '' : ` and ID Context ${a.idContext}`;
-      if (sameSecret && equal(a.salt ?? new Uint8Array(0), b.salt ?? new Uint8Array(0)) && a.senderId !== undefined && a.senderId === b.senderId && sameIdContext) {
+  // Each context is reported against the first one it collides with, not against every
+  // earlier one: one finding per context, so a file of many copies stays a short report
+  // (pairwise, n copies would give n²/2 findings).
+  const hex = (b: Uint8Array | undefined) => (b === undefined ? '-' : Buffer.from(b).toString('hex'));
+  const bySender = new Map<string, Checked>();
+  const bySecret = new Map<string, Checked>();
+  const byRecipient = new Map<string, { first: Checked; withoutPeer: Checked | undefined }>();
+  for (const b of checked) {
+    const ctx = b.idContext === undefined ? '' : ` and ID Context ${b.idContext}`;
+    const against = (a: Checked) => `contexts[${a.index}] and contexts[${b.index}]`;
+    if (b.secret !== undefined) {
+      const senderKey = b.senderId === undefined ? undefined : [hex(b.secret), hex(b.salt ?? new Uint8Array(0)), b.senderId, b.idContext ?? '-'].join(' ');
+      const sender = senderKey === undefined ? undefined : bySender.get(senderKey);
+      const secret = bySecret.get(hex(b.secret));
+      if (sender !== undefined) {
         c.add(
           'error',
           'ids.sender-reused',
           `contexts[${b.index}].senderId`,
-          `${pair} share the Master Secret and Salt, Sender ID ${a.senderId || '(empty)'}${ctx}: the same Sender Key and nonce space serve two peers, and each peer can forge this service's messages to the other`,
+          `${against(sender)} share the Master Secret and Salt, Sender ID ${b.senderId || '(empty)'}${ctx}: the same Sender Key and nonce space serve two peers, and each peer can forge this service's messages to the other`,
           'give each pair of services its own Master Secret ("oscore-http keygen")',
         );
-      } else if (sameSecret) {
-        c.add('warning', 'secret.shared', `contexts[${b.index}].masterSecret`, `${pair} use the same Master Secret`, 'give each pair of services its own Master Secret ("oscore-http keygen"), so one compromised peer cannot read or forge the traffic of another');
+      } else if (secret !== undefined) {
+        c.add('warning', 'secret.shared', `contexts[${b.index}].masterSecret`, `${against(secret)} use the same Master Secret`, 'give each pair of services its own Master Secret ("oscore-http keygen"), so one compromised peer cannot read or forge the traffic of another');
       }
-      // The server finds a request's context by kid (its Recipient ID) and kid context (§8.2 step 2).
-      if (a.recipientId !== undefined && a.recipientId === b.recipientId && sameIdContext && (a.origin === undefined || b.origin === undefined)) {
+      if (senderKey !== undefined && sender === undefined) bySender.set(senderKey, b);
+      if (secret === undefined) bySecret.set(hex(b.secret), b);
+    }
+    // The server finds a request's context by kid (its Recipient ID) and kid context (§8.2
+    // step 2); two contexts that both name a peer origin are a client's, chosen by origin.
+    if (b.recipientId !== undefined) {
+      const key = `${b.recipientId} ${b.idContext ?? '-'}`;
+      const seen = byRecipient.get(key);
+      const clash = seen === undefined ? undefined : b.origin === undefined ? seen.first : seen.withoutPeer;
+      if (clash !== undefined) {
         c.add(
           'error',
           'ids.recipient-reused',
           `contexts[${b.index}].recipientId`,
-          `${pair} have the same Recipient ID ${a.recipientId || '(empty)'}${ctx}: a server cannot tell their requests apart (it refuses to start serving them)`,
+          `${against(clash)} have the same Recipient ID ${b.recipientId || '(empty)'}${ctx}: a server cannot tell their requests apart (it refuses to start serving them)`,
           'give each client its own Sender ID (the Recipient ID here) and mirror it in the client\'s file, or distinct ID Contexts',
         );
       }
+      if (seen === undefined) byRecipient.set(key, { first: b, withoutPeer: b.origin === undefined ? b : undefined });
+      else if (seen.withoutPeer === undefined && b.origin === undefined) seen.withoutPeer = b;
     }
   }
 }
