@@ -200,6 +200,15 @@ describe('other files', () => {
     expect((JSON.parse(run.stdout) as Report).findings.map((f) => f.check).sort()).toEqual(['alg.default', 'secret.inline', 'secret.inline']);
   });
 
+  it('a secret written as the name of its variable is reported without being printed', async () => {
+    const secret = randomBytes(16).toString('hex').replace(/^[0-9]/, 'a');
+    write('env-secret.json', file([{ masterSecret: { env: secret }, senderId: '01', recipientId: '02' }]));
+    const run = await doctor(['env-secret.json']);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/contexts\[0\]\.masterSecret: "env" must name an environment variable/);
+    expect(run.stdout + run.stderr).not.toContain(secret);
+  });
+
   it('a file of 1,000 copies of one context: each copy reported once, against the first (linear, not one finding per pair)', async () => {
     const copy = { masterSecret: { env: 'COPY_SECRET' }, senderId: '01', recipientId: '02' };
     write('copies.json', file(Array.from({ length: 1_000 }, () => copy)));

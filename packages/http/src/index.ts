@@ -28,7 +28,7 @@ export {
 export { readFileBounded } from './config/bounded-read.js';
 export { ContextSet, httpOriginOf, normalizeOrigin } from './config/context-set.js';
 export { jsonSyntaxDetail, withoutJsonExcerpt } from './config/json-syntax.js';
-export { resolveSecret, type SecretSource } from './config/secrets.js';
+export { isShowableEnvName, resolveSecret, type SecretSource } from './config/secrets.js';
 export {
   ApplicationFailedError,
   BodyTooLargeError,

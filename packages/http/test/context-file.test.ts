@@ -47,6 +47,16 @@ describe('secret references', () => {
     }
   });
 
+  it('a secret written where its variable name belongs is refused without being shown', () => {
+    const secret = 'ab'.repeat(16);
+    for (const env of [secret, 'c2VjcmV0LXNlY3JldC1zZWNyZXQ=', 'has space']) {
+      const err = problem(() => createContextSet([{ ...base, masterSecret: { env } }], { env: {} }));
+      expect(err.message).toMatch(/"env" must name an environment variable/);
+      expect(err.message).not.toContain(env);
+      expect(JSON.stringify(err)).not.toContain(env);
+    }
+  });
+
   it('says which variable is missing, never its value', () => {
     const err = problem(() => createContextSet([{ ...base, masterSecret: { env: 'NOPE_NOT_SET' } }], { env: {} }));
     expect(err.path).toBe('contexts[0].masterSecret');

@@ -11,7 +11,7 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { aeadAlgorithm, defaultUsageLimits, hkdfAlgorithm, MemoryStateStore, OscoreError, type AeadAlgorithm } from '@oscore-http/core';
-import { CONTEXT_CONFIG_KEYS, ContextConfigError, createContextSet, normalizeOrigin, resolveSecret, type ContextConfig } from '@oscore-http/http';
+import { CONTEXT_CONFIG_KEYS, ContextConfigError, createContextSet, isShowableEnvName, normalizeOrigin, resolveSecret, type ContextConfig } from '@oscore-http/http';
 import { parseContextJson, type ContextFileText } from '../context-file.js';
 import { lowEntropy } from './entropy.js';
 
@@ -140,7 +140,9 @@ class Checker {
       if (!(err instanceof ContextConfigError)) throw err;
       const ref = isObject(source) ? source : {};
       const fix =
-        'env' in ref
+        'env' in ref && !isShowableEnvName(String(ref.env))
+          ? `put the ${what} in an environment variable and name that: { "env": "${envNameFor(entry, index)}" }`
+          : 'env' in ref
           ? `export ${String(ref.env)} with the ${what} in ${typeof ref.encoding === 'string' ? ref.encoding : 'hex'} where the service and this check run (or fix the variable's name)`
           : 'file' in ref
             ? `make ${resolve(this.#baseDir, String(ref.file))} readable by the service, holding the ${what} (${typeof ref.encoding === 'string' ? ref.encoding : 'hex'}); relative paths start at the context file's directory`
