@@ -1,7 +1,7 @@
 /** The memory and file stores against the store contract, and the file store's crash semantics (RFC 8613 Appendix B.1). */
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
@@ -143,6 +143,7 @@ describe('file store', () => {
     writeFileSync(join(dir, 'lock'), lockTokenForTests({ pid: 1, where: 'elsewhere|boot|ns', nonce: 'new-owner' }));
     await expect(pending).rejects.toMatchObject({ code: 'ERR_OSCORE_STATE_UNAVAILABLE' });
     expect(readFileSync(join(dir, 'state.json'), 'utf8')).toBe(stateBefore);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]); // its temp file is gone too
     await store.close();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -332,11 +333,20 @@ describe('file store: one owner, trustworthy state (found in review)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('a lock that is a FIFO does not block start-up: it is an unreadable lock, in use until it is old', () => {
-    const dir = tempDir();
-    execFileSync('mkfifo', [join(dir, 'lock')]);
-    expect(() => openFileStateStore(dir)).toThrow(StateDirectoryInUseError);
-    rmSync(dir, { recursive: true, force: true });
+  it('a lock that is a FIFO or a directory blocks nothing: an unreadable lock, in use until it is old, then taken over', async () => {
+    for (const make of [(path: string) => execFileSync('mkfifo', [path]), (path: string) => mkdirSync(path)]) {
+      const dir = tempDir();
+      const lock = join(dir, 'lock');
+      make(lock);
+      expect(() => openFileStateStore(dir)).toThrow(StateDirectoryInUseError);
+      const old = new Date(Date.now() - 3_600_000);
+      utimesSync(lock, old, old);
+      const store = openFileStateStore(dir);
+      expect(await store.reserve('k', 1)).toBe(0);
+      await store.close();
+      expect(readdirSync(dir).sort()).toEqual(['state.json']);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('two contexts of one Recipient Context with different window sizes share one window: neither accepts what the other did (memory and file)', async () => {

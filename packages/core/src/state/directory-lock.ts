@@ -134,6 +134,8 @@ function pause(ms: number): void {
 
 /** A held directory lock. */
 export interface DirectoryLock {
+  /** This owner's random nonce: names its temporary files, which two owners (two pid 1s on two hosts) must never share. */
+  readonly id: string;
   /** Whether the lock file is still this owner's (another process may have taken it over after a long stall). */
   held(): boolean;
   /** Removes the lock (only if it is still this owner's). */
@@ -156,7 +158,7 @@ export function acquireDirectoryLock(directory: string, lock: string): Directory
     while (Date.now() < deadline) {
       try {
         linkSync(temp, lock);
-        return heldLock(lock, content, probe);
+        return heldLock(lock, content, probe, own.nonce);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }
@@ -186,7 +188,8 @@ function takeOver(lock: string, takeover: string, temp: string, probe: string, j
     if (readLock(lock)?.content !== judged) return true; // changed meanwhile: judge again
     const aside = `${lock}.${own.nonce}.stale`;
     renameSync(lock, aside);
-    if (readFileSync(aside, 'utf8') !== judged) {
+    // Read as the lock was judged (readLock): a FIFO or directory in its place neither blocks nor throws here.
+    if (readLock(aside)?.content !== judged) {
       // Not the lock judged stale (it was replaced in between): put it back.
       try {
         linkSync(aside, lock);
@@ -194,14 +197,14 @@ function takeOver(lock: string, takeover: string, temp: string, probe: string, j
         // a newer lock is in place already
       }
     }
-    rmSync(aside, { force: true });
+    rmSync(aside, { recursive: true, force: true });
     return true;
   } finally {
     if (readLock(takeover)?.ino === statSync(temp).ino) unlinkSync(takeover);
   }
 }
 
-function heldLock(lock: string, content: string, probe: string): DirectoryLock {
+function heldLock(lock: string, content: string, probe: string, id: string): DirectoryLock {
   const held = () => readLock(lock)?.content === content;
   const timer = setInterval(() => {
     try {
@@ -215,6 +218,7 @@ function heldLock(lock: string, content: string, probe: string): DirectoryLock {
   }, LOCK_HEARTBEAT_MS);
   timer.unref();
   return {
+    id,
     held,
     release() {
       clearInterval(timer);

@@ -20,7 +20,7 @@
  *   never read as empty: starting counters from zero would reuse nonces.
  */
 
-import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { OscoreError, StateFileCorruptError, StateStoreUnavailableError } from '../errors.js';
@@ -53,10 +53,12 @@ function fsyncDirectory(directory: string): void {
 /**
  * Writes `data` to `file` atomically and durably (write temp, fsync, rename, fsync directory).
  * The synchronous and asynchronous writers use different temp files: the exit-time save can
- * run while an asynchronous write is half done.
+ * run while an asynchronous write is half done. Temp files are named by the lock owner's
+ * nonce (`id`), not its pid: two owners of one shared directory on two hosts are often
+ * both pid 1, and a stalled one would go on writing into the other's temp file.
  */
-function writeAtomicSync(directory: string, file: string, data: string): void {
-  const temp = `${file}.${process.pid}.sync.tmp`;
+function writeAtomicSync(directory: string, file: string, id: string, data: string): void {
+  const temp = `${file}.${id}.sync.tmp`;
   const fd = openSync(temp, 'w', 0o600);
   try {
     // writeFileSync writes all of it or throws (a bare writeSync may write part on a full disk).
@@ -75,17 +77,22 @@ function writeAtomicSync(directory: string, file: string, data: string): void {
  * lock's staleness, so another process may have taken the directory over) must not put its
  * older state over the new owner's.
  */
-async function writeAtomic(directory: string, file: string, data: string, owns: () => boolean): Promise<void> {
-  const temp = `${file}.${process.pid}.async.tmp`;
-  const handle = await open(temp, 'w', 0o600);
+async function writeAtomic(directory: string, file: string, id: string, data: string, owns: () => boolean): Promise<void> {
+  const temp = `${file}.${id}.async.tmp`;
   try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
+    const handle = await open(temp, 'w', 0o600);
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    if (!owns()) throw new Error('the lock of the state directory was taken over by another process during the write');
+    renameSync(temp, file);
+  } catch (err) {
+    rmSync(temp, { force: true });
+    throw err;
   }
-  if (!owns()) throw new Error('the lock of the state directory was taken over by another process during the write');
-  renameSync(temp, file);
   const dir = await open(directory, 'r');
   try {
     await dir.sync();
@@ -212,7 +219,7 @@ export class FileStateStore implements StateStore {
   }
 
   #writeSync(clean: boolean): void {
-    writeAtomicSync(this.directory, this.#file, this.#content(clean));
+    writeAtomicSync(this.directory, this.#file, this.#lock.id, this.#content(clean));
     this.#writes++;
   }
 
@@ -257,7 +264,7 @@ export class FileStateStore implements StateStore {
         try {
           const owns = () => this.#lock.held();
           if (!owns()) throw new Error(`the lock of ${this.directory} was taken over by another process`);
-          await writeAtomic(this.directory, this.#file, this.#content(false), owns);
+          await writeAtomic(this.directory, this.#file, this.#lock.id, this.#content(false), owns);
           this.#writes++;
           // Checked once more before any value is used: a new owner that took the directory over
           // before the rename above read the state without this block and may hand it out too.
