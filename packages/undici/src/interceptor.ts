@@ -83,6 +83,12 @@ type Handler = Dispatcher.DispatchHandler;
 
 type Resolver = (origin: string) => SecurityContext | Promise<SecurityContext> | undefined;
 
+/** The context a request is protected with, and the origin it is for (outer path, errors). */
+interface Route {
+  readonly context: SecurityContext | Promise<SecurityContext>;
+  readonly origin: string;
+}
+
 function contextResolver(contexts: ClientContexts, backend: CryptoBackend | undefined): Resolver {
   // A file or configurations: a set made here, with `backend`.
   const made = contextSetFromOption(contexts, backend);
@@ -159,9 +165,9 @@ function addressedOrigin(origin: string, headers: DispatchOptions['headers']): s
   const host = hostFieldOf(headers);
   if (host === undefined) return undefined;
   try {
-    const url = new URL(origin);
-    if (url.host === host.toLowerCase()) return undefined;
-    return normalizeOrigin(`${url.protocol}//${host.trim()}`);
+    // Compared normalized: `localhost:80` or `api ` name the origin itself, not another one.
+    const named = normalizeOrigin(`${new URL(origin).protocol}//${host.trim()}`);
+    return named === origin ? undefined : named;
   } catch {
     return undefined; // not a valid authority: the origin alone decides
   }
@@ -226,19 +232,31 @@ export function oscore(options: OscoreInterceptorOptions): Dispatcher.Dispatcher
         handler.onResponseError?.(null as unknown as Dispatcher.DispatchController, new UnmappableMessageError('the request names no valid origin (a Client or Pool passes none: give `origin`, or compose the interceptor on an Agent)'));
         return true;
       }
-      let context: ReturnType<Resolver>;
+      let route: Route | Promise<Route> | undefined;
       const addressed = addressedOrigin(origin, opts.headers);
-      if (addressed !== undefined && (context = resolve(addressed)) !== undefined) {
-        // The Host field names a peer: its context only for a request to one of its addresses (host-address.ts).
-        const peer = context;
+      const named = addressed === undefined ? undefined : resolve(addressed);
+      if (named !== undefined) {
+        // The Host field names a peer: its context only for a request to one of its
+        // addresses (host-address.ts); else the destination's own, if it has one.
         const to = origin;
-        context = isAddressOf(to, addressed).then((ok) => {
-          if (!ok) throw new HostMismatchError(addressed, to);
-          return peer;
-        });
-        origin = addressed;
-      } else context = resolve(origin);
-      if (context === undefined) {
+        const choose = (isPeerAddress: boolean): Route => {
+          if (isPeerAddress) return { context: named, origin: addressed! };
+          const own = resolve(to);
+          if (own === undefined) throw new HostMismatchError(addressed!, to);
+          return { context: own, origin: to };
+        };
+        const verdict = isAddressOf(to, addressed!);
+        try {
+          route = typeof verdict === 'boolean' ? choose(verdict) : verdict.then(choose);
+        } catch (err) {
+          handler.onResponseError?.(null as unknown as Dispatcher.DispatchController, err as Error);
+          return true;
+        }
+      } else {
+        const context = resolve(origin);
+        if (context !== undefined) route = { context, origin };
+      }
+      if (route === undefined) {
         if (!refuse) return dispatch(opts, handler);
         handler.onResponseError?.(null as unknown as Dispatcher.DispatchController, new NoContextForOriginError(origin));
         return true;
@@ -246,12 +264,13 @@ export function oscore(options: OscoreInterceptorOptions): Dispatcher.Dispatcher
       // The caller's handler gets its controller now, so that an abort works before dispatch too.
       const controller = new DeferredController();
       handler.onRequestStart?.(controller, undefined);
-      protectAndDispatch(context, origin, opts, handler).catch((err: unknown) => {
+      protectAndDispatch(route, opts, handler).catch((err: unknown) => {
         handler.onResponseError?.(controller, err as Error);
       });
       return true;
 
-      async function protectAndDispatch(resolved: SecurityContext | Promise<SecurityContext>, origin: string, opts: DispatchOptions, handler: Handler): Promise<void> {
+      async function protectAndDispatch(chosen: Route | Promise<Route>, opts: DispatchOptions, handler: Handler): Promise<void> {
+        const { context: resolved, origin } = chosen instanceof Promise ? await controller.race(chosen) : chosen;
         const context = resolved instanceof Promise ? await controller.race(resolved) : resolved;
         controller.throwIfAborted();
         if (opts.upgrade || opts.method === 'CONNECT') throw new UnmappableMessageError('upgrades and CONNECT cannot travel inside OSCORE');

@@ -299,6 +299,24 @@ describe('a Host field naming a configured peer on a request addressed elsewhere
     }
   });
 
+  it('a request to a destination with a context of its own is protected with that one (the Host-named peer’s addresses do not include it)', async () => {
+    // The file's contexts (their sequence numbers go on), with one more peer: a name that resolves nowhere.
+    const both = (origin: string) => contexts.contextFor(origin === `http://peer.invalid:${port}` ? `http://localhost:${port}` : origin);
+    server.seen.length = 0;
+    const res = await compose(oscore({ contexts: both, unprotectedOrigins: 'refuse' })).request({ origin: server.origin, path: '/hello', method: 'GET', headers: { host: `peer.invalid:${port}` } });
+    expect(res.statusCode).toBe(200);
+    await res.body.dump();
+    expect(server.seen[0]).toMatchObject({ protected: true, peer: 'client-a' });
+  });
+
+  it('a Host that spells the request’s own origin differently (case, spaces) is no other origin', async () => {
+    server.seen.length = 0;
+    const res = await compose(oscore({ contexts, unprotectedOrigins: 'refuse' })).request({ origin: `http://localhost:${port}`, path: '/hello', method: 'GET', headers: { host: ` LOCALHOST:${port} ` } });
+    expect(res.statusCode).toBe(200);
+    await res.body.dump();
+    expect(server.seen[0]).toMatchObject({ protected: true, peer: 'client-a-by-name' });
+  });
+
   it('counts when the request goes to an address of that name, on its port: protected with its context', async () => {
     server.seen.length = 0;
     const res = await compose(oscore({ contexts, unprotectedOrigins: 'refuse' })).request({ origin: `http://127.0.0.1:${port}`, path: '/hello', method: 'GET', headers: { host: `localhost:${port}` } });
