@@ -205,7 +205,7 @@ describe('other files', () => {
     write('env-secret.json', file([{ masterSecret: { env: secret }, senderId: '01', recipientId: '02' }]));
     const run = await doctor(['env-secret.json']);
     expect(run.code).toBe(1);
-    expect(run.stdout).toMatch(/contexts\[0\]\.masterSecret: "env" must name an environment variable/);
+    expect(run.stdout).toMatch(/contexts\[0\]\.masterSecret: "env" names no environment variable that is set/);
     expect(run.stdout + run.stderr).not.toContain(secret);
   });
 

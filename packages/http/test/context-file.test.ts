@@ -47,11 +47,17 @@ describe('secret references', () => {
     }
   });
 
+  it('variable names with - and . work (Docker, Kubernetes)', () => {
+    for (const env of ['ORDERS-SECRET', 'oscore.master_secret']) {
+      expect(createContextSet([{ ...base, masterSecret: { env } }], { env: { [env]: 'ab'.repeat(16) } }).contexts).toHaveLength(1);
+    }
+  });
+
   it('a secret written where its variable name belongs is refused without being shown', () => {
     const secret = 'ab'.repeat(16);
     for (const env of [secret, 'c2VjcmV0LXNlY3JldC1zZWNyZXQ=', 'has space']) {
       const err = problem(() => createContextSet([{ ...base, masterSecret: { env } }], { env: {} }));
-      expect(err.message).toMatch(/"env" must name an environment variable/);
+      expect(err.message).toMatch(/"env" names no environment variable that is set/);
       expect(err.message).not.toContain(env);
       expect(JSON.stringify(err)).not.toContain(env);
     }

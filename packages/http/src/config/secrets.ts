@@ -51,12 +51,13 @@ export function decodeText(text: string, encoding: string, path: string, options
 }
 
 /**
- * Whether `name` can be shown as an environment variable name: a POSIX name, and not a
- * long run of hex digits — a secret written where its variable's name belongs must not
- * reach an error message (and the logs that keep it).
+ * Whether `name` can be shown in a message as the name of an environment variable: letters,
+ * digits, `_`, `-` and `.` (what Docker and Kubernetes allow), not starting with a digit,
+ * and not a long run of hex digits — a secret written where its variable's name belongs
+ * must not reach an error message (and the logs that keep it).
  */
 export function isShowableEnvName(name: string): boolean {
-  return /^[A-Za-z_][A-Za-z0-9_]{0,127}$/.test(name) && !/^[0-9a-fA-F]{24,}$/.test(name);
+  return /^[A-Za-z_][-.A-Za-z0-9_]{0,255}$/.test(name) && !/^[0-9a-fA-F]{24,}$/.test(name);
 }
 
 /** Resolves a secret reference to bytes. */
@@ -68,9 +69,11 @@ export function resolveSecret(source: unknown, path: string, options: SecretOpti
   const encoding = typeof source.encoding === 'string' ? source.encoding : 'hex';
   if ('env' in source) {
     const name = String(source.env);
-    if (!isShowableEnvName(name)) return fail(path, `"env" must name an environment variable (letters, digits and _), and this value is none; if it is the secret itself, put it in a variable and name that (the value is not shown)`, options);
     const value = (options.env ?? process.env)[name];
-    if (value === undefined || value.trim() === '') return fail(path, `environment variable ${name} is not set; export it with the secret in ${encoding}`, options);
+    if (value === undefined || value.trim() === '') {
+      if (!isShowableEnvName(name)) return fail(path, `"env" names no environment variable that is set, and its value does not look like a variable's name; if it is the secret itself, put it in a variable and name that (the value is not shown)`, options);
+      return fail(path, `environment variable ${name} is not set; export it with the secret in ${encoding}`, options);
+    }
     return decodeText(value, encoding, `${path} (from $${name})`, options);
   }
   if ('file' in source) {
