@@ -96,6 +96,15 @@ function envName(name: string): string {
  * Creates `path` with `content` and mode 0600, failing if it exists ('wx': O_CREAT|O_EXCL,
  * so a file appearing after the check is not overwritten either).
  */
+function fsyncDirectory(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function createPrivateFile(path: string, content: string): void {
   const fd = openSync(path, 'wx', 0o600);
   try {
@@ -104,14 +113,18 @@ function createPrivateFile(path: string, content: string): void {
     // All of it or an error (a bare writeSync may write part of it on a full disk), on disk.
     writeFileSync(fd, content);
     fsyncSync(fd);
+    closeSync(fd); // a late write error can surface here (NFS)
   } catch (err) {
     // Created by this call ('wx'), so removed by it: an empty or partial file would make
     // the next run refuse ("already exists") over a file that holds no usable key.
-    closeSync(fd);
+    try {
+      closeSync(fd);
+    } catch {
+      // closed already, or failing again: the file is removed either way
+    }
     unlinkSync(path);
     throw err;
   }
-  closeSync(fd);
 }
 
 /**
@@ -247,6 +260,8 @@ export const keygenCommand: Command = {
         createPrivateFile(file, fileContent(config));
         written.push(file);
       }
+      // The new names durable too: after a power loss both files exist or neither does.
+      for (const d of new Set(written.map((f) => dirname(f)))) fsyncDirectory(d);
     } catch (err) {
       // Leave nothing half-done: remove what this run created.
       for (const file of written) unlinkSync(file);
