@@ -25,19 +25,10 @@ let challenge: Uint8Array;
 let received: Array<string | undefined>;
 let origin: string;
 
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
-
 /** Challenges every request without Echo; serves one that carries Echo with 2.05 "fresh". */
 async function answer(req: IncomingMessage, res: ServerResponse): Promise<void> {
   const option = decodeOscoreHeader(req.headers.oscore);
-  const { message, binding } = await verifyRequest(serverContext, option, await readBody(req));
+  const { message, binding } = await verifyRequest(serverContext, option, Buffer.concat(await req.toArray()));
   const echo = message.options.find((o) => o.number === ECHO_OPTION)?.value;
   received.push(echo === undefined ? undefined : Buffer.from(echo).toString('hex'));
   const reply =
