@@ -12,8 +12,8 @@
  * holds the response, so `writableEnded` reads true once the application ended it.
  *
  * Interim responses (`writeContinue`, `writeProcessing`, `writeEarlyHints`) and trailers
- * are not sent: they would leave unprotected (the interim ones' callbacks still run). Bodies of 204/304 responses and of
- * responses to HEAD are dropped, as HTTP requires.
+ * are not sent: they would leave unprotected (the interim ones' callbacks still run).
+ * Bodies of 204/304 responses and of responses to HEAD are dropped, as HTTP requires.
  *
  * A stream piped into the response sees backpressure as from a socket: `write` returns
  * false every `HIGH_WATER_MARK` bytes and `drain` follows on a later turn of the event

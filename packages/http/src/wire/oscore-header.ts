@@ -57,7 +57,9 @@ export function decodeOscoreHeader(value: string | string[] | undefined): Uint8A
 
 /**
  * Whether a Content-Type value is `application/oscore` (parameters are not defined for it).
- * A repeated field (an array, as undici and Node deliver it) is not: it has no single type.
+ * A repeated field (an array, as undici delivers it) is not: it has no single type. A Node
+ * server keeps only the first Content-Type, so the server handler looks for a second one
+ * in `rawHeaders` itself.
  */
 export function isOscoreContentType(value: string | readonly string[] | undefined): boolean {
   if (typeof value !== 'string') return false;
