@@ -123,10 +123,17 @@ function isStale(content: string, mtimeMs: number, own: LockToken, now: number):
   const t = parse(content);
   if (t === undefined) return now - mtimeMs > LOCK_STALE_MS; // half-written by a foreign tool: give it time
   if (t.where !== WHERE) return now - mtimeMs > LOCK_STALE_MS;
-  if (t.pid === own.pid) return own.start === null || t.start !== own.start; // same start: another isolate of this process
+  if (t.pid === own.pid) return own.start === null || t.start !== own.start || released.has(t.nonce); // same start: another isolate of this process, unless it gave the lock up
   if (!alive(t.pid)) return true;
   return t.start !== null && processStart(t.pid) !== t.start; // the pid was reused
 }
+
+/**
+ * Nonces of locks this process gave up but could not remove. On globalThis, so that two
+ * copies of this module in one process agree; a worker thread has a globalThis of its own
+ * and treats such a lock as another isolate's (in use).
+ */
+const released = ((globalThis as Record<symbol, unknown>)[Symbol.for('oscore-http.released-locks')] ??= new Set<string>()) as Set<string>;
 
 function pause(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
@@ -222,7 +229,13 @@ function heldLock(lock: string, content: string, probe: string, id: string): Dir
     held,
     release() {
       clearInterval(timer);
-      if (held()) rmSync(lock, { force: true });
+      try {
+        if (held()) rmSync(lock, { force: true });
+      } catch {
+        // A read-only or failing file system: the lock stays, but this owner is done with it,
+        // so this process may take it over when it opens the directory again.
+        released.add(id);
+      }
     },
   };
 }

@@ -237,6 +237,10 @@ export class FileStateStore implements StateStore {
       // A store whose lock was taken over (after a stall longer than the lock's staleness)
       // must not write over the new owner's state.
       if (this.#lock.held()) this.#writeSync(true);
+    } catch (cause) {
+      // Not saved: the state stays marked in use, so the next open treats every window as
+      // lost (safe); counters were durable before any value was used.
+      throw new StateStoreUnavailableError(this.name, { cause });
     } finally {
       this.#lock.release();
     }
