@@ -295,7 +295,10 @@ export class RedisStateStore implements StateStore {
       if (client.status === 'wait') await client.connect();
       else if (client.status !== 'ready') await this.#readyWithin(this.#connectTimeout);
     } catch (cause) {
-      throw new StateStoreUnavailableError(this.name, { cause });
+      // ioredis rejects with "Connection is closed." after the server refused the login; the
+      // server's own reply (WRONGPASS, NOAUTH, NOPERM) or the socket error came as an 'error'
+      // event and says what to fix.
+      throw new StateStoreUnavailableError(this.name, { cause: this.#lastError ?? cause });
     }
     // A client that was ready before the store listened gets its first check here.
     this.#checking ??= this.#verify();

@@ -29,6 +29,18 @@ it('an unreachable server at start: createRedisStateStore rejects at once with S
   expect(Date.now() - started).toBeLessThan(1000);
 });
 
+it('a refused login at start: the cause is the server’s reply (WRONGPASS), not a closed connection, and holds no password', async () => {
+  const guarded = await startRedisServer({ args: ['--requirepass', 'right-password'] });
+  try {
+    const err = await createRedisStateStore({ url: `redis://:wrong-password@127.0.0.1:${guarded.port}` }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'ERR_OSCORE_STATE_UNAVAILABLE' });
+    expect(String((err as Error).cause)).toMatch(/WRONGPASS|invalid username-password/);
+    expect(JSON.stringify(err) + String((err as Error).cause) + (err as Error).stack).not.toMatch(/right-password|wrong-password/);
+  } finally {
+    await guarded.destroy();
+  }
+});
+
 it('a server that does not answer: each operation fails after commandTimeout, and the store serves again when it answers', async () => {
   const warnings: RedisStoreWarning[] = [];
   const store = await createRedisStateStore({ url: redis.url, commandTimeout: 300, keyPrefix: 'slow:', onWarning: (w) => warnings.push(w) });
