@@ -55,7 +55,7 @@ describe('secret references', () => {
 
   it('a secret written where its variable name belongs is refused without being shown', () => {
     const secret = 'ab'.repeat(16);
-    for (const env of [secret, 'c2VjcmV0LXNlY3JldC1zZWNyZXQ=', 'has space']) {
+    for (const env of [secret, 'c2VjcmV0LXNlY3JldC1zZWNyZXQ=', 'Zx3kQm9TbR2wLp7vHn4cJd8sYf6gAe1u', 'has space']) {
       const err = problem(() => createContextSet([{ ...base, masterSecret: { env } }], { env: {} }));
       expect(err.message).toMatch(/"env" names no environment variable that is set/);
       expect(err.message).not.toContain(env);

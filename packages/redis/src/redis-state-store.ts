@@ -187,6 +187,18 @@ export class RedisReplayWindow implements ReplayProtection {
 }
 
 /** A state store in Redis. Obtain it with {@link createRedisStateStore}. */
+/**
+ * A client error as a plain Error with its name, message and code: ioredis attaches the
+ * failed command to a server's reply (`err.command`), and the command of a refused login
+ * (`HELLO 3 AUTH <user> <password>`) holds the password. What is kept here becomes a cause
+ * or a warning, which logs print whole.
+ */
+function withoutCommand(err: unknown): unknown {
+  if (!(err instanceof Error)) return err;
+  const code = (err as NodeJS.ErrnoException).code;
+  return Object.assign(new Error(err.message), { name: err.name }, code === undefined ? {} : { code });
+}
+
 export class RedisStateStore implements StateStore {
   /** `redis:host:port/db`, `redis:sentinel:<name>/db` or `redis-cluster:host:port` — never credentials. */
   readonly name: string;
@@ -241,7 +253,7 @@ export class RedisStateStore implements StateStore {
     this.#verified = false;
   };
   readonly #onError = (err: unknown) => {
-    this.#lastError = err;
+    this.#lastError = withoutCommand(err);
   };
   /** Redis Cluster: a node joined (failover, resharding): it is checked before the store serves again. */
   readonly #onNode = () => {

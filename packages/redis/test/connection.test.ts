@@ -4,6 +4,7 @@
  */
 
 import { sequenceNumber } from '@oscore-http/core';
+import { inspect } from 'node:util';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createRedisStateStore, type RedisStoreWarning } from '../src/index.js';
@@ -35,7 +36,7 @@ it('a refused login at start: the cause is the server’s reply (WRONGPASS), not
     const err = await createRedisStateStore({ url: `redis://:wrong-password@127.0.0.1:${guarded.port}` }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'ERR_OSCORE_STATE_UNAVAILABLE' });
     expect(String((err as Error).cause)).toMatch(/WRONGPASS|invalid username-password/);
-    expect(JSON.stringify(err) + String((err as Error).cause) + (err as Error).stack).not.toMatch(/right-password|wrong-password/);
+    expect(JSON.stringify(err) + String((err as Error).cause) + (err as Error).stack + inspect(err, { depth: 8 })).not.toMatch(/right-password|wrong-password/);
   } finally {
     await guarded.destroy();
   }

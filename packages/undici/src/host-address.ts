@@ -9,24 +9,30 @@
  * request goes to an address of that host name, on the same scheme and port.
  *
  * The addresses come from the system resolver (`dns.lookup`, the dns interceptor's
- * default), at most once per name every {@link ADDRESSES_FOR_MS} (concurrent requests
- * share one lookup), and every address seen in that time counts: a name whose resolver
- * answers with rotating subsets of its records keeps them all. Only names of configured
- * peers are ever looked up, so the table is as small as the configuration.
+ * default): a name is looked up when a request goes to an address it has not shown within
+ * {@link ADDRESS_VALID_MS}, at most once a second (concurrent requests share one lookup),
+ * and an address counts for {@link ADDRESS_VALID_MS} after a lookup last returned it — so a
+ * resolver that answers with rotating subsets of a name's records is covered, and an
+ * address the name no longer has stops counting, however often it is asked for. Times are
+ * monotonic (a clock step changes nothing).
  */
 
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
+import { performance } from 'node:perf_hooks';
 
-/** How long the addresses of a name are used before it is looked up again (the dns interceptor caches for 10 s by default). */
-const ADDRESSES_FOR_MS = 10_000;
-/** A name whose addresses do not include the request's is looked up again once, if its table is at least this old. */
+/** How long an address counts after a lookup of the name last returned it (the dns interceptor caches for 10 s by default). */
+const ADDRESS_VALID_MS = 10_000;
+/** A name is looked up at most this often: an address it did not return just now is refused without asking again. */
 const RECHECK_AFTER_MS = 1_000;
+/** Bound on the names kept: a function of the origin may answer for names a caller makes up. */
+const MAX_NAMES = 1024;
 
 interface Addresses {
-  readonly seen: Set<string>;
-  /** When the last lookup ended (ms). */
-  at: number;
+  /** Address → when a lookup last returned it. */
+  readonly seen: Map<string, number>;
+  /** When the last lookup ended. */
+  lookedUp: number;
   /** The lookup under way, if any. */
   pending: Promise<void> | undefined;
 }
@@ -39,17 +45,23 @@ function addressOf(url: URL): string | undefined {
   return isIP(host) === 0 ? undefined : host;
 }
 
+function counts(entry: Addresses, address: string): boolean {
+  const seen = entry.seen.get(address);
+  return seen !== undefined && performance.now() - seen <= ADDRESS_VALID_MS;
+}
+
 function refresh(name: string, entry: Addresses): Promise<void> {
   entry.pending ??= lookup(name, { all: true }).then(
     (found) => {
-      // A new window forgets what the last one saw; within one, answers add up.
-      if (Date.now() - entry.at > ADDRESSES_FOR_MS) entry.seen.clear();
-      for (const a of found) entry.seen.add(a.address);
-      entry.at = Date.now();
+      const now = performance.now();
+      for (const [address, seen] of entry.seen) if (now - seen > ADDRESS_VALID_MS) entry.seen.delete(address);
+      for (const a of found) entry.seen.set(a.address, now);
+      entry.lookedUp = now;
       entry.pending = undefined;
     },
     () => {
-      entry.at = Date.now(); // an unresolvable name confirms nothing until the next window
+      // An unresolvable name confirms nothing: addresses it returned before keep only the time they had left.
+      entry.lookedUp = performance.now();
       entry.pending = undefined;
     },
   );
@@ -58,8 +70,8 @@ function refresh(name: string, entry: Addresses): Promise<void> {
 
 /**
  * Whether `origin` is an address of `peer`'s host name, with `peer`'s scheme and port.
- * Synchronous while the name's addresses are known (the common case: no promise, no
- * lookup per request); otherwise a promise of the answer.
+ * Synchronous while the answer is known (the common case: no promise, no lookup per
+ * request); otherwise a promise of the answer.
  */
 export function isAddressOf(origin: string, peer: string): boolean | Promise<boolean> {
   const to = new URL(origin);
@@ -67,11 +79,13 @@ export function isAddressOf(origin: string, peer: string): boolean | Promise<boo
   const address = addressOf(to);
   if (address === undefined || to.protocol !== named.protocol || to.port !== named.port) return false;
   let entry = byName.get(named.hostname);
-  if (entry === undefined) byName.set(named.hostname, (entry = { seen: new Set(), at: 0, pending: undefined }));
-  const age = Date.now() - entry.at;
+  if (entry === undefined) {
+    if (byName.size >= MAX_NAMES) byName.clear();
+    byName.set(named.hostname, (entry = { seen: new Map(), lookedUp: -Infinity, pending: undefined }));
+  }
   // Node spells an IPv6 address the same way in the URL parser and the resolver (compressed, lower case).
-  if (age <= ADDRESSES_FOR_MS && entry.seen.has(address)) return true;
-  if (age < RECHECK_AFTER_MS) return false;
+  if (counts(entry, address)) return true;
+  if (performance.now() - entry.lookedUp < RECHECK_AFTER_MS) return false;
   const known = entry;
-  return refresh(named.hostname, known).then(() => known.seen.has(address));
+  return refresh(named.hostname, known).then(() => counts(known, address));
 }

@@ -172,7 +172,7 @@ export function acquireDirectoryLock(directory: string, lock: string): Directory
       const current = readLock(lock);
       if (current === undefined) continue;
       if (!isStale(current.content, current.mtimeMs, own, fileSystemNow(probe).getTime())) throw new StateDirectoryInUseError(directory, describe(current.content));
-      if (!takeOver(lock, takeover, temp, probe, current.content, own)) pause(5);
+      if (!takeOver(lock, takeover, temp, probe, current, own)) pause(5);
     }
     throw new StateDirectoryInUseError(directory, 'another process taking it over at the same time');
   } finally {
@@ -180,8 +180,12 @@ export function acquireDirectoryLock(directory: string, lock: string): Directory
   }
 }
 
-/** Removes the stale lock `judged` under the takeover lock; false if the takeover lock is busy. */
-function takeOver(lock: string, takeover: string, temp: string, probe: string, judged: string, own: LockToken): boolean {
+/**
+ * Removes the stale lock `judged` (its content and inode: a FIFO or directory has no content
+ * to tell it apart) under the takeover lock; false if the takeover lock is busy.
+ */
+function takeOver(lock: string, takeover: string, temp: string, probe: string, judged: { content: string; ino: number }, own: LockToken): boolean {
+  const same = (found: { content: string; ino: number } | undefined) => found !== undefined && found.content === judged.content && found.ino === judged.ino;
   try {
     linkSync(temp, takeover);
   } catch (err) {
@@ -192,19 +196,21 @@ function takeOver(lock: string, takeover: string, temp: string, probe: string, j
     return false;
   }
   try {
-    if (readLock(lock)?.content !== judged) return true; // changed meanwhile: judge again
+    if (!same(readLock(lock))) return true; // changed meanwhile: judge again
     const aside = `${lock}.${own.nonce}.stale`;
     renameSync(lock, aside);
     // Read as the lock was judged (readLock): a FIFO or directory in its place neither blocks nor throws here.
-    if (readLock(aside)?.content !== judged) {
-      // Not the lock judged stale (it was replaced in between): put it back.
-      try {
-        linkSync(aside, lock);
-      } catch {
-        // a newer lock is in place already
-      }
+    if (same(readLock(aside))) {
+      rmSync(aside, { recursive: true, force: true });
+      return true;
     }
-    rmSync(aside, { recursive: true, force: true });
+    // Not the lock judged stale (it was replaced in between): put it back, never remove it.
+    try {
+      linkSync(aside, lock);
+      rmSync(aside, { force: true });
+    } catch {
+      // A newer lock is in place already, or this one cannot be linked back: it stays aside.
+    }
     return true;
   } finally {
     if (readLock(takeover)?.ino === statSync(temp).ino) unlinkSync(takeover);

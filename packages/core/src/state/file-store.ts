@@ -59,16 +59,30 @@ function fsyncDirectory(directory: string): void {
  */
 function writeAtomicSync(directory: string, file: string, id: string, data: string): void {
   const temp = `${file}.${id}.sync.tmp`;
-  const fd = openSync(temp, 'w', 0o600);
   try {
-    // writeFileSync writes all of it or throws (a bare writeSync may write part on a full disk).
-    writeFileSync(fd, data);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    const fd = openSync(temp, 'w', 0o600);
+    try {
+      // writeFileSync writes all of it or throws (a bare writeSync may write part on a full disk).
+      writeFileSync(fd, data);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temp, file);
+  } catch (err) {
+    removeQuietly(temp);
+    throw err;
   }
-  renameSync(temp, file);
   fsyncDirectory(directory);
+}
+
+/** Removes a temp file of a failed write, without hiding that write's error behind its own. */
+function removeQuietly(temp: string): void {
+  try {
+    rmSync(temp, { force: true });
+  } catch {
+    // the write's error says what went wrong
+  }
 }
 
 /**
@@ -90,7 +104,7 @@ async function writeAtomic(directory: string, file: string, id: string, data: st
     if (!owns()) throw new Error('the lock of the state directory was taken over by another process during the write');
     renameSync(temp, file);
   } catch (err) {
-    rmSync(temp, { force: true });
+    removeQuietly(temp);
     throw err;
   }
   const dir = await open(directory, 'r');

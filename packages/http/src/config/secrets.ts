@@ -53,11 +53,13 @@ export function decodeText(text: string, encoding: string, path: string, options
 /**
  * Whether `name` can be shown in a message as the name of an environment variable: letters,
  * digits, `_`, `-` and `.` (what Docker and Kubernetes allow), not starting with a digit,
- * and not a long run of hex digits — a secret written where its variable's name belongs
- * must not reach an error message (and the logs that keep it).
+ * and words of at most 15 letters and digits between the separators. A secret written where
+ * its variable's name belongs (hex, base64, base64url: long runs without separators) must
+ * not reach an error message (and the logs that keep it); a name like
+ * `OSCORE_ORDERS_SECRET` or `oscore.master-secret` is shown.
  */
 export function isShowableEnvName(name: string): boolean {
-  return /^[A-Za-z_][-.A-Za-z0-9_]{0,255}$/.test(name) && !/^[0-9a-fA-F]{24,}$/.test(name);
+  return /^[A-Za-z_][-.A-Za-z0-9_]{0,255}$/.test(name) && !/[A-Za-z0-9]{16}/.test(name);
 }
 
 /** Resolves a secret reference to bytes. */
