@@ -190,6 +190,19 @@ def server_context(i: int) -> oscore.SecurityContext:
     return oscore.SecurityContext(**args)
 
 
+def check_protected(t, name: str, protected, e: dict, message: bytes, with_piv: bool) -> None:
+    """Every intermediate value of one protected message against the RFC's (Appendix C)."""
+    d = protected.details
+    if with_piv:
+        t.eq(f"{name} Partial IV", d["partialIv"], e["partial_iv"])
+    t.eq(f"{name} aad_array", d["aadArray"], e["aad_array"])
+    t.eq(f"{name} AAD", d["aad"], e["aad"])
+    t.eq(f"{name} nonce", d["nonce"], e["nonce"])
+    t.eq(f"{name} OSCORE option", protected.option, e["option"])
+    t.eq(f"{name} ciphertext", protected.ciphertext, e["ciphertext"])
+    t.eq(f"{name} protected message", message, e["protected"])
+
+
 def run(verbose: bool = False) -> int:
     t = Checker(verbose)
 
@@ -219,14 +232,7 @@ def run(verbose: bool = False) -> int:
         client = client_context(i)
         client.sender_sequence_number = 20
         protected, _ = oscore.protect_request(client, plaintext)
-        d = protected.details
-        t.eq(f"{name} Partial IV", d["partialIv"], e["partial_iv"])
-        t.eq(f"{name} aad_array", d["aadArray"], e["aad_array"])
-        t.eq(f"{name} AAD", d["aad"], e["aad"])
-        t.eq(f"{name} nonce", d["nonce"], e["nonce"])
-        t.eq(f"{name} OSCORE option", protected.option, e["option"])
-        t.eq(f"{name} ciphertext", protected.ciphertext, e["ciphertext"])
-        t.eq(f"{name} protected message", oscore_message(msg, outer, outer_code, protected.option, protected.ciphertext), e["protected"])
+        check_protected(t, name, protected, e, oscore_message(msg, outer, outer_code, protected.option, protected.ciphertext), with_piv=True)
         t.eq(f"{name} sequence number incremented", client.sender_sequence_number, 21)
 
         server = server_context(i)
@@ -258,15 +264,7 @@ def run(verbose: bool = False) -> int:
         msg, outer, outer_code, plaintext = split_message(h(e["unprotected"]))
         t.eq(f"{name} plaintext", plaintext, e["plaintext"])
         protected = oscore.protect_response(binding, plaintext, own_piv=own_piv)
-        d = protected.details
-        if own_piv:
-            t.eq(f"{name} Partial IV", d["partialIv"], e["partial_iv"])
-        t.eq(f"{name} aad_array", d["aadArray"], e["aad_array"])
-        t.eq(f"{name} AAD", d["aad"], e["aad"])
-        t.eq(f"{name} nonce", d["nonce"], e["nonce"])
-        t.eq(f"{name} OSCORE option", protected.option, e["option"])
-        t.eq(f"{name} ciphertext", protected.ciphertext, e["ciphertext"])
-        t.eq(f"{name} protected message", oscore_message(msg, outer, outer_code, protected.option, protected.ciphertext), e["protected"])
+        check_protected(t, name, protected, e, oscore_message(msg, outer, outer_code, protected.option, protected.ciphertext), with_piv=own_piv)
 
         client = client_context(0)
         client.sender_sequence_number = 20
