@@ -232,6 +232,49 @@ describe('file store: one owner, trustworthy state (found in review)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('lists a new window in the state file before its first request counts, so a crash does not forget it', async () => {
+    const dir = tempDir();
+    const crashed = new FileStateStore(dir);
+    expect(await crashed.reserve('s/seq', 16)).toBe(0); // its last write before the window exists
+    expect(crashed.replayWindow('late', 64).checkAndUpdate(seq(0))).toBe('accepted');
+    expect(Object.keys(JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')).windows)).toContain('late');
+    simulateCrash(dir);
+    const untouched = new FileStateStore(dir); // never uses 'late', closes cleanly
+    await untouched.close();
+    const next = new FileStateStore(dir);
+    expect(next.replayWindow('late', 64).checkAndUpdate(seq(0))).toBe('unknown'); // not accepted a second time
+    expect(await next.reserve('s/seq', 16)).toBe(16);
+    await next.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('does not let a reservation write prepared before a new window was listed put the older state back', async () => {
+    const dir = tempDir();
+    const crashed = new FileStateStore(dir);
+    const reserved = crashed.reserve('s/seq', 16); // its content is made now, written later
+    expect(crashed.replayWindow('late', 64).checkAndUpdate(seq(0))).toBe('accepted'); // listed synchronously meanwhile
+    expect(await reserved).toBe(0);
+    const file = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8'));
+    expect(Object.keys(file.windows)).toContain('late');
+    expect(file.counters['s/seq']).toBe(16);
+    simulateCrash(dir);
+    await new FileStateStore(dir).close();
+    const next = new FileStateStore(dir);
+    expect(next.replayWindow('late', 64).checkAndUpdate(seq(0))).toBe('unknown');
+    expect(await next.reserve('s/seq', 16)).toBe(16);
+    await next.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('refuses a new window\'s first request when it cannot be listed', async () => {
+    const dir = tempDir();
+    const store = new FileStateStore(dir);
+    const window = store.replayWindow('late', 64);
+    simulateCrash(dir); // the lock is no longer this store's: nothing may be written
+    expect(() => window.checkAndUpdate(seq(0))).toThrow(expect.objectContaining({ code: 'ERR_OSCORE_STATE_UNAVAILABLE' }));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   it('lets exactly one of several processes starting together own the directory, with or without a stale lock', async () => {
     const { spawn } = await import('node:child_process');
     const storeModule = new URL('../dist/state/file-store.js', import.meta.url).href;

@@ -105,3 +105,24 @@ it('forged requests under many kids of a family leave no replay window behind; a
   for (let n = 5000; n < 5000 + 4100; n++) await expect(forge(n)).rejects.toBeInstanceOf(DecryptionFailedError);
   await expect(verifyRequest(set, sent.option, sent.payload)).rejects.toBeInstanceOf(ReplayDetectedError);
 }, 60_000);
+
+it('a family member that was served before a crash is challenged after it, also when a clean start came in between (file store)', async () => {
+  const { FileStateStore } = await import('@oscore-http/core/file-store');
+  const { coapCode, createSecurityContext, protectRequest, verifyRequest, FreshnessRequiredError } = await import('@oscore-http/core');
+  const { mkdtempSync, rmSync, unlinkSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'oscore-family-'));
+  const serverSet = (store: InstanceType<typeof FileStateStore>) => createContextSet([{ name: 'checkout', masterSecret, senderId: '00', recipientId: 'c0', recipientIdSuffix: 1 }], { store });
+  const member = createSecurityContext({ masterSecret: Buffer.from('0f'.repeat(16), 'hex'), senderId: new Uint8Array([0xc0, 0x01]), recipientId: new Uint8Array([0]) });
+  const sent = await protectRequest(member, { code: coapCode(0, 2), options: [], payload: new Uint8Array([1]) });
+
+  const crashed = new FileStateStore(dir);
+  await verifyRequest(serverSet(crashed), sent.option, sent.payload); // served; then the process dies
+  unlinkSync(join(dir, 'lock')); // what a SIGKILL leaves: the lock's owner is gone
+  await new FileStateStore(dir).close(); // a clean start and stop that never hears from the member
+  const next = new FileStateStore(dir);
+  await expect(verifyRequest(serverSet(next), sent.option, sent.payload)).rejects.toBeInstanceOf(FreshnessRequiredError);
+  await next.close();
+  rmSync(dir, { recursive: true, force: true });
+});

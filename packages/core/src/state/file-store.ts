@@ -11,7 +11,11 @@
  *   anything is served; if the process dies without closing, the next open finds the mark
  *   and treats every window as lost, so freshness is proved again with Echo (B.1.2)
  *   instead of trusting a window that may miss requests accepted after it was written.
- *   Two writes per process lifetime for all windows: bounded write amplification.
+ *   A window the state file does not list yet is written to it (synchronously, once)
+ *   before its first request counts: only listed windows can be marked lost, and one a
+ *   crashed process used but never wrote would be trusted again as new two starts later.
+ *   Two writes per process lifetime for all windows, plus at most one per new window:
+ *   bounded write amplification.
  * - One process at a time (directory-lock.ts): a lock file that names its owner, taken over
  *   only when its owner is provably gone; the owner checks it still holds the lock before
  *   every durable reservation and before the final save. Within a process, stores of one
@@ -89,9 +93,10 @@ function removeQuietly(temp: string): void {
  * The asynchronous writer, for reservations. `owns` is asked right before the rename, with
  * nothing awaited in between: an owner that stalled during the write (longer than the
  * lock's staleness, so another process may have taken the directory over) must not put its
- * older state over the new owner's.
+ * older state over the new owner's. Nor over this owner's own newer content: `superseded`
+ * says a synchronous write since replaced the file, and this one is dropped.
  */
-async function writeAtomic(directory: string, file: string, id: string, data: string, owns: () => boolean): Promise<void> {
+async function writeAtomic(directory: string, file: string, id: string, data: string, owns: () => boolean, superseded: () => boolean): Promise<void> {
   const temp = `${file}.${id}.async.tmp`;
   try {
     const handle = await open(temp, 'w', 0o600);
@@ -102,6 +107,10 @@ async function writeAtomic(directory: string, file: string, id: string, data: st
       await handle.close();
     }
     if (!owns()) throw new Error('the lock of the state directory was taken over by another process during the write');
+    if (superseded()) {
+      removeQuietly(temp);
+      return; // the file already holds newer content, written and synced by the synchronous writer
+    }
     renameSync(temp, file);
   } catch (err) {
     removeQuietly(temp);
@@ -181,6 +190,10 @@ export class FileStateStore implements StateStore {
   readonly #counters: Record<string, number>;
   readonly #windows = new Map<string, ReplayWindow>();
   readonly #saved: Record<string, ReplayWindowState>;
+  /** Windows the state file does not list yet (see the module comment). */
+  readonly #unlisted = new Set<string>();
+  /** Synchronous writes so far: an asynchronous write prepared before one of them is stale. */
+  #syncWrites = 0;
   /** Whether the previous process closed cleanly: if not, every window is lost. */
   readonly #windowsKnown: boolean;
   #queue: Promise<void> = Promise.resolve();
@@ -235,6 +248,20 @@ export class FileStateStore implements StateStore {
   #writeSync(clean: boolean): void {
     writeAtomicSync(this.directory, this.#file, this.#lock.id, this.#content(clean));
     this.#writes++;
+    this.#syncWrites++;
+    this.#unlisted.clear();
+  }
+
+  /** Lists a new window in the state file before its first update (see the module comment). */
+  #list(key: string): void {
+    if (!this.#unlisted.has(key)) return;
+    try {
+      if (!this.#lock.held()) throw new Error(`the lock of ${this.directory} was taken over by another process`);
+      this.#writeSync(false);
+    } catch (cause) {
+      // Not listed: the request must not count (and is refused with 5.03), or a crash would forget it.
+      throw new StateStoreUnavailableError(this.name, { cause });
+    }
   }
 
   /** Durable writes of the state file so far: one at open, one per reservation batch, one at close. */
@@ -282,8 +309,14 @@ export class FileStateStore implements StateStore {
         try {
           const owns = () => this.#lock.held();
           if (!owns()) throw new Error(`the lock of ${this.directory} was taken over by another process`);
-          await writeAtomic(this.directory, this.#file, this.#lock.id, this.#content(false), owns);
+          const listed = [...this.#unlisted];
+          const syncWrites = this.#syncWrites;
+          // A synchronous write (a new window's) since this content was made wrote these
+          // counters too, and more: renaming this older content over it would unlist the window.
+          const superseded = () => this.#syncWrites !== syncWrites;
+          await writeAtomic(this.directory, this.#file, this.#lock.id, this.#content(false), owns, superseded);
           this.#writes++;
+          for (const key of listed) this.#unlisted.delete(key);
           // Checked once more before any value is used: a new owner that took the directory over
           // before the rename above read the state without this block and may hand it out too.
           if (!owns()) throw new Error(`the lock of ${this.directory} was taken over by another process`);
@@ -307,10 +340,11 @@ export class FileStateStore implements StateStore {
       else if (saved !== undefined && saved.size === size) window = new ReplayWindow(size, saved);
       else if (saved !== undefined) window = ReplayWindow.resized(saved, size);
       else window = new ReplayWindow(size);
+      if (saved === undefined && !this.#windows.has(key)) this.#unlisted.add(key);
       this.#windows.set(key, window);
     }
     // Closed once the windows are saved (#saveSync): checks until then are in the file.
-    return new WindowHandle(() => (this.#closed ? undefined : this.#windows.get(key)), this.name);
+    return new WindowHandle(() => (this.#closed ? undefined : this.#windows.get(key)), this.name, () => this.#list(key));
   }
 
   /** Persists the windows, marks the state clean and releases the directory. */

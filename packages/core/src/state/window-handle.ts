@@ -17,16 +17,23 @@ import type { SequenceNumber } from '../types.js';
 export class WindowHandle implements ReplayProtection {
   readonly #window: () => ReplayWindow | undefined;
   readonly #store: string;
+  readonly #beforeUpdate: (() => void) | undefined;
 
-  /** @param window the store's window for the key now, `undefined` once the store is closed. */
-  constructor(window: () => ReplayWindow | undefined, store: string) {
+  /**
+   * @param window the store's window for the key now, `undefined` once the store is closed.
+   * @param beforeUpdate runs before every update, and throws if the update must not happen
+   *   (the file store: a new window is recorded durably before its first request counts).
+   */
+  constructor(window: () => ReplayWindow | undefined, store: string, beforeUpdate?: () => void) {
     this.#window = window;
     this.#store = store;
+    this.#beforeUpdate = beforeUpdate;
   }
 
   #current(): ReplayWindow {
     const window = this.#window();
     if (window === undefined) throw new StateStoreUnavailableError(this.#store);
+    this.#beforeUpdate?.();
     return window;
   }
 
