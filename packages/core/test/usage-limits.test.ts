@@ -81,16 +81,22 @@ describe.each(COUNTERS)('counting %s', (_label, newStore) => {
     await expect(protectResponse(bindings[0]!, ok, { partialIV: true })).rejects.toMatchObject({ code: 'ERR_OSCORE_USAGE_LIMIT', limit: 'q' });
   });
 
-  it('stops decrypting with the Recipient Key after limit_v failed decryptions (§2.3.2), and replays do not count', async () => {
+  it('stops decrypting with the Recipient Key once count_v exceeded limit_v (§2.3.2), and replays do not count', async () => {
     const { client, server } = pair({ v: 2 });
     const good = await protectRequest(client, get);
     await verifyRequest(server, good.option, good.payload);
     // A replay is rejected without counting as a failed decryption.
     for (let i = 0; i < 5; i++) await expect(verifyRequest(server, good.option, good.payload)).rejects.toMatchObject({ code: 'ERR_OSCORE_REPLAY' });
-    for (let i = 0; i < 2; i++) {
+    const forge = async () => {
       const r = await protectRequest(client, get);
       await expect(verifyRequest(server, r.option, flipped(r.payload))).rejects.toBeInstanceOf(DecryptionFailedError);
-    }
+    };
+    await forge();
+    await forge();
+    // count_v = limit_v: "the highest value that 'count_v' is allowed to reach" (§2.2.3), not beyond it.
+    const still = await protectRequest(client, get);
+    await verifyRequest(server, still.option, still.payload);
+    await forge(); // count_v = 3: exceeded
     // Now even an authentic request is not decrypted.
     const later = await protectRequest(client, get);
     await expect(verifyRequest(server, later.option, later.payload)).rejects.toMatchObject({ code: 'ERR_OSCORE_USAGE_LIMIT', limit: 'v' });
@@ -101,7 +107,7 @@ describe.each(COUNTERS)('counting %s', (_label, newStore) => {
     const r = await protectRequest(client, get);
     const v = await verifyRequest(server, r.option, r.payload);
     const a = await protectResponse(v.binding, { code: coapCode(2, 5), options: [], payload: new Uint8Array([1]) });
-    await expect(verifyResponse(r.binding, a.option, flipped(a.payload))).rejects.toBeInstanceOf(DecryptionFailedError);
+    for (let i = 0; i < 2; i++) await expect(verifyResponse(r.binding, a.option, flipped(a.payload))).rejects.toBeInstanceOf(DecryptionFailedError);
     await expect(verifyResponse(r.binding, a.option, a.payload)).rejects.toMatchObject({ code: 'ERR_OSCORE_USAGE_LIMIT', limit: 'v' });
   });
 });
@@ -133,8 +139,8 @@ describe.each(COUNTERS)('messages longer than l blocks (§2.1.1), counted %s', (
   });
 
   it('a forged message of more than l blocks counts as several failed decryptions', async () => {
-    const { client, server } = pair(10, { v: 3 });
-    const r = await protectRequest(client, post(2 * 4096)); // over 2·l: three
+    const { client, server } = pair(10, { v: 2 });
+    const r = await protectRequest(client, post(2 * 4096)); // over 2·l: three, past limit_v
     await expect(verifyRequest(server, r.option, flipped(r.payload))).rejects.toBeInstanceOf(DecryptionFailedError);
     const later = await protectRequest(client, get);
     await expect(verifyRequest(server, later.option, later.payload)).rejects.toMatchObject({ code: 'ERR_OSCORE_USAGE_LIMIT', limit: 'v' });
@@ -176,7 +182,7 @@ describe('count_v across process lifetimes (a state store)', () => {
     const server = () => createSecurityContext({ masterSecret, senderId: Uint8Array.of(2), recipientId: Uint8Array.of(1), usageLimits: { v: 2 }, state });
     const client = createSecurityContext({ masterSecret, senderId: Uint8Array.of(1), recipientId: Uint8Array.of(2) });
     const first = server();
-    for (let i = 0; i < 2; i++) {
+    for (let i = 0; i < 3; i++) {
       const r = await protectRequest(client, get);
       await expect(verifyRequest(first, r.option, flipped(r.payload))).rejects.toBeInstanceOf(DecryptionFailedError);
     }
@@ -291,9 +297,11 @@ describe('several contexts for one kid (a rotation in progress)', () => {
     const oldServer = createSecurityContext({ masterSecret, senderId: Uint8Array.of(2), recipientId: Uint8Array.of(1), usageLimits: { v: 1 } });
     const newServer = createSecurityContext({ masterSecret: otherSecret, senderId: Uint8Array.of(2), recipientId: Uint8Array.of(1) });
     const newClient = createSecurityContext({ masterSecret: otherSecret, senderId: Uint8Array.of(1), recipientId: Uint8Array.of(2) });
-    // One failed decryption retires the old context's Recipient Key (v = 1).
-    const forged = await protectRequest(newClient, get);
-    await expect(verifyRequest(oldServer, forged.option, forged.payload)).rejects.toBeInstanceOf(DecryptionFailedError);
+    // Two failed decryptions retire the old context's Recipient Key (count_v 2 > limit_v 1).
+    for (let i = 0; i < 2; i++) {
+      const forged = await protectRequest(newClient, get);
+      await expect(verifyRequest(oldServer, forged.option, forged.payload)).rejects.toBeInstanceOf(DecryptionFailedError);
+    }
     const both = { findRecipientContexts: () => [oldServer, newServer] };
     const r = await protectRequest(newClient, get);
     await expect(verifyRequest(both, r.option, r.payload)).resolves.toMatchObject({ context: newServer });

@@ -85,7 +85,7 @@ export interface ContextInternals {
   readonly useBytes: number;
   /** 'exp' in milliseconds since the epoch, if set. */
   readonly expiresAt: number | undefined;
-  /** Set once `count_v` reached `limit_v`: the Recipient Key decrypts nothing more. */
+  /** Set once `count_v` exceeded `limit_v`: the Recipient Key decrypts nothing more. */
   readonly recipientKeyRetired: { value: boolean };
   /** Whether `count_v` from earlier processes was read (stored counters only; see usage.ts), and the read in progress. */
   readonly recipientKeyChecked: { value: boolean; pending?: Promise<void> | undefined };

@@ -59,7 +59,7 @@ export function assertRecipientKeyUsable(internals: ContextInternals): void | Pr
     (next) => {
       checked.value = true;
       checked.pending = undefined;
-      if (next >= internals.limits.v) internals.recipientKeyRetired.value = true;
+      if (next > internals.limits.v) internals.recipientKeyRetired.value = true;
     },
     (err: unknown) => {
       checked.pending = undefined; // the next message tries again
@@ -77,5 +77,6 @@ export function assertRecipientKeyUsable(internals: ContextInternals): void | Pr
  */
 export async function countFailedDecryption(internals: ContextInternals, bytes: number): Promise<void> {
   const last = await take(internals.v, usesOf(bytes, internals.useBytes));
-  if (last + 1 >= internals.limits.v) internals.recipientKeyRetired.value = true;
+  // count_v is now last + 1; 'limit_v' is "the highest value that 'count_v' is allowed to reach" (§2.2.3).
+  if (last + 1 > internals.limits.v) internals.recipientKeyRetired.value = true;
 }

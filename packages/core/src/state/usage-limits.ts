@@ -19,7 +19,7 @@ import type { AeadAlgorithm } from '../algorithms.js';
 export interface UsageLimits {
   /** Most messages protected with the Sender Key ('limit_q'), counted in messages of at most `l` blocks. */
   readonly q: number;
-  /** Most failed decryptions with the Recipient Key ('limit_v'), counted likewise. */
+  /** Most failed decryptions with the Recipient Key that still leave it in use ('limit_v', the highest 'count_v' allowed), counted likewise. */
   readonly v: number;
   /** Longest message, in cipher blocks, that counts as one use ('l'). */
   readonly l: number;
