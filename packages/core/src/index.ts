@@ -83,7 +83,7 @@ export {
   type VerifiedRequest,
   type VerifyRequestOptions,
 } from './process/request.js';
-export { protectResponse, verifyResponse, type ProtectResponseOptions, type VerifiedResponse } from './process/response.js';
+export { assertCanProtect, protectResponse, verifyResponse, type ProtectResponseOptions, type VerifiedResponse } from './process/response.js';
 export {
   DEFAULT_REPLAY_WINDOW_SIZE,
   MAX_REPLAY_WINDOW_SIZE,

@@ -85,6 +85,8 @@ export interface ContextInternals {
   readonly useBytes: number;
   /** 'exp' in milliseconds since the epoch, if set. */
   readonly expiresAt: number | undefined;
+  /** Set once `count_q` exceeded `limit_q`: the Sender Key encrypts nothing more. */
+  readonly senderKeyRetired: { value: boolean };
   /** Set once `count_v` exceeded `limit_v`: the Recipient Key decrypts nothing more. */
   readonly recipientKeyRetired: { value: boolean };
   /** Whether `count_v` from earlier processes was read (stored counters only; see usage.ts), and the read in progress. */
@@ -103,6 +105,8 @@ export interface UsageCounter {
   take(): number | Promise<number>;
   /** The next value `take` would give, without taking it (for a stored counter, read once from the store). */
   peek?(): Promise<number>;
+  /** The next value `take` would give, if known without waiting (no I/O). */
+  next?(): number | undefined;
 }
 
 /** Usage counting in memory, for contexts without a state store. */
@@ -110,6 +114,9 @@ class MemoryCounter implements UsageCounter {
   #count = 0;
   take(): number {
     return this.#count++;
+  }
+  next(): number {
+    return this.#count;
   }
 }
 
@@ -323,6 +330,7 @@ export function createSecurityContext(params: SecurityContextParams): SecurityCo
     limits,
     useBytes: limits.l * cipherBlockBytes(aead),
     expiresAt: params.exp === undefined ? undefined : params.exp * 1000,
+    senderKeyRetired: { value: false },
     recipientKeyRetired: { value: false },
     recipientKeyChecked: { value: store === undefined },
     senderId,

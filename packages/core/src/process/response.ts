@@ -5,7 +5,7 @@
  */
 
 import { privateBuffer, wipe } from '../buffers.js';
-import { internalsOf } from '../context/security-context.js';
+import { internalsOf, type SecurityContext } from '../context/security-context.js';
 import { encodeAadInto } from '../cose/aad.js';
 import { computeNonceInto } from '../cose/nonce.js';
 import { decodeOscoreOption, encodeOscoreOption } from '../cose/oscore-option.js';
@@ -16,7 +16,7 @@ import { failed, protectedMessage, startSpan, TELEMETRY, verifiedMessage } from 
 import type { PartialIV, SequenceNumber } from '../types.js';
 import { bindingState, type RequestBinding } from './binding.js';
 import { innerMessageOf, plaintextOf } from './plaintext.js';
-import { assertRecipientKeyUsable, countEncryption, countFailedDecryption } from './usage.js';
+import { assertRecipientKeyUsable, assertSenderKeyUsable, countEncryption, countFailedDecryption } from './usage.js';
 import type { ProtectedMessage } from './request.js';
 
 /** Options of {@link protectResponse}. */
@@ -77,8 +77,16 @@ export async function protectResponse(
       option = encodeOscoreOption({});
     }
     const aad = encodeAadInto(privateBuffer, context.aead, state.kid, state.partialIV);
-    const counted = countEncryption(internals, plaintext.length + context.aead.tagLength);
-    const keyUses = typeof counted === 'number' ? counted : await counted;
+    let keyUses: number;
+    try {
+      const counted = countEncryption(internals, plaintext.length + context.aead.tagLength);
+      keyUses = typeof counted === 'number' ? counted : await counted;
+    } catch (err) {
+      // Nothing was encrypted: the request nonce is still unused, so the caller's error
+      // response, if the key allows one, is not refused as a second response.
+      if (partialIV === undefined) state.used = false;
+      throw err;
+    }
     const payload = backend.encrypt(senderKey, nonce, aad, plaintext);
     protectedMessage(span, 'response', context, { kid: state.kid, partialIV, sequenceNumber: seq, keyUses, size: payload.length });
     return { option, payload };
@@ -88,6 +96,18 @@ export async function protectResponse(
   } finally {
     wipe(plaintext);
   }
+}
+
+/**
+ * Whether `context` can still protect a message (draft-ietf-core-oscore-key-limits §2.3.1):
+ * a server checks it after verifying a request and before acting on it, so that a request
+ * whose response could not be protected is refused (5.03) instead of executed.
+ *
+ * @throws {UsageLimitReachedError} if the Sender Key reached 'limit_q' (as far as known
+ *   without waiting for the state store) or the context its 'exp'.
+ */
+export function assertCanProtect(context: SecurityContext): void {
+  assertSenderKeyUsable(internalsOf(context));
 }
 
 /**

@@ -39,8 +39,21 @@ function assertNotExpired(internals: ContextInternals): void {
 }
 
 function checkQ(last: number, internals: ContextInternals): number {
-  if (last >= internals.limits.q) throw new UsageLimitReachedError('q', internals.limits.q);
+  if (last >= internals.limits.q) {
+    internals.senderKeyRetired.value = true;
+    throw new UsageLimitReachedError('q', internals.limits.q);
+  }
   return last + 1;
+}
+
+/**
+ * §2.3.1 ahead of time: throws if the Sender Key cannot protect one more message — past
+ * 'limit_q' (as far as known without I/O) or 'exp'. Nothing is counted.
+ */
+export function assertSenderKeyUsable(internals: ContextInternals): void {
+  assertNotExpired(internals);
+  const next = internals.senderKeyRetired.value ? internals.limits.q : internals.q.next?.();
+  if (next !== undefined && next >= internals.limits.q) throw new UsageLimitReachedError('q', internals.limits.q);
 }
 
 /**

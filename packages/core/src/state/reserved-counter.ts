@@ -62,6 +62,11 @@ export class ReservedCounter {
     return value;
   }
 
+  /** The next value `take` would give, if a reserved block holds it; `undefined` if that needs the store. */
+  next(): number | undefined {
+    return this.#ranges[0]?.[0];
+  }
+
   /**
    * The next value `take` would give, so that it reflects the store: with nothing reserved,
    * one value is reserved for it (not a block: a process that starts often moves the

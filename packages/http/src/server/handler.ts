@@ -18,6 +18,7 @@ import { ServerResponse, STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import {
   coapCode,
+  assertCanProtect,
   ContextRegistry,
   decodeOscoreOption,
   establishFreshness,
@@ -424,6 +425,14 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): O
     }
     const { context, binding } = verified;
     const info = infoOf(binding, option);
+    try {
+      // A Sender Key past 'limit_q' (or a context past 'exp') could not protect the answer:
+      // the request is refused before anything acts on it (draft-ietf-core-oscore-key-limits §2.3.1).
+      assertCanProtect(context);
+    } catch (err) {
+      if (!(err instanceof OscoreError)) throw err;
+      return reject(res, err, info.kid);
+    }
     const value = verified.message.options.find((o) => o.number === ECHO_OPTION)?.value;
     // A good Echo value is spent by the request that carries it, also when the window was
     // re-established meanwhile by another answer to a challenge (concurrent requests): else
