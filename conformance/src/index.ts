@@ -19,7 +19,7 @@
  */
 
 export type * from './vectors/format.js';
-export { findVectorFiles, loadVectorFile, VECTOR_SCHEMA_URL, VectorFileError } from './vectors/load.js';
+export { findVectorFiles, loadVectorFile, MAX_VECTOR_STRING, VECTOR_SCHEMA_URL, VectorFileError } from './vectors/load.js';
 export { runVector, type CaseResult, type Check, type RunVectorOptions } from './vectors/run.js';
 export { runVectorFiles, type FileResult, type RunFilesOptions } from './vectors/run-files.js';
 
@@ -39,6 +39,7 @@ export {
   DEFAULT_OVERSIZE,
   DEFAULT_PROBE_PATH,
   DEFAULT_TIMEOUT_MS,
+  MAX_OVERSIZE,
   runHttpSuite,
   selectTests,
   type HttpSuiteOptions,

@@ -6,6 +6,7 @@
  */
 
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ReplayWindow } from '@oscore-http/core';
@@ -160,5 +161,55 @@ describe('runHttpSuite', () => {
     expect(result.tests[0]!.detail).toBe('#1: protected response: expected protected 200 (application/oscore, OSCORE; RFC 8613 §11.1), got unprotected 200');
     expect(result.tests[1]!.detail).toBe('#1: refused without OSCORE processing: expected an unprotected error response (RFC 8613 §8.3), or none (Appendix D.5.3), got unprotected 200');
     expect(result.tests[2]!.detail).toBe('#1: refused without OSCORE processing: expected an unprotected error response (RFC 8613 §9: unprotected access is not supported), got unprotected 200');
+  });
+});
+
+describe('targets that answer badly (found in review)', () => {
+  it('ends every exchange within three times the timeout, also with a body that drips forever, and still reports', async () => {
+    const drips: NodeJS.Timeout[] = [];
+    const url = await listen((req, res) => {
+      req.resume();
+      res.writeHead(404, { 'content-type': 'text/plain' });
+      drips.push(setInterval(() => res.write('.'), 50));
+      res.on('close', () => clearInterval(drips.pop()));
+    });
+    const started = performance.now();
+    const result = await runHttpSuite({ target: url, contexts: CLIENT, only: ['method.get', 'tamper.tag'], sequenceStart: 1_000, timeoutMs: 300 });
+    expect(performance.now() - started).toBeLessThan(8_000);
+    for (const timer of drips) clearInterval(timer);
+    expect(failedIds(result)).toEqual(['method.get']); // a 404, even incomplete, refuses the altered tag
+    expect(result.tests[0]!.observed).toMatch(/unprotected 404 "\.+" \(body incomplete: no complete response within 900 ms\)/);
+  });
+
+  it('fails the replay tests when a replay gets a protected 200 whose body then stalls', async () => {
+    const verified = createOscoreHandler({ contexts: loadContextFile(SERVER, { store: 'memory' }) }, echo({ n: 0 }));
+    const seen = new Set<string>();
+    const url = await listen((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const key = `${String(req.headers.oscore)} ${Buffer.concat(chunks).toString('hex')}`;
+        if (!seen.has(key)) {
+          seen.add(key);
+          return verified(Object.assign(Readable.from(chunks), { headers: req.headers, rawHeaders: req.rawHeaders, method: req.method, url: req.url, socket: req.socket, httpVersion: req.httpVersion }) as unknown as IncomingMessage, res);
+        }
+        // "Answered" from a cache: framed as a protected response, body never finished.
+        res.writeHead(200, { 'content-type': 'application/oscore', oscore: 'AA', 'content-length': '64' });
+        res.write(Buffer.alloc(16));
+      });
+    });
+    const result = await runHttpSuite({ target: url, contexts: CLIENT, only: ['replay.identical'], sequenceStart: 1_000, timeoutMs: 300 });
+    expect(failedIds(result)).toEqual(['replay.identical']);
+    expect(result.tests[0]!.detail).toMatch(/refused without OSCORE processing: expected .*, got protected, not verified \(the body did not arrive whole \(UND_ERR_BODY_TIMEOUT\)\)$/);
+  });
+
+  it('does not count a status outside HTTP\'s 100–599 as an error response', async () => {
+    const url = await listen((req, res) => {
+      req.resume();
+      res.writeHead(999, { 'content-type': 'text/plain' });
+      res.end('odd');
+    });
+    const result = await runHttpSuite({ target: url, contexts: CLIENT, only: ['tamper.tag'], sequenceStart: 1_000 });
+    expect(failedIds(result)).toEqual(['tamper.tag']);
   });
 });

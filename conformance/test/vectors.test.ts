@@ -5,10 +5,13 @@
  */
 
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { aeadAlgorithm, nobleBackend, nodeBackend, type CryptoBackend } from '@oscore-http/core';
 import { describe, expect, it } from 'vitest';
-import { findVectorFiles, loadVectorFile, runVectorFiles, type CaseResult } from '../src/index.js';
+import { findVectorFiles, loadVectorFile, MAX_VECTOR_STRING, runVectorFiles, VectorFileError, type CaseResult } from '../src/index.js';
 
 const VECTORS = fileURLToPath(new URL('../vectors', import.meta.url));
 const backends: [string, CryptoBackend][] = [
@@ -77,6 +80,55 @@ describe('the runner', () => {
     // Protecting no longer matches, and verifying the altered bytes fails to decrypt.
     expect(result.detail ?? '').toMatch(/ERR_OSCORE_DECRYPTION_FAILED/);
     expect(result.checks.find((c) => c.name === 'ciphertext')?.passed).toBe(false);
+  });
+});
+
+describe('the runner, given a response vector that claims a Partial IV (found in review)', () => {
+  it('fails the case when the response carries none, instead of skipping the check', async () => {
+    const file = await loadVectorFile(fileURLToPath(new URL('../vectors/rfc8613-appendix-c.json', import.meta.url)));
+    const c7 = file.vectors.find((v) => v.id === 'c7-response')!;
+    if (c7.kind !== 'response') throw new Error('unexpected kind');
+    const { runVector } = await import('../src/index.js');
+    expect((await runVector(c7)).status).toBe('passed');
+    const claimed = { ...c7, expect: { ...c7.expect, partialIv: 'ffffffff' } };
+    const result = await runVector(claimed);
+    expect(result.status).toBe('failed');
+    expect(result.checks.find((c) => c.name === 'Partial IV')).toMatchObject({ passed: false, expected: 'ffffffff', actual: '(none)' });
+  });
+});
+
+describe('loading a file the schema refuses (found in review)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'oscore-vectors-'));
+  const appendixC = JSON.parse(readFileSync(fileURLToPath(new URL('../vectors/rfc8613-appendix-c.json', import.meta.url)), 'utf8'));
+  const write = (name: string, content: unknown) => {
+    const path = join(dir, name);
+    writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content));
+    return path;
+  };
+  const problemsOf = async (path: string) => {
+    try {
+      await loadVectorFile(path);
+    } catch (err) {
+      if (err instanceof VectorFileError) return err.problems;
+      throw err;
+    }
+    throw new Error('the file was accepted');
+  };
+
+  it('names the problem of the kind the vector declares, not every other kind\'s', async () => {
+    const vector = appendixC.vectors.find((v: { id: string }) => v.id === 'c4-request');
+    const file = { ...appendixC, vectors: [{ ...vector, request: { ...vector.request, sequenceNumber: 1e308 } }] };
+    expect(await problemsOf(write('bignum.json', file))).toEqual(['/vectors/0/request/sequenceNumber: must be <= 1099511627775']);
+    const unknown = { ...appendixC, vectors: [{ ...vector, kind: 'teapot' }] };
+    expect(await problemsOf(write('kind.json', unknown))).toEqual([expect.stringMatching(/^\/vectors\/0\/kind: must be one of derivation, request, response, /)]);
+  });
+
+  it('refuses strings longer than the runner takes and nesting no vector has, naming where, without exhausting the stack', async () => {
+    const vector = appendixC.vectors.find((v: { id: string }) => v.id === 'c4-request');
+    const huge = { ...appendixC, vectors: [{ ...vector, context: { ...vector.context, masterSecret: '00'.repeat(8 * 1024 * 1024) } }] };
+    expect(await problemsOf(write('huge.json', huge))).toEqual([`/vectors/0/context/masterSecret: is longer than ${MAX_VECTOR_STRING} characters, the longest value the runner takes`]);
+    const deep = `{"format":"oscore-vectors/1","vectors":[${'['.repeat(100_000)}${']'.repeat(100_000)}]}`;
+    expect(await problemsOf(write('deep.json', deep))).toEqual([expect.stringMatching(/^\/vectors\/0(\/0)+: is nested deeper than 32 levels/)]);
   });
 });
 

@@ -66,7 +66,10 @@ export interface ProtectedRequest {
   readonly sequenceNumber: number;
 }
 
-/** What came back, unjudged. `status` is absent when no response arrived. */
+/**
+ * What came back, unjudged. `status` is absent when no response arrived; with `status`,
+ * `error` says the body did not arrive whole (`body` then holds what did).
+ */
 export interface RawResponse {
   readonly status?: number | undefined;
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
@@ -99,9 +102,16 @@ export interface SuiteClientOptions {
   /** The client's security context; its Sender Sequence Numbers come from `sequence`. */
   readonly context: SecurityContext;
   readonly sequence: SuiteSequence;
-  /** Per-request limit for the response headers and for each pause in the body, in ms. */
+  /**
+   * Per-request limit for the response headers and for each pause in the body, in ms. A
+   * whole exchange gets {@link EXCHANGE_TIMEOUT_FACTOR} times as long: a target that
+   * drips its body a byte at a time must not hold the run forever.
+   */
   readonly timeoutMs: number;
 }
+
+/** A whole exchange, request sent to response read, may take this many times the timeout. */
+export const EXCHANGE_TIMEOUT_FACTOR = 3;
 
 /** CoAP 4.01 Unauthorized. */
 const UNAUTHORIZED = coapCode(4, 1);
@@ -136,15 +146,14 @@ function errorCode(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-async function readCapped(body: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
+/** Reads up to MAX_RESPONSE_BYTES into `chunks` (so that what arrived is kept if the rest fails). */
+async function readCapped(body: AsyncIterable<Uint8Array>, chunks: Uint8Array[]): Promise<void> {
   let size = 0;
   for await (const chunk of body) {
     if (size + chunk.length > MAX_RESPONSE_BYTES) break;
     chunks.push(chunk);
     size += chunk.length;
   }
-  return Buffer.concat(chunks, size);
 }
 
 /** Sends protected, altered and plain requests to one target. */
@@ -193,24 +202,39 @@ export class SuiteClient {
     return { inner, outer, option, binding, sequenceNumber: binding.sequenceNumber };
   }
 
-  /** Sends `outer` as it is. Never throws: a network failure is a response without status. */
+  /**
+   * Sends `outer` as it is. Never throws: a network failure is a response without status,
+   * and a body that fails after the status line keeps that status (a target that answers a
+   * replay with a protected 200 and then stalls has still answered it).
+   */
   async send(outer: OuterRequest): Promise<RawResponse> {
     const started = performance.now();
     const hasBody = outer.body.length > 0 || (outer.method !== 'GET' && outer.method !== 'HEAD');
+    const limit = this.#timeoutMs * EXCHANGE_TIMEOUT_FACTOR;
+    const signal = AbortSignal.timeout(limit);
+    const failure = (err: unknown) => (signal.aborted ? `no complete response within ${limit} ms` : errorCode(err));
+    let res;
     try {
-      const res = await request(new URL(outer.path, this.origin), {
+      res = await request(new URL(outer.path, this.origin), {
         dispatcher: this.#agent,
         method: outer.method,
         headers: outer.headers.flat(),
         body: hasBody ? Buffer.from(outer.body.buffer, outer.body.byteOffset, outer.body.length) : null,
         headersTimeout: this.#timeoutMs,
         bodyTimeout: this.#timeoutMs,
+        signal,
       });
-      const body = await readCapped(res.body);
-      return { status: res.statusCode, headers: res.headers, body, durationMs: performance.now() - started };
     } catch (err) {
-      return { headers: {}, body: new Uint8Array(0), error: errorCode(err), durationMs: performance.now() - started };
+      return { headers: {}, body: new Uint8Array(0), error: failure(err), durationMs: performance.now() - started };
     }
+    const chunks: Uint8Array[] = [];
+    let error: string | undefined;
+    try {
+      await readCapped(res.body, chunks);
+    } catch (err) {
+      error = failure(err);
+    }
+    return { status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks), error, durationMs: performance.now() - started };
   }
 
   /**
@@ -220,6 +244,7 @@ export class SuiteClient {
   async verify(response: RawResponse, binding: RequestBinding | undefined): Promise<Verification> {
     if (response.status === undefined) return { kind: 'none', error: response.error ?? 'no response' };
     if (!looksProtected(response)) return { kind: 'unprotected', status: response.status };
+    if (response.error !== undefined) return { kind: 'protected', verified: false, error: `the body did not arrive whole (${response.error})` };
     const oscore = response.headers.oscore;
     // §11.1: the OSCORE field is used only in 200 responses with Content-Type application/oscore.
     if (response.status !== 200 || !isOscoreContentType(fieldOf(response.headers, 'content-type')) || oscore === undefined) {

@@ -17,6 +17,8 @@ import { HTTP_TEST_CATEGORIES, type EchoMode, type HttpSuiteResult, type HttpTes
 export const DEFAULT_PROBE_PATH = '/conformance/echo';
 /** Default body size of the oversized request: 8 MiB. */
 export const DEFAULT_OVERSIZE = 8 * 1024 * 1024;
+/** Largest body of the oversized request: it is built in memory. */
+export const MAX_OVERSIZE = 256 * 1024 * 1024;
 /** Default largest replay window assumed for the out-of-window test. */
 export const DEFAULT_MAX_REPLAY_WINDOW = 1024;
 /** Default per-request timeout, in milliseconds. */
@@ -69,8 +71,8 @@ export function selectTests(only: readonly string[] | undefined, skip: readonly 
   return selected.filter((t) => !named(skip)(t));
 }
 
-function positiveInteger(value: number, name: string, min = 1): number {
-  if (!Number.isSafeInteger(value) || value < min) throw new SuiteInputError(`${name} must be an integer of at least ${min}, not ${value}.`);
+function positiveInteger(value: number, name: string, min = 1, max = Number.MAX_SAFE_INTEGER): number {
+  if (!Number.isSafeInteger(value) || value < min || value > max) throw new SuiteInputError(`${name} must be an integer from ${min} to ${max}, not ${value}.`);
   return value;
 }
 
@@ -97,7 +99,7 @@ export async function runHttpSuite(options: HttpSuiteOptions): Promise<HttpSuite
   for (const [name, value] of [['outer path', outerPath], ['path', path]] as const) {
     if (!value.startsWith('/')) throw new SuiteInputError(`The ${name} must start with "/", not "${value}".`);
   }
-  const oversize = positiveInteger(options.oversize ?? DEFAULT_OVERSIZE, 'oversize');
+  const oversize = positiveInteger(options.oversize ?? DEFAULT_OVERSIZE, 'oversize', 1, MAX_OVERSIZE);
   const maxReplayWindow = positiveInteger(options.maxReplayWindow ?? DEFAULT_MAX_REPLAY_WINDOW, 'maxReplayWindow');
   const timeoutMs = positiveInteger(options.timeoutMs ?? DEFAULT_TIMEOUT_MS, 'timeoutMs');
   const sequenceStart = positiveInteger(options.sequenceStart ?? initialSequenceNumber(), 'sequenceStart', 0);

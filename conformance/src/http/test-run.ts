@@ -93,7 +93,7 @@ export function describeResponse(r: ResponseSummary): string {
     if (r.verified === false) return `protected ${r.status}, not verified (${r.verifyError})`;
     return `protected ${r.status}`;
   }
-  return `unprotected ${r.status}${r.diagnostic === undefined ? '' : ` "${r.diagnostic}"`}`;
+  return `unprotected ${r.status}${r.diagnostic === undefined ? '' : ` "${r.diagnostic}"`}${r.error === undefined ? '' : ` (body incomplete: ${r.error})`}`;
 }
 
 function describeVerification(v: Verification): string {
@@ -239,7 +239,7 @@ export class TestRun {
     const status = x.response.status;
     this.check(
       `${x.label}: refused without OSCORE processing`,
-      (v.kind === 'unprotected' && v.status >= 400) || (noResponse && rejection.oscoreError),
+      (v.kind === 'unprotected' && v.status >= 400 && v.status <= 599) || (noResponse && rejection.oscoreError),
       rejection.oscoreError
         ? 'an unprotected error response (RFC 8613 §8.3), or none (Appendix D.5.3)'
         : 'an unprotected error response (RFC 8613 §9: unprotected access is not supported)',

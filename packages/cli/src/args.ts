@@ -22,10 +22,11 @@ export function parseCommandArgs<T extends ParseArgsConfig>(config: T, help: str
 }
 
 /** An integer option of at least `min`, or `undefined` when absent. @throws {UsageError} */
-export function integerOption(value: string | undefined, name: string, help: string, min = 0): number | undefined {
+export function integerOption(value: string | undefined, name: string, help: string, min = 0, max?: number): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
   if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name} must be an integer of at least ${min}, not "${value}"`, help);
+  if (max !== undefined && n > max) throw new UsageError(`--${name} must be at most ${max}, not "${value}"`, help);
   return n;
 }
 

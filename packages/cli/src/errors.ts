@@ -35,3 +35,13 @@ export class InputError extends CliError {
     this.name = 'InputError';
   }
 }
+
+/** An output the user asked for cannot be written: a report file in a missing or read-only directory, a full disk. */
+export class OutputError extends CliError {
+  readonly code = 'ERR_CLI_OUTPUT';
+  readonly exitCode = ExitCode.OUTPUT;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'OutputError';
+  }
+}

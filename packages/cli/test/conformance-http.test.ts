@@ -133,3 +133,19 @@ describe('against a server that skips the replay check', () => {
     expect(table.stdout).toMatch(new RegExp(`^FAIL ${HTTP_TESTS.length} tests: ${HTTP_TESTS.length - 4} passed, 4 failed`, 'm'));
   });
 });
+
+describe('oscore-http conformance http, refused before anything is sent (found in review)', () => {
+  it('a --junit file that cannot be written: exit 74 before the run, which would move the target\'s replay window', async () => {
+    // Port 9 (discard): nothing is sent there, since the check comes first.
+    const run = await runCli(['conformance', 'http', '--target', 'http://127.0.0.1:9', '--contexts', CLIENT_CONTEXTS, '--junit', '/nonexistent-dir/report.xml']);
+    expect(run.code).toBe(74);
+    expect(run.stderr).toMatch(/cannot write the JUnit report to \/nonexistent-dir\/report\.xml \(ENOENT\); give --junit a file in a writable directory/);
+    expect(run.stdout).toBe('');
+  });
+
+  it('an --oversize beyond what can be built in memory: a usage error, exit 2', async () => {
+    const run = await runCli(['conformance', 'http', '--target', 'http://127.0.0.1:9', '--contexts', CLIENT_CONTEXTS, '--oversize', '9007199254740991']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('--oversize must be at most 268435456');
+  });
+});

@@ -91,6 +91,16 @@ describe('oscore-http conformance vectors', () => {
     expect(missing.stderr).toMatch(/cannot read .*nowhere \(ENOENT\)/);
   });
 
+  it('checks that the --junit file can be written before it runs: exit 74, and a full disk is 74 too', async () => {
+    const missing = await runCli(['conformance', 'vectors', 'conformance/vectors/rfc8613-appendix-c.json', '--junit', join(dir, 'no-such-dir', 'r.xml')]);
+    expect(missing.code).toBe(74);
+    expect(missing.stderr).toMatch(/cannot write the JUnit report to .*r\.xml \(ENOENT\)/);
+    expect(missing.stdout).toBe('');
+    const full = await runCli(['conformance', 'vectors', 'conformance/vectors/rfc8613-appendix-c.json', '--junit', '/dev/full']);
+    expect(full.code).toBe(74);
+    expect(full.stderr).toMatch(/cannot write the JUnit report to \/dev\/full \(ENOSPC\)/);
+  });
+
   it('runs with the @noble/ciphers backend, skipping the AES-CCM cases it cannot run', async () => {
     const file = join(dir, 'appendix-c.json');
     await copyFile(join(ROOT, 'conformance/vectors/rfc8613-appendix-c.json'), file);

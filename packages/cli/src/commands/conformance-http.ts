@@ -12,6 +12,7 @@ import {
   HTTP_TESTS,
   httpJUnit,
   httpReport,
+  MAX_OVERSIZE,
   runHttpSuite,
   selectTests,
   summarize,
@@ -28,7 +29,7 @@ import { renderHttpTable } from '../report/http-table.js';
 import { renderTable } from '../report/table.js';
 import { colorEnabled, createStyle } from '../style.js';
 import { cliVersion } from '../version.js';
-import { formatDuration, tableWidth, writeJson, writeJUnitFile } from './output.js';
+import { checkJUnitFile, formatDuration, tableWidth, writeJson, writeJUnitFile } from './output.js';
 import type { Command } from './types.js';
 
 const HELP = 'conformance http';
@@ -131,10 +132,11 @@ export const httpCommand: Command = {
     if (values.target === undefined) throw new UsageError('--target is required (the server\'s origin, e.g. http://127.0.0.1:8613)', HELP);
     if (values.contexts === undefined) throw new UsageError('--contexts is required (the client side\'s context file)', HELP);
     const echo = choiceOption(values.echo, 'echo', HELP, ['auto', 'on', 'off'] as const);
-    const oversize = integerOption(values.oversize, 'oversize', HELP, 1);
+    const oversize = integerOption(values.oversize, 'oversize', HELP, 1, MAX_OVERSIZE);
     const maxReplayWindow = integerOption(values['max-replay-window'], 'max-replay-window', HELP, 1);
     const sequenceStart = integerOption(values['sequence-start'], 'sequence-start', HELP, 0);
     const timeoutMs = integerOption(values.timeout, 'timeout', HELP, 1);
+    if (values.junit !== undefined) checkJUnitFile(io, values.junit);
 
     const progress = createProgress(io.stderr);
     let result: HttpSuiteResult;

@@ -25,7 +25,7 @@ import { createProgress } from '../progress.js';
 import { renderVectorsTables } from '../report/vectors-table.js';
 import { colorEnabled, createStyle } from '../style.js';
 import { cliVersion } from '../version.js';
-import { formatDuration, tableWidth, writeJson, writeJUnitFile } from './output.js';
+import { checkJUnitFile, formatDuration, tableWidth, writeJson, writeJUnitFile } from './output.js';
 import type { Command } from './types.js';
 
 const HELP = 'conformance vectors';
@@ -119,6 +119,7 @@ export const vectorsCommand: Command = {
     const backendName = choiceOption(values.backend, 'backend', HELP, ['node', 'noble', 'openssl'] as const) ?? 'node';
     const backend = await backendOf(backendName);
     const files = (await filesOf(positionals, io)).map((f) => resolve(io.cwd, f));
+    if (values.junit !== undefined) checkJUnitFile(io, values.junit);
     const shown = (f: string) => relative(io.cwd, f) || f;
 
     const progress = createProgress(io.stderr);
