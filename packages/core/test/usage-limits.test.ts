@@ -176,6 +176,21 @@ describe('a message of more uses than a reserved block holds', () => {
   });
 });
 
+describe('what count_v does not count (found in review)', () => {
+  it('a ciphertext no AES-CCM-16 plaintext can produce, or one shorter than the tag: refused without counting, so oversized forgeries cannot retire the key', async () => {
+    const { client, server } = pairOf(() => undefined, { v: 1 }, 10);
+    const r = await protectRequest(client, get);
+    for (const size of [70_000, 65_535 + 8 + 1, 7, 1]) {
+      await expect(verifyRequest(server, r.option, new Uint8Array(size))).rejects.toBeInstanceOf(DecryptionFailedError);
+    }
+    await verifyRequest(server, r.option, r.payload); // still usable: nothing was counted
+    // The largest ciphertext the algorithm can produce is an attempt on the key, and counts (16 uses of 4 KiB).
+    const later = await protectRequest(client, get);
+    await expect(verifyRequest(server, later.option, new Uint8Array(65_535 + 8))).rejects.toBeInstanceOf(DecryptionFailedError);
+    await expect(verifyRequest(server, later.option, later.payload)).rejects.toMatchObject({ code: 'ERR_OSCORE_USAGE_LIMIT', limit: 'v' });
+  });
+});
+
 describe('count_v across process lifetimes (a state store)', () => {
   it('a Recipient Key retired in an earlier process decrypts nothing in the next one, not even before its first failure', async () => {
     const state = new MemoryStateStore(); // stands for a store that outlives the process

@@ -164,7 +164,7 @@ export async function verifyRequest(
       const nonce = computeNonceInto(privateBuffer, commonIV, recipientId, partialIV);
       const plaintext = backend.decrypt(recipientKey, nonce, aad, payload);
       if (plaintext === undefined) {
-        await countFailedDecryption(internals, payload.length);
+        await countFailedDecryption(internals, candidate.aead, payload.length);
         continue;
       }
       // Step 6: "If decryption succeeds, update the Replay Window" — check and update are one step (§7.4).

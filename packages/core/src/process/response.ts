@@ -140,7 +140,7 @@ export async function verifyResponse(binding: RequestBinding, option: Uint8Array
     // Step 5.
     const plaintext = backend.decrypt(recipientKey, nonce, aad, payload);
     if (plaintext === undefined) {
-      await countFailedDecryption(internals, payload.length);
+      await countFailedDecryption(internals, context.aead, payload.length);
       throw new DecryptionFailedError();
     }
     // §7.4 "only a single response is accepted": check again, in the same synchronous step as

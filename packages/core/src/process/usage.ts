@@ -4,6 +4,7 @@
  * counts as several uses (usage-limits.ts).
  */
 
+import type { AeadAlgorithm } from '../algorithms.js';
 import type { ContextInternals, UsageCounter } from '../context/security-context.js';
 import { UsageLimitReachedError } from '../errors.js';
 import { usesOf } from '../state/usage-limits.js';
@@ -87,8 +88,14 @@ export function assertRecipientKeyUsable(internals: ContextInternals): void | Pr
 /**
  * §2.3.2: "If the decryption and verification ... fails, the 'count_v' counter is incremented."
  * `bytes`: the ciphertext, tag included, that failed.
+ *
+ * A ciphertext shorter than the tag, or longer than any plaintext of the algorithm can
+ * produce (AES-CCM-16-*: 65,535 bytes and the tag), is not counted: it cannot be authentic,
+ * it is refused without the key (no AEAD runs), and counted by its length, a few such
+ * bodies of a megabyte would use up 'limit_v' — a context retired by anyone who saw its kid.
  */
-export async function countFailedDecryption(internals: ContextInternals, bytes: number): Promise<void> {
+export async function countFailedDecryption(internals: ContextInternals, aead: AeadAlgorithm, bytes: number): Promise<void> {
+  if (bytes < aead.tagLength || bytes > aead.maxPlaintextLength + aead.tagLength) return;
   const last = await take(internals.v, usesOf(bytes, internals.useBytes));
   // count_v is now last + 1; 'limit_v' is "the highest value that 'count_v' is allowed to reach" (§2.2.3).
   if (last + 1 > internals.limits.v) internals.recipientKeyRetired.value = true;
