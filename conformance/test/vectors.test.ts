@@ -128,7 +128,9 @@ describe('loading a file the schema refuses (found in review)', () => {
     const huge = { ...appendixC, vectors: [{ ...vector, context: { ...vector.context, masterSecret: '00'.repeat(8 * 1024 * 1024) } }] };
     expect(await problemsOf(write('huge.json', huge))).toEqual([`/vectors/0/context/masterSecret: is longer than ${MAX_VECTOR_STRING} characters, the longest value the runner takes`]);
     const deep = `{"format":"oscore-vectors/1","vectors":[${'['.repeat(100_000)}${']'.repeat(100_000)}]}`;
+
     expect(await problemsOf(write('deep.json', deep))).toEqual([expect.stringMatching(/^\/vectors\/0(\/0)+: is nested deeper than 32 levels/)]);
+    expect(await problemsOf(write('null.json', 'null'))).toEqual(['/: must be object']);
   });
 });
 

@@ -210,7 +210,8 @@ export class SuiteClient {
   async send(outer: OuterRequest): Promise<RawResponse> {
     const started = performance.now();
     const hasBody = outer.body.length > 0 || (outer.method !== 'GET' && outer.method !== 'HEAD');
-    const limit = this.#timeoutMs * EXCHANGE_TIMEOUT_FACTOR;
+    // Node's timers hold at most 2^31 − 1 ms (about 24.8 days); a longer one would fire at once.
+    const limit = Math.min(this.#timeoutMs * EXCHANGE_TIMEOUT_FACTOR, 2 ** 31 - 1);
     const signal = AbortSignal.timeout(limit);
     const failure = (err: unknown) => (signal.aborted ? `no complete response within ${limit} ms` : errorCode(err));
     let res;

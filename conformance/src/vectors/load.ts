@@ -66,7 +66,8 @@ function problemsOf(data: unknown, errors: readonly ErrorObject[], kinds: Readon
   const inVector = /^\/vectors\/(\d+)(?:\/|$)/;
   const problems = errors.filter((e) => !inVector.test(e.instancePath)).map((e) => format(e));
   const failed = new Set(errors.map((e) => inVector.exec(e.instancePath)?.[1]).filter((i) => i !== undefined));
-  const vectors = (data as { vectors?: unknown }).vectors as unknown[];
+  const vectors = (data as { vectors?: unknown } | null)?.vectors;
+  if (!Array.isArray(vectors)) return errors.map((e) => format(e));
   for (const i of [...failed].map(Number).sort((a, b) => a - b)) {
     const kind = (vectors[i] as { kind?: unknown } | null)?.kind;
     const check = typeof kind === 'string' ? kinds.get(kind) : undefined;

@@ -87,6 +87,8 @@ export interface ContextInternals {
   readonly expiresAt: number | undefined;
   /** Set once `count_q` exceeded `limit_q`: the Sender Key encrypts nothing more. */
   readonly senderKeyRetired: { value: boolean };
+  /** Whether `count_q` from earlier processes was read (stored counters only; see usage.ts), and the read in progress. */
+  readonly senderKeyChecked: { value: boolean; pending?: Promise<void> | undefined };
   /** Set once `count_v` exceeded `limit_v`: the Recipient Key decrypts nothing more. */
   readonly recipientKeyRetired: { value: boolean };
   /** Whether `count_v` from earlier processes was read (stored counters only; see usage.ts), and the read in progress. */
@@ -331,6 +333,7 @@ export function createSecurityContext(params: SecurityContextParams): SecurityCo
     useBytes: limits.l * cipherBlockBytes(aead),
     expiresAt: params.exp === undefined ? undefined : params.exp * 1000,
     senderKeyRetired: { value: false },
+    senderKeyChecked: { value: store === undefined },
     recipientKeyRetired: { value: false },
     recipientKeyChecked: { value: store === undefined },
     senderId,

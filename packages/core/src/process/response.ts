@@ -101,13 +101,15 @@ export async function protectResponse(
 /**
  * Whether `context` can still protect a message (draft-ietf-core-oscore-key-limits §2.3.1):
  * a server checks it after verifying a request and before acting on it, so that a request
- * whose response could not be protected is refused (5.03) instead of executed.
+ * whose response could not be protected is refused (5.03) instead of executed. Synchronous
+ * except for the first check of a context with a state store in a process, which reads the
+ * stored count (and then returns a promise).
  *
- * @throws {UsageLimitReachedError} if the Sender Key reached 'limit_q' (as far as known
- *   without waiting for the state store) or the context its 'exp'.
+ * @throws {UsageLimitReachedError} if the Sender Key reached 'limit_q' or the context its 'exp'.
+ * @throws {StateStoreUnavailableError} if the stored count cannot be read.
  */
-export function assertCanProtect(context: SecurityContext): void {
-  assertSenderKeyUsable(internalsOf(context));
+export function assertCanProtect(context: SecurityContext): void | Promise<void> {
+  return assertSenderKeyUsable(internalsOf(context));
 }
 
 /**

@@ -48,32 +48,24 @@ function checkQ(last: number, internals: ContextInternals): number {
 }
 
 /**
- * §2.3.1 ahead of time: throws if the Sender Key cannot protect one more message — past
- * 'limit_q' (as far as known without I/O) or 'exp'. Nothing is counted.
+ * With a state store a count outlives the process, but a retirement is found only by
+ * counting: so the first use of a key in a process reads its stored count. `spent(next)`
+ * says whether the key is retired at that count. One read for all first users
+ * (concurrent messages must not each reserve and compare).
  */
-export function assertSenderKeyUsable(internals: ContextInternals): void {
-  assertNotExpired(internals);
-  const next = internals.senderKeyRetired.value ? internals.limits.q : internals.q.next?.();
-  if (next !== undefined && next >= internals.limits.q) throw new UsageLimitReachedError('q', internals.limits.q);
-}
-
-/**
- * §2.3.2: "After 'count_v' has exceeded 'limit_v', incoming messages must not be decrypted"
- * — nor after the context's 'exp' (§2.2.1).
- * With a state store, `count_v` outlives the process but the retirement is found only by
- * counting: so the first use in a process reads the stored count before any decryption.
- */
-export function assertRecipientKeyUsable(internals: ContextInternals): void | Promise<void> {
-  assertNotExpired(internals);
-  if (internals.recipientKeyRetired.value) throw new UsageLimitReachedError('v', internals.limits.v);
-  const checked = internals.recipientKeyChecked;
-  if (checked.value || internals.v.peek === undefined) return;
-  // One read for all first users (concurrent requests must not each reserve and compare).
-  checked.pending ??= internals.v.peek().then(
+function readStoredCount(
+  counter: UsageCounter,
+  checked: ContextInternals['recipientKeyChecked'],
+  retired: { value: boolean },
+  spent: (next: number) => boolean,
+  error: () => UsageLimitReachedError,
+): void | Promise<void> {
+  if (checked.value || counter.peek === undefined) return;
+  checked.pending ??= counter.peek().then(
     (next) => {
       checked.value = true;
       checked.pending = undefined;
-      if (next > internals.limits.v) internals.recipientKeyRetired.value = true;
+      if (spent(next)) retired.value = true;
     },
     (err: unknown) => {
       checked.pending = undefined; // the next message tries again
@@ -81,8 +73,39 @@ export function assertRecipientKeyUsable(internals: ContextInternals): void | Pr
     },
   );
   return checked.pending.then(() => {
-    if (internals.recipientKeyRetired.value) throw new UsageLimitReachedError('v', internals.limits.v);
+    if (retired.value) throw error();
   });
+}
+
+/**
+ * §2.3.1 ahead of time: throws if the Sender Key cannot protect one more message — past
+ * 'limit_q' or 'exp'. Nothing is counted; the first check in a process may read the store.
+ */
+export function assertSenderKeyUsable(internals: ContextInternals): void | Promise<void> {
+  assertNotExpired(internals);
+  const { limits, q } = internals;
+  const error = () => new UsageLimitReachedError('q', limits.q);
+  if (internals.senderKeyRetired.value) throw error();
+  // One more encryption makes count_q next + 1, which must not exceed limit_q.
+  const next = q.next?.();
+  if (next !== undefined) {
+    if (next >= limits.q) throw error();
+    return;
+  }
+  return readStoredCount(q, internals.senderKeyChecked, internals.senderKeyRetired, (n) => n >= limits.q, error);
+}
+
+/**
+ * §2.3.2: "After 'count_v' has exceeded 'limit_v', incoming messages must not be decrypted"
+ * — nor after the context's 'exp' (§2.2.1). The first use in a process reads the stored
+ * count before any decryption.
+ */
+export function assertRecipientKeyUsable(internals: ContextInternals): void | Promise<void> {
+  assertNotExpired(internals);
+  const { limits } = internals;
+  const error = () => new UsageLimitReachedError('v', limits.v);
+  if (internals.recipientKeyRetired.value) throw error();
+  return readStoredCount(internals.v, internals.recipientKeyChecked, internals.recipientKeyRetired, (n) => n > limits.v, error);
 }
 
 /**

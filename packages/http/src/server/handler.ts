@@ -428,7 +428,8 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): O
     try {
       // A Sender Key past 'limit_q' (or a context past 'exp') could not protect the answer:
       // the request is refused before anything acts on it (draft-ietf-core-oscore-key-limits §2.3.1).
-      assertCanProtect(context);
+      const usable = assertCanProtect(context);
+      if (usable !== undefined) await usable;
     } catch (err) {
       if (!(err instanceof OscoreError)) throw err;
       return reject(res, err, info.kid);
