@@ -12,6 +12,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { pipeline, Readable } from 'node:stream';
+import { inspect } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Agent, fetch as undiciFetch, type Dispatcher } from 'undici';
 import { protectRequest } from '@oscore-http/core';
@@ -158,6 +159,20 @@ function makeApp(state: AppState): (req: IncomingMessage, res: ServerResponse) =
             res.end('sent anyway');
           } catch (err) {
             res.writeHead(500, { 'content-type': 'text/plain' });
+            res.end(`refused: ${(err as NodeJS.ErrnoException).code}`);
+          }
+          return;
+        }
+        case '/bad-reason':
+        case '/bad-status': {
+          // Node's writeHead refuses a reason phrase with a control character and a status outside 100–999.
+          try {
+            if (path === '/bad-reason') res.writeHead(200, 'ok\r\nx-injected: 1', { 'content-type': 'text/plain' });
+            else res.writeHead(1000, { 'content-type': 'text/plain' });
+            res.end('sent anyway');
+          } catch (err) {
+            // With its own reason phrase: Node keeps the refused one in statusMessage.
+            res.writeHead(500, 'Internal Server Error', { 'content-type': 'text/plain' });
             res.end(`refused: ${(err as NodeJS.ErrnoException).code}`);
           }
           return;
@@ -532,6 +547,8 @@ describe('responses written with setHeader / writeHead / write / end', () => {
     ['GET', '/headers-sent'],
     ['GET', '/interim'],
     ['GET', '/bad-field'],
+    ['GET', '/bad-reason'],
+    ['GET', '/bad-status'],
     ['GET', '/write-head-twice'],
     ['GET', '/status-only'],
     ['GET', '/no-content'],
@@ -678,6 +695,18 @@ describe('responses written with setHeader / writeHead / write / end', () => {
     expect(res.body.toString()).toBe('Response too large');
     expect(events).toEqual([expect.objectContaining({ type: 'response-failed', status: 500, protected: true, peer: 'client-a', kid: '02' })]);
     expect(events[0]!.error.code).toBe('ERR_OSCORE_HTTP_RESPONSE_TOO_LARGE');
+  });
+
+  it('the event names the inner request for the framework, but logging the whole event writes none of it out', async () => {
+    const secret = 'Bearer SECRET-TOKEN-4f1c';
+    await viaOscore('/echo?token=QUERY-SECRET-9a', { method: 'POST', headers: { 'content-type': 'application/octet-stream', authorization: secret }, body: patternBytes(30 * 1024) });
+    const [event] = events;
+    expect(event!.request?.headers.authorization).toBe(secret);
+    for (const text of [JSON.stringify(event), inspect(event, { depth: 5 }), JSON.stringify({ ...event })]) {
+      expect(text).not.toContain('SECRET-TOKEN-4f1c');
+      expect(text).not.toContain('QUERY-SECRET-9a');
+    }
+    expect(JSON.parse(JSON.stringify(event))).toMatchObject({ type: 'response-failed', status: 500, protected: true, kid: '02', peer: 'client-a' });
   });
 });
 

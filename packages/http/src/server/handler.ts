@@ -78,7 +78,9 @@ export interface OscoreServerEvent {
   /**
    * The inner request, for a `response-failed` event after the application received it:
    * lets a framework log the event with that request's logger (fastify: `request.log`, with
-   * its `reqId`). Undefined for requests refused before any application code ran.
+   * its `reqId`). Undefined for requests refused before any application code ran. Not
+   * enumerable, so logging or serializing the whole event never writes out the decrypted
+   * request; read it by name.
    */
   readonly request?: IncomingMessage;
 }
@@ -310,7 +312,11 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): O
     if (onEvent === undefined) return;
     // A failing observer must not change how the request is answered, nor, being async, end the process with an unhandled rejection.
     try {
-      const pending = onEvent(request === undefined ? { type, error, status, protected: isProtected, kid, peer } : { type, error, status, protected: isProtected, kid, peer, request });
+      const event: OscoreServerEvent = { type, error, status, protected: isProtected, kid, peer };
+      // Not enumerable: an observer that logs the whole event (pino, console, JSON) must not
+      // write out the decrypted request — its headers, target and body (docs/observability.md).
+      if (request !== undefined) Object.defineProperty(event, 'request', { value: request, enumerable: false });
+      const pending = onEvent(event);
       if (pending instanceof Promise) pending.catch(() => {});
     } catch {
       // ignored (above)
