@@ -48,6 +48,38 @@ function checked(bytes: Uint8Array, limit: number): Uint8Array {
 }
 
 /**
+ * Reads an (async) iterable body. Stepped by hand rather than with `for await`: leaving that
+ * loop by a throw awaits the iterator's `return()`, and fetch's request-body generator never
+ * settles it (its stream waits for the request this read is part of), so a body over the
+ * limit would leave the caller's promise pending forever. The source is closed (`return()`,
+ * whose `finally` runs, and `destroy()` for streams) without waiting for it.
+ */
+async function collectIterable(body: AsyncIterable<unknown> | Iterable<unknown>, limit: number, aborted: () => boolean): Promise<CollectedBody> {
+  const iterator = isAsyncIterable(body) ? body[Symbol.asyncIterator]() : (body as Iterable<unknown>)[Symbol.iterator]();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const step = await iterator.next();
+      if (step.done === true) break;
+      if (aborted()) throw new Error('aborted'); // the caller already has the abort's reason
+      // A sync iterable may yield promises, which `for await` would have awaited.
+      const bytes = toBytes(await step.value);
+      size += bytes.length;
+      if (size > limit) throw new BodyTooLargeError(limit, 'request body');
+      chunks.push(bytes);
+    }
+  } catch (err) {
+    Promise.resolve()
+      .then(() => iterator.return?.())
+      .catch(() => {});
+    (body as { destroy?: () => void }).destroy?.();
+    throw err;
+  }
+  return { bytes: Buffer.concat(chunks, size), contentType: undefined };
+}
+
+/**
  * Collects `body` (string, bytes, ArrayBuffer, Blob, FormData, stream, or (async) iterable).
  * @param aborted polled before each chunk of an iterable: once it says so, reading stops and
  * the iterator is closed (its `finally` runs), as undici stops reading when aborted.
@@ -60,6 +92,11 @@ export async function collectBody(body: unknown, limit: number, aborted: () => b
     // Serialise as fetch would: multipart/form-data with its boundary. undici's Response knows
     // only its own FormData class, so a FormData from elsewhere (Node's global) is copied first.
     let form = body as UndiciFormData;
+    // The entries' own bytes, before any is read: a form with a large file is refused without
+    // reading it (the multipart encoding only adds to this).
+    let size = 0;
+    for (const [name, value] of body as Iterable<[string, string | Blob]>) size += Buffer.byteLength(name) + (typeof value === 'string' ? Buffer.byteLength(value) : value.size);
+    if (size > limit) throw new BodyTooLargeError(limit, 'request body');
     if (!(body instanceof UndiciFormData)) {
       form = new UndiciFormData();
       for (const [name, value] of body as Iterable<[string, string | Blob]>) {
@@ -74,20 +111,6 @@ export async function collectBody(body: unknown, limit: number, aborted: () => b
     if (body.size > limit) throw new BodyTooLargeError(limit, 'request body');
     return { bytes: new Uint8Array(await body.arrayBuffer()), contentType: body.type === '' ? undefined : body.type };
   }
-  if (isAsyncIterable(body) || isIterable(body)) {
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    for await (const chunk of body as AsyncIterable<unknown>) {
-      if (aborted()) throw new Error('aborted'); // the caller already has the abort's reason
-      const bytes = toBytes(chunk);
-      size += bytes.length;
-      if (size > limit) {
-        (body as { destroy?: () => void }).destroy?.();
-        throw new BodyTooLargeError(limit, 'request body');
-      }
-      chunks.push(bytes);
-    }
-    return { bytes: Buffer.concat(chunks, size), contentType: undefined };
-  }
+  if (isAsyncIterable(body) || isIterable(body)) return collectIterable(body, limit, aborted);
   throw new TypeError('the request body must be a string, bytes, a Blob, FormData, a stream, or an iterable');
 }

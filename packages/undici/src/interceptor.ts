@@ -5,7 +5,8 @@
  * verify every response against its request (§8.4) before the caller sees it.
  */
 
-import type { Dispatcher } from 'undici';
+import { stringify as stringifyQuery, type ParsedUrlQueryInput } from 'node:querystring';
+import { errors, type Dispatcher } from 'undici';
 import { protectRequest, type CryptoBackend, type InnerMessage, type SecurityContext } from '@oscore-http/core';
 import {
   ContextSet,
@@ -122,16 +123,6 @@ function withEcho(message: InnerMessage, echo: Uint8Array): InnerMessage {
   return { ...message, options: [...message.options.filter((o) => o.number !== ECHO_OPTION), { number: ECHO_OPTION, value: echo }] };
 }
 
-function serializeQuery(query: Record<string, unknown>): string {
-  // As undici does: keys and values with encodeURIComponent, arrays as repeated keys.
-  const parts: string[] = [];
-  for (const [key, value] of Object.entries(query)) {
-    for (const v of Array.isArray(value) ? value : [value]) {
-      if (v !== undefined && v !== null) parts.push(`${encodeURIComponent(key)}=${encodeURIComponent(String(v))}`);
-    }
-  }
-  return parts.join('&');
-}
 
 /** The request's Host field, if it has one (headers in any shape undici accepts). */
 function hostFieldOf(headers: DispatchOptions['headers']): string | undefined {
@@ -173,10 +164,12 @@ function addressedOrigin(origin: string, headers: DispatchOptions['headers']): s
   }
 }
 
+/** The request target as undici's Request builds it from `path` and `query` (`serializePathWithQuery`). */
 function targetOf(opts: DispatchOptions): string {
-  let target = opts.path;
-  if (opts.query && Object.keys(opts.query).length > 0) target += (target.includes('?') ? '&' : '?') + serializeQuery(opts.query);
-  return target;
+  if (!opts.query) return opts.path;
+  if (opts.path.includes('?') || opts.path.includes('#')) throw new errors.InvalidArgumentError('Query params cannot be passed when url already contains "?" or "#".');
+  const query = stringifyQuery(opts.query as ParsedUrlQueryInput);
+  return query === '' ? opts.path : `${opts.path}?${query}`;
 }
 
 /**
@@ -321,6 +314,10 @@ export function oscore(options: OscoreInterceptorOptions): Dispatcher.Dispatcher
               // A resent ciphertext is a replay: never let the transport retry it. Retry
               // interceptors composed outside this one re-protect instead.
               idempotent: false,
+              // Nor a redirect interceptor composed inside follow an unverified 3xx (the outer
+              // status of an authentic response is always 200): whoever answers on the path
+              // must not choose where the protected request goes next.
+              maxRedirections: 0,
             });
             dispatch(outerOpts, new OscoreResponseHandler(handler, controller, binding, { policy, limit: maxResponseSize, bodyLimit: maxResponseBody, maxHeaderSize, head: opts.method === 'HEAD' }, release, retry));
           } catch (err) {

@@ -560,3 +560,62 @@ describe('undici’s retry interceptor and a connection reset mid-response', () 
     expect(server.traffic.requests).toBe(1);
   });
 });
+
+describe('request bodies and queries as undici takes them (found in review)', () => {
+  let limited: Dispatcher;
+  beforeAll(() => {
+    limited = resources.add(new Agent({ keepAliveTimeout: 1_000 }), (a) => a.close()).compose(oscore({ contexts, maxBodySize: 1024 }));
+  });
+  beforeEach(() => server.traffic.reset());
+
+  const bodies: Array<[string, () => BodyInit]> = [
+    ['a string', () => 'x'.repeat(2048)],
+    ['bytes', () => new Uint8Array(2048)],
+    ['a ReadableStream', () => new ReadableStream({ pull: (c) => (c.enqueue(new Uint8Array(512)), undefined) })],
+  ];
+  for (const [name, call] of [
+    ['undici.fetch', (url: string, init: object) => undiciFetch(url, init)],
+    ['global fetch', (url: string, init: object) => fetch(url, init as RequestInit)],
+  ] as const) {
+    it.each(bodies)(`${name} with %s over maxBodySize settles, failing with BodyTooLargeError, nothing sent`, async (_kind, body) => {
+      const err = await call(`${server.origin}/echo`, { method: 'POST', body: body(), duplex: 'half', dispatcher: limited }).then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
+      expect(err).toBeInstanceOf(TypeError);
+      expect(err!.cause).toBeInstanceOf(BodyTooLargeError);
+      expect(server.traffic.requests).toBe(0);
+    });
+  }
+
+  it('a FormData with a file over maxBodySize is refused before the file is read', async () => {
+    const { closeSync, openSync, ftruncateSync, openAsBlob, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const file = `${tmpdir()}/oscore-form-${process.pid}.bin`;
+    const fd = openSync(file, 'w');
+    ftruncateSync(fd, 512 * KiB * KiB); // sparse: 512 MiB that occupy no disk
+    closeSync(fd);
+    try {
+      const form = new UndiciFormData();
+      form.append('upload', await openAsBlob(file), 'big.bin');
+      const before = process.memoryUsage().rss;
+      const err = await limited.request({ origin: server.origin, path: '/echo', method: 'POST', body: form as never }).then(() => undefined, (e: unknown) => e);
+      expect(err).toBeInstanceOf(BodyTooLargeError);
+      expect(process.memoryUsage().rss - before).toBeLessThan(64 * KiB * KiB);
+      expect(server.traffic.requests).toBe(0);
+    } finally {
+      rmSync(file, { force: true });
+    }
+  });
+
+  it('query is serialized as undici serializes it (node:querystring), and with a path that has a query already, refused as undici refuses it', async () => {
+    const query = { a: 'x y', b: [1, 2], c: null, d: undefined, e: { n: 1 } };
+    const res = await dispatcher.request({ origin: server.origin, path: '/echo', method: 'GET', query });
+    // What undici's own client sends for this query (RFC 3986 percent-encoding, empty for null, undefined and objects).
+    expect(((await res.body.json()) as { url: string }).url).toBe('/echo?a=x%20y&b=1&b=2&c=&d=&e=');
+    server.traffic.reset();
+    const err = await dispatcher.request({ origin: server.origin, path: '/echo?z=1', method: 'GET', query: { a: 1 } }).then(() => undefined, (e: unknown) => e);
+    expect(err).toMatchObject({ code: 'UND_ERR_INVALID_ARG', message: 'Query params cannot be passed when url already contains "?" or "#".' });
+    expect(server.traffic.requests).toBe(0);
+  });
+});

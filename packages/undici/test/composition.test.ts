@@ -428,3 +428,25 @@ describe('the contexts option', () => {
     expect(server.traffic.seen).toEqual([expect.objectContaining({ method: 'POST', url: '/oscore', contentType: 'application/oscore', oscore: expect.any(String) })]);
   });
 });
+
+describe('undici’s redirect interceptor inside oscore (found in review)', () => {
+  it('never follows an unverified 3xx from the path: the protected request goes nowhere else, and the caller gets a typed error', async () => {
+    let stolen = 0;
+    const collector = resources.add(createHttpServer((req, res) => (stolen++, req.resume(), res.end('thanks'))), (s) => s.close());
+    await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
+    const collectorOrigin = `http://127.0.0.1:${(collector.address() as AddressInfo).port}`;
+    // Something on the path answers every OSCORE request with a redirect of its choosing.
+    const redirector = resources.add(createHttpServer((req, res) => (req.resume(), res.writeHead(Number(req.headers['x-code'] ?? 307), { location: `${collectorOrigin}/stolen` }).end())), (s) => s.close());
+    await new Promise<void>((resolve) => redirector.listen(0, '127.0.0.1', resolve));
+    const origin = `http://127.0.0.1:${(redirector.address() as AddressInfo).port}`;
+    const dispatcher = resources.add(
+      new Agent().compose(interceptors.redirect({ maxRedirections: 3 }), oscore({ contexts: createContextSet([clientContextA(origin)], { store: 'memory' }), headers: { 'x-code': 'outer' } })),
+      (a) => a.close(),
+    );
+    for (const code of ['301', '302', '303', '307', '308']) {
+      const err = await dispatcher.request({ origin, path: '/x', method: 'POST', body: 'secret', headers: { 'x-code': code } }).then(() => undefined, (e: unknown) => e);
+      expect((err as { code?: string }).code, code).toBe('ERR_OSCORE_HTTP_UNPROTECTED_RESPONSE');
+    }
+    expect(stolen).toBe(0);
+  });
+});
