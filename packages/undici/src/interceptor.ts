@@ -123,7 +123,6 @@ function withEcho(message: InnerMessage, echo: Uint8Array): InnerMessage {
   return { ...message, options: [...message.options.filter((o) => o.number !== ECHO_OPTION), { number: ECHO_OPTION, value: echo }] };
 }
 
-
 /** The request's Host field, if it has one (headers in any shape undici accepts). */
 function hostFieldOf(headers: DispatchOptions['headers']): string | undefined {
   if (headers === undefined || headers === null) return undefined;
