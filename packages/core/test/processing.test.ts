@@ -128,8 +128,38 @@ describe('request verification (§8.2)', () => {
     expect((await verifyRequest(registry, r.option, r.payload)).context).toBe(b.server);
   });
 
-  it('refuses to hold two contexts with the same Recipient ID and ID Context', () => {
+  it('refuses the same Recipient Context twice', () => {
     expect(() => new ContextRegistry([pair({}, '01', 'ff').server, pair({}, '01', 'ff').server])).toThrow(InvalidContextError);
+  });
+
+  it('holds contexts sharing a Recipient ID under different Master Secrets and tries each (§3.3: IDs "SHOULD be unique")', async () => {
+    const a = pair({}, '01', 'ff');
+    const b = pair({ masterSecret: fromHex('0f'.repeat(16)) }, '01', 'ff');
+    const registry = new ContextRegistry([a.server, b.server]);
+    for (const peer of [a, b, a]) {
+      const r = await protectRequest(peer.client, get);
+      expect((await verifyRequest(registry, r.option, r.payload)).context).toBe(peer.server);
+    }
+  });
+
+  it('counts a failed decryption against the contexts tried only when none opens the message (key-limits §2.3.2)', async () => {
+    const a = pair({ usageLimits: { v: 1 } }, '01', 'ff');
+    const b = pair({ masterSecret: fromHex('0f'.repeat(16)) }, '01', 'ff');
+    const registry = { findRecipientContexts: () => [a.server, b.server] }; // a's key is tried first, for b's requests too
+    for (let i = 0; i < 5; i++) {
+      const r = await protectRequest(b.client, get);
+      await verifyRequest(registry, r.option, r.payload);
+    }
+    const fromA = await protectRequest(a.client, get);
+    expect((await verifyRequest(registry, fromA.option, fromA.payload)).context).toBe(a.server); // not retired by b's traffic
+    // Forgeries are attempts on every key tried: two take a's count_v past its limit of 1.
+    for (let i = 0; i < 2; i++) {
+      const r = await protectRequest(b.client, get);
+      const forged = Uint8Array.from(r.payload, (x, j) => (j === 0 ? x ^ 1 : x));
+      await expect(verifyRequest(registry, r.option, forged)).rejects.toBeInstanceOf(DecryptionFailedError);
+    }
+    const later = await protectRequest(a.client, get);
+    await expect(verifyRequest(a.server, later.option, later.payload)).rejects.toMatchObject({ code: 'ERR_OSCORE_USAGE_LIMIT', limit: 'v' });
   });
 });
 

@@ -126,13 +126,15 @@ describe('validation', () => {
     expect(createContextSet([base], { store: 'memory' }).contexts[0]!.exp).toBeUndefined();
   });
 
-  it('refuses duplicate names, duplicate peers and duplicate Recipient IDs', () => {
+  it('refuses duplicate names and duplicate peers; a shared Recipient ID only when the whole Recipient Context repeats', () => {
     expect(problem(() => createContextSet([base, { ...base, peer: 'http://other' }])).path).toBe('contexts[1].name');
     expect(problem(() => createContextSet([base, { ...base, name: 'b', senderId: '03', recipientId: '04', peer: 'http://billing.internal' }])).path).toBe('contexts[1].peer');
-    // Two servers with the same Sender ID are fine for a client; a server cannot tell them apart.
+    // Two peers with the same Sender ID under different Master Secrets: a server tries each key (RFC 8613 §3.3).
     const twoServers = createContextSet([base, { ...base, name: 'b', peer: 'http://other', masterSecret: { hex: 'ff'.repeat(16) } }]);
     expect(twoServers.forOrigin('http://other')?.name).toBe('b');
-    expect(problem(() => twoServers.registry).message).toMatch(/Recipient ID 02/);
+    expect(twoServers.registry.size).toBe(2);
+    const twice = createContextSet([base, { ...base, name: 'b', peer: 'http://other' }]);
+    expect(problem(() => twice.registry).message).toMatch(/Recipient ID 02, same Master Secret/);
   });
 
   it('names the file for unreadable or malformed files', () => {

@@ -431,11 +431,16 @@ function crossChecks(c: Checker, checked: readonly Checked[]): void {
       const seen = byRecipient.get(key);
       const clash = seen === undefined ? undefined : b.origin === undefined ? seen.first : seen.withoutPeer;
       if (clash !== undefined) {
+        // The same Master Secret and Salt too: the same Recipient Context twice, which a server
+        // refuses. Otherwise allowed (RFC 8613 §3.3: Recipient IDs "SHOULD be unique"), at a cost.
+        const same = clash.secret !== undefined && b.secret !== undefined && hex(clash.secret) === hex(b.secret) && hex(clash.salt) === hex(b.salt);
         c.add(
-          'error',
+          same ? 'error' : 'warning',
           'ids.recipient-reused',
           `contexts[${b.index}].recipientId`,
-          `${against(clash)} have the same Recipient ID ${b.recipientId || '(empty)'}${ctx}: a server cannot tell their requests apart (it refuses to start serving them)`,
+          same
+            ? `${against(clash)} have the same Recipient ID ${b.recipientId || '(empty)'}${ctx} and Master Secret: the same Recipient Context twice (a server refuses to start serving them)`
+            : `${against(clash)} have the same Recipient ID ${b.recipientId || '(empty)'}${ctx}: a server tries every such request with each of their keys (RFC 8613 §3.3), and their requests are told apart only by which key opens them`,
           'give each client its own Sender ID (the Recipient ID here) and mirror it in the client\'s file, or distinct ID Contexts',
         );
       }

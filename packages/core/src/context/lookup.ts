@@ -3,8 +3,9 @@
  * 'kid context' (RFC 8613 §8.2 step 2, §3.3, §5.1).
  *
  * Recipient IDs SHOULD be unique per endpoint (§3.3); when several contexts share one
- * (with different ID Contexts) and the request carries no 'kid context', each candidate
- * is tried in turn, as §3.3 allows.
+ * (with different ID Contexts, or derived from different Common Contexts: another Master
+ * Secret) and the request does not tell them apart, each candidate is tried in turn, as
+ * §3.3 allows ("the endpoint may need to try multiple times").
  */
 
 import { bytesEqual, toHex } from '../bytes.js';
@@ -38,15 +39,16 @@ export class ContextRegistry implements RecipientContextLookup {
   }
 
   /**
-   * Adds a context.
-   * @throws {InvalidContextError} if a context with the same Recipient ID and ID Context is already present.
+   * Adds a context. Another with the same Recipient ID is allowed (§3.3: IDs "SHOULD be
+   * unique"; requests are then tried against each), the same context twice is not.
+   * @throws {InvalidContextError} if the same Recipient Context (same Common Context and Recipient ID) is already present.
    */
   add(ctx: SecurityContext): this {
     const key = toHex(internalsOf(ctx).recipientId);
     const list = this.#byRecipientId.get(key) ?? [];
-    const idContext = internalsOf(ctx).idContext;
-    if (list.some((other) => sameIdContext(internalsOf(other).idContext, idContext))) {
-      throw new InvalidContextError(`two contexts share Recipient ID ${key || '(empty)'} and the same ID Context; give each peer a distinct ID`);
+    // The state id is derived from the Master Secret and Salt, the ID Context, the algorithm and the ID.
+    if (list.some((other) => other.recipientStateId === ctx.recipientStateId)) {
+      throw new InvalidContextError(`the same Recipient Context (Recipient ID ${key || '(empty)'}, same Master Secret, Salt and ID Context) is given twice; remove the duplicate`);
     }
     list.push(ctx);
     this.#byRecipientId.set(key, list);
@@ -71,10 +73,6 @@ export class ContextRegistry implements RecipientContextLookup {
     if (kidContext === undefined) return list;
     return list.filter((ctx) => matchesRecipient(ctx, kid, kidContext));
   }
-}
-
-function sameIdContext(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
-  return a === undefined || b === undefined ? a === b : bytesEqual(a, b);
 }
 
 /** Resolves the candidates for a request from a single context or a lookup (synchronously when the lookup is). */

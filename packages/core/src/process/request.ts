@@ -143,6 +143,12 @@ export async function verifyRequest(
     // others share its kid — the old context beside its successor during a rotation.
     let retired: UsageLimitReachedError | undefined;
     let tried = 0;
+    // Candidates whose key did not open the message (§3.3: "may need to try multiple times").
+    // Counted as failed decryptions (key-limits §2.3.2) only if no candidate opens it: a
+    // message authentic under a sibling context (another peer sharing the kid, or a replay
+    // of its traffic) is no forgery attempt on the others, and counting it would let one
+    // peer's ordinary traffic retire another's Recipient Key.
+    let missed: SecurityContext[] | undefined;
     for (const candidate of candidates) {
       context = candidate;
       const replay = candidate.replayProtection as { isFresh?: (seq: SequenceNumber) => boolean; known?: boolean };
@@ -164,7 +170,7 @@ export async function verifyRequest(
       const nonce = computeNonceInto(privateBuffer, commonIV, recipientId, partialIV);
       const plaintext = backend.decrypt(recipientKey, nonce, aad, payload);
       if (plaintext === undefined) {
-        await countFailedDecryption(internals, candidate.aead, payload.length);
+        (missed ??= []).push(candidate);
         continue;
       }
       // Step 6: "If decryption succeeds, update the Replay Window" — check and update are one step (§7.4).
@@ -189,6 +195,7 @@ export async function verifyRequest(
     }
     context = candidates.length === 1 ? candidates[0] : undefined;
     if (tried === 0 && retired !== undefined) throw retired;
+    for (const miss of missed ?? []) await countFailedDecryption(internalsOf(miss), miss.aead, payload.length);
     throw new DecryptionFailedError();
   } catch (err) {
     failed(span, 'request', err, true, { kid: fields.kid, kidContext: fields.kidContext, partialIV: fields.partialIV, context });
