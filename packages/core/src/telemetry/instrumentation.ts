@@ -8,7 +8,7 @@
  * in clear), sizes, outcome and error code. No key, Common IV, nonce or plaintext.
  */
 
-import { metrics, SpanStatusCode, trace, type Attributes, type Counter, type MeterProvider, type Span } from '@opentelemetry/api';
+import { INVALID_SPAN_CONTEXT, metrics, SpanStatusCode, trace, type Attributes, type Counter, type MeterProvider, type Span } from '@opentelemetry/api';
 import { toHex } from '../bytes.js';
 import type { SecurityContext } from '../context/security-context.js';
 import { OscoreError } from '../errors.js';
@@ -130,11 +130,20 @@ function rejectionAttributes(ctx: SecurityContext | undefined, kind: MessageKind
   return attributes;
 }
 
-/** Starts a protect or verify span. */
+/**
+ * Starts a protect or verify span (a non-recording one if the tracer throws). Telemetry
+ * never changes what the engine does: a span processor, exporter or meter of the
+ * application that throws is ignored here and in the recorders below — else every message
+ * would fail with its error, and a verification error would be replaced by it.
+ */
 export function startSpan(name: string, kind: MessageKind): Span {
-  const span = tracer.startSpan(name);
-  if (span.isRecording()) span.setAttribute(A.kind, kind);
-  return span;
+  try {
+    const span = tracer.startSpan(name);
+    if (span.isRecording()) span.setAttribute(A.kind, kind);
+    return span;
+  } catch {
+    return trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+  }
 }
 
 /** Records a successful protect. */
@@ -144,51 +153,63 @@ export function protectedMessage(
   ctx: SecurityContext,
   details: { kid: Uint8Array; partialIV?: Uint8Array | undefined; sequenceNumber?: number | undefined; keyUses: number; size: number },
 ): void {
-  const attributes = contextAttributes(ctx);
-  meters().protected.add(1, attributesOf(ctx)[kind]);
-  let sender = senders.get(ctx.senderStateId);
-  if (sender === undefined) {
-    sender = { attributes: { ...attributes, [A.kid]: toHex(ctx.senderId) }, used: 0, keyUses: 0, limitQ: ctx.usageLimits.q };
-    senders.set(ctx.senderStateId, sender);
+  try {
+    const attributes = contextAttributes(ctx);
+    meters().protected.add(1, attributesOf(ctx)[kind]);
+    let sender = senders.get(ctx.senderStateId);
+    if (sender === undefined) {
+      sender = { attributes: { ...attributes, [A.kid]: toHex(ctx.senderId) }, used: 0, keyUses: 0, limitQ: ctx.usageLimits.q };
+      senders.set(ctx.senderStateId, sender);
+    }
+    if (details.sequenceNumber !== undefined && details.sequenceNumber + 1 > sender.used) sender.used = details.sequenceNumber + 1;
+    if (details.keyUses > sender.keyUses) sender.keyUses = details.keyUses;
+    if (span.isRecording()) {
+      span.setAttributes({ ...attributes, [A.kid]: toHex(details.kid), [A.size]: details.size, [A.outcome]: 'ok' });
+      if (details.partialIV !== undefined) span.setAttribute(A.partialIV, toHex(details.partialIV));
+      if (details.sequenceNumber !== undefined) span.setAttribute(A.sequenceNumber, details.sequenceNumber);
+    }
+    span.end();
+  } catch {
+    // telemetry never changes what the engine does (see startSpan)
   }
-  if (details.sequenceNumber !== undefined && details.sequenceNumber + 1 > sender.used) sender.used = details.sequenceNumber + 1;
-  if (details.keyUses > sender.keyUses) sender.keyUses = details.keyUses;
-  if (span.isRecording()) {
-    span.setAttributes({ ...attributes, [A.kid]: toHex(details.kid), [A.size]: details.size, [A.outcome]: 'ok' });
-    if (details.partialIV !== undefined) span.setAttribute(A.partialIV, toHex(details.partialIV));
-    if (details.sequenceNumber !== undefined) span.setAttribute(A.sequenceNumber, details.sequenceNumber);
-  }
-  span.end();
 }
 
 /** Records a successful verification. */
 export function verifiedMessage(span: Span, kind: MessageKind, ctx: SecurityContext, details: { kid: Uint8Array; kidContext?: Uint8Array | undefined; partialIV?: Uint8Array | undefined; sequenceNumber?: number | undefined; size: number }): void {
-  const attributes = contextAttributes(ctx);
-  meters().verified.add(1, attributesOf(ctx)[kind]);
-  if (span.isRecording()) {
-    span.setAttributes({ ...attributes, [A.kid]: toHex(details.kid), [A.size]: details.size, [A.outcome]: 'ok' });
-    if (details.kidContext !== undefined) span.setAttribute(A.kidContext, toHex(details.kidContext));
-    if (details.partialIV !== undefined) span.setAttribute(A.partialIV, toHex(details.partialIV));
-    if (details.sequenceNumber !== undefined) span.setAttribute(A.sequenceNumber, details.sequenceNumber);
+  try {
+    const attributes = contextAttributes(ctx);
+    meters().verified.add(1, attributesOf(ctx)[kind]);
+    if (span.isRecording()) {
+      span.setAttributes({ ...attributes, [A.kid]: toHex(details.kid), [A.size]: details.size, [A.outcome]: 'ok' });
+      if (details.kidContext !== undefined) span.setAttribute(A.kidContext, toHex(details.kidContext));
+      if (details.partialIV !== undefined) span.setAttribute(A.partialIV, toHex(details.partialIV));
+      if (details.sequenceNumber !== undefined) span.setAttribute(A.sequenceNumber, details.sequenceNumber);
+    }
+    span.end();
+  } catch {
+    // telemetry never changes what the engine does (see startSpan)
   }
-  span.end();
 }
 
 /** Records a failed protect or verify; rejections of received messages are counted by reason. */
 export function failed(span: Span, kind: MessageKind, err: unknown, received: boolean, identifiers: { kid?: Uint8Array | undefined; kidContext?: Uint8Array | undefined; partialIV?: Uint8Array | undefined; context?: SecurityContext | undefined } = {}): void {
-  const code = err instanceof OscoreError ? err.code : 'ERR_UNEXPECTED';
-  const attributes: Attributes = identifiers.context === undefined ? NO_CONTEXT.base : contextAttributes(identifiers.context);
-  if (received) {
-    meters().rejected.add(1, rejectionAttributes(identifiers.context, kind, code));
-    if (code === 'ERR_OSCORE_REPLAY') meters().replays.add(1, attributes);
+  try {
+    const code = err instanceof OscoreError ? err.code : 'ERR_UNEXPECTED';
+    const attributes: Attributes = identifiers.context === undefined ? NO_CONTEXT.base : contextAttributes(identifiers.context);
+    if (received) {
+      meters().rejected.add(1, rejectionAttributes(identifiers.context, kind, code));
+      if (code === 'ERR_OSCORE_REPLAY') meters().replays.add(1, attributes);
+    }
+    if (span.isRecording()) {
+      span.setAttributes({ ...attributes, [A.outcome]: received ? 'rejected' : 'error', [A.errorCode]: code });
+      if (identifiers.kid !== undefined) span.setAttribute(A.kid, toHex(identifiers.kid));
+      if (identifiers.kidContext !== undefined) span.setAttribute(A.kidContext, toHex(identifiers.kidContext));
+      if (identifiers.partialIV !== undefined) span.setAttribute(A.partialIV, toHex(identifiers.partialIV));
+      // The message is the error's fixed sentence: no input, no secret.
+      span.setStatus({ code: SpanStatusCode.ERROR, message: code });
+    }
+    span.end();
+  } catch {
+    // telemetry never changes what the engine does (see startSpan)
   }
-  if (span.isRecording()) {
-    span.setAttributes({ ...attributes, [A.outcome]: received ? 'rejected' : 'error', [A.errorCode]: code });
-    if (identifiers.kid !== undefined) span.setAttribute(A.kid, toHex(identifiers.kid));
-    if (identifiers.kidContext !== undefined) span.setAttribute(A.kidContext, toHex(identifiers.kidContext));
-    if (identifiers.partialIV !== undefined) span.setAttribute(A.partialIV, toHex(identifiers.partialIV));
-    // The message is the error's fixed sentence: no input, no secret.
-    span.setStatus({ code: SpanStatusCode.ERROR, message: code });
-  }
-  span.end();
 }

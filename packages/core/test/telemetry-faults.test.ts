@@ -1,0 +1,60 @@
+/**
+ * An application's telemetry that throws — a span processor, a meter — never changes what
+ * the engine does: messages are protected and verified, and a rejection keeps its own typed
+ * error (docs/observability.md).
+ */
+
+import { metrics, trace, type Context } from '@opentelemetry/api';
+import { MeterProvider, type MetricReader } from '@opentelemetry/sdk-metrics';
+import { BasicTracerProvider, type ReadableSpan, type Span, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { coapCode, createSecurityContext, DecryptionFailedError, protectRequest, protectResponse, verifyRequest, verifyResponse } from '../src/index.js';
+
+class Throwing implements SpanProcessor {
+  onStart(_span: Span, _context: Context): void {
+    throw new Error('processor broke on start');
+  }
+  onEnd(_span: ReadableSpan): void {
+    throw new Error('processor broke on end');
+  }
+  forceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+  shutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+beforeAll(() => {
+  trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new Throwing()] }));
+  const meters = new MeterProvider({ readers: [] as MetricReader[] });
+  // A meter whose counters throw on every add.
+  metrics.setGlobalMeterProvider({
+    getMeter: (...args: Parameters<typeof meters.getMeter>) => {
+      const meter = meters.getMeter(...args);
+      return new Proxy(meter, {
+        get: (target, key) =>
+          key === 'createCounter' || key === 'createUpDownCounter' || key === 'createHistogram'
+            ? () => ({ add: () => { throw new Error('meter broke'); }, record: () => { throw new Error('meter broke'); } })
+            : Reflect.get(target, key),
+      });
+    },
+  });
+});
+afterAll(() => {
+  trace.disable();
+  metrics.disable();
+});
+
+it('protects and verifies, and a tampered message is still refused with its own typed error', async () => {
+  const masterSecret = new Uint8Array(16).fill(3);
+  const client = createSecurityContext({ masterSecret, senderId: Uint8Array.of(1), recipientId: Uint8Array.of(2) });
+  const server = createSecurityContext({ masterSecret, senderId: Uint8Array.of(2), recipientId: Uint8Array.of(1) });
+  const request = await protectRequest(client, { code: coapCode(0, 1), options: [], payload: new Uint8Array(0) });
+  const verified = await verifyRequest(server, request.option, request.payload);
+  const response = await protectResponse(verified.binding, { code: coapCode(2, 5), options: [], payload: Uint8Array.of(7) });
+  expect((await verifyResponse(request.binding, response.option, response.payload)).message.payload).toEqual(Uint8Array.of(7));
+  const again = await protectRequest(client, { code: coapCode(0, 1), options: [], payload: new Uint8Array(0) });
+  const tampered = Uint8Array.from(again.payload, (x, i) => (i === 0 ? x ^ 1 : x));
+  await expect(verifyRequest(server, again.option, tampered)).rejects.toBeInstanceOf(DecryptionFailedError);
+});
