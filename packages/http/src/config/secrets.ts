@@ -47,7 +47,7 @@ export function decodeText(text: string, encoding: string, path: string, options
     if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(t)) fail(path, 'is not base64', options);
     return new Uint8Array(Buffer.from(t, t.includes('-') || t.includes('_') ? 'base64url' : 'base64'));
   }
-  return fail(path, `has unknown encoding "${encoding}" (use hex or base64)`, options);
+  return fail(path, `has an unknown "encoding" (use hex, base64 or, for a file, raw)`, options);
 }
 
 /**
@@ -60,6 +60,14 @@ export function decodeText(text: string, encoding: string, path: string, options
  */
 export function isShowableEnvName(name: string): boolean {
   return /^[A-Za-z_][-.A-Za-z0-9_]{0,255}$/.test(name) && !/[A-Za-z0-9]{16}/.test(name);
+}
+
+/**
+ * A secret file's path as messages show it: as given, unless a part of it looks like a secret
+ * (a run of 16 letters and digits: hex or base64 written where the path belongs).
+ */
+function shownPath(file: string): string {
+  return /[A-Za-z0-9+=]{16}/.test(file) ? 'the file it names (the path is not shown: it looks like a secret)' : file;
 }
 
 /** Resolves a secret reference to bytes. */
@@ -85,12 +93,12 @@ export function resolveSecret(source: unknown, path: string, options: SecretOpti
       // Bounded: a file reference may name a device or a FIFO that never ends.
       bytes = readFileBounded(file, MAX_SECRET_FILE_SIZE);
     } catch (err) {
-      return fail(path, `cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, options);
+      return fail(path, `cannot read ${shownPath(file)} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, options);
     }
-    if (bytes.length > MAX_SECRET_FILE_SIZE) return fail(path, `${file} is larger than ${MAX_SECRET_FILE_SIZE} bytes; a secret file holds one secret`, options);
+    if (bytes.length > MAX_SECRET_FILE_SIZE) return fail(path, `${shownPath(file)} is larger than ${MAX_SECRET_FILE_SIZE} bytes; a secret file holds one secret`, options);
     const content = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
     if (encoding === 'raw') return new Uint8Array(content);
-    return decodeText(content.toString('utf8'), encoding, `${path} (from ${file})`, options);
+    return decodeText(content.toString('utf8'), encoding, `${path} (from ${shownPath(file)})`, options);
   }
   if ('hex' in source) return decodeText(String(source.hex), 'hex', path, options);
   if ('base64' in source) return decodeText(String(source.base64), 'base64', path, options);

@@ -27,12 +27,21 @@ export function isFieldValue(value: string): boolean {
   return !INVALID_VALUE.test(value);
 }
 
+/**
+ * A valid field name as an error message shows it: at most 40 characters. An invalid one is
+ * never shown (errors carry no input bytes, and a mistake like `Authorization Bearer …`
+ * written as a name would put a credential in the logs).
+ */
+function shownName(name: string): string {
+  return `"${name.length > 40 ? `${name.slice(0, 40)}…` : name}"`;
+}
+
 /** Encodes one field line as an HTTP-Field option value. */
 export function encodeField(name: string, value: string): Uint8Array {
-  if (!(name.startsWith(':') ? PSEUDO.has(name) : isToken(name))) throw new UnmappableMessageError(`"${name.slice(0, 40)}" is not a valid header name`);
-  if (INVALID_VALUE.test(value)) throw new UnmappableMessageError(`the value of header "${name}" has characters HTTP does not allow`);
+  if (!(name.startsWith(':') ? PSEUDO.has(name) : isToken(name))) throw new UnmappableMessageError('a header name is not a valid token (RFC 9110 §5.1)');
+  if (INVALID_VALUE.test(value)) throw new UnmappableMessageError(`the value of header ${shownName(name)} has characters HTTP does not allow`);
   const line = Buffer.from(`${name}:${value}`, 'latin1');
-  if (line.length > MAX_OPTION_LENGTH) throw new UnmappableMessageError(`header "${name}" is longer than one CoAP option can carry (${MAX_OPTION_LENGTH} bytes)`);
+  if (line.length > MAX_OPTION_LENGTH) throw new UnmappableMessageError(`header ${shownName(name)} is longer than one CoAP option can carry (${MAX_OPTION_LENGTH} bytes)`);
   return line;
 }
 
@@ -47,8 +56,9 @@ export function decodeField(bytes: Uint8Array): [string, string] {
   const name = line.slice(0, colon);
   const value = line.slice(colon + 1);
   const validName = name.startsWith(':') ? PSEUDO.has(name) : isToken(name) && name === name.toLowerCase();
-  if (!validName) throw new InvalidInnerMessageError(`"${name.slice(0, 40)}" is not a valid header name`);
-  if (INVALID_VALUE.test(value)) throw new InvalidInnerMessageError(`the value of header "${name}" has characters HTTP does not allow`);
+  // Decrypted plaintext: nothing of it in the message, which reaches logs (docs/errors.md).
+  if (!validName) throw new InvalidInnerMessageError('an HTTP-Field option carries a name that is not a lower-case header token');
+  if (INVALID_VALUE.test(value)) throw new InvalidInnerMessageError('an HTTP-Field option carries a value with characters HTTP does not allow');
   return [name, value];
 }
 

@@ -229,7 +229,7 @@ export function encodeRequest(request: HttpRequestParts, limits: MappingLimits =
   const w = new OptionWriter(limits.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE);
   let code = methodToCode(request.method);
   if (code === undefined) {
-    if (!isToken(request.method)) throw new UnmappableMessageError(`"${request.method}" is not a valid HTTP method`);
+    if (!isToken(request.method)) throw new UnmappableMessageError('the method is not a valid HTTP method token (RFC 9110 §9.1)');
     if (request.method.length > HTTP_CODE_MAX_LENGTH) throw new UnmappableMessageError(`a method of ${request.method.length} characters cannot travel inside: the HTTP-Code option carries at most ${HTTP_CODE_MAX_LENGTH}`);
     code = FALLBACK_REQUEST_CODE;
     w.add(HTTP_CODE_OPTION, Buffer.from(request.method, 'latin1'));
