@@ -58,3 +58,15 @@ it('protects and verifies, and a tampered message is still refused with its own 
   const tampered = Uint8Array.from(again.payload, (x, i) => (i === 0 ? x ^ 1 : x));
   await expect(verifyRequest(server, again.option, tampered)).rejects.toBeInstanceOf(DecryptionFailedError);
 });
+
+it('uses the application’s @opentelemetry/api, a peer dependency: an SDK registered through it is the one the engine reports to', async () => {
+  const { createRequire } = await import('node:module');
+  const { readFileSync } = await import('node:fs');
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { dependencies?: Record<string, string>; peerDependencies?: Record<string, string> };
+  // A copy of its own (a dependency) would be another API version, whose globals the SDK's does not share.
+  expect(pkg.dependencies?.['@opentelemetry/api']).toBeUndefined();
+  expect(pkg.peerDependencies?.['@opentelemetry/api']).toMatch(/^\^1\./);
+  const fromEngine = createRequire(new URL('../src/telemetry/instrumentation.ts', import.meta.url)).resolve('@opentelemetry/api');
+  const fromSdk = createRequire(createRequire(new URL('../../../package.json', import.meta.url)).resolve('@opentelemetry/sdk-trace-base')).resolve('@opentelemetry/api');
+  expect(fromEngine).toBe(fromSdk);
+});
