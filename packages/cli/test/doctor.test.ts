@@ -156,7 +156,7 @@ describe('a file with many mistakes: every one reported, with place and fix (exi
     ['error', 'name.duplicate', 'contexts[1].name', /"billing" is also the name of contexts\[0\]/, /own name/],
     ['error', 'peer.duplicate', 'contexts[1].peer', /http:\/\/billing\.internal:8080 is also the peer of contexts\[0\]/, /one of them/],
     ['error', 'ids.sender-reused', 'contexts[7].senderId', /contexts\[6\] and contexts\[7\] share the Master Secret and Salt, Sender ID 0a/, /its own Master Secret/],
-    ['error', 'ids.recipient-reused', 'contexts[7].recipientId', /contexts\[6\] and contexts\[7\] have the same Recipient ID 07 and Master Secret: the same Recipient Context twice/, /its own Sender ID/],
+    ['error', 'ids.recipient-reused', 'contexts[7].recipientId', /contexts\[6\] and contexts\[7\] have the same Recipient ID 07, Master Secret and algorithms: the same Recipient Context twice/, /its own Sender ID/],
     ['warning', 'file.permissions', '(file)', /holds an inline Master Secret and is readable by everyone \(mode 0644\)/, /chmod 600 bad\.json/],
     ['info', 'alg.default', 'contexts[0,3,5,6,7,8].aeadAlgorithm', /AES-CCM-16-64-128 \(the default\) is the interoperable choice/, /A128GCM or ChaCha20\/Poly1305/],
   ])('%s %s at %s', (level, check, path, message, fix) => {
@@ -223,11 +223,21 @@ describe('other files', () => {
   });
 
   it('two peers sharing a Recipient ID under different Master Secrets: a warning (RFC 8613 §3.3 SHOULD), and the file still loads', async () => {
-    const peer = (sender: string) => ({ masterSecret: { hex: randomBytes(32).toString('hex') }, senderId: sender, recipientId: '07' });
-    write('shared-rid.json', file([peer('01'), peer('02')]));
+    const s1 = randomBytes(32).toString('hex');
+    const s2 = randomBytes(32).toString('hex');
+    const peer = (secret: string, sender: string, extra = {}) => ({ masterSecret: { hex: secret }, senderId: sender, recipientId: '07', ...extra });
+    write('shared-rid.json', file([peer(s1, '01'), peer(s2, '02'), peer(s2, '03', { aeadAlgorithm: 1 }), peer(s2, '04')]));
     const run = await doctor(['--json', 'shared-rid.json']);
     const findings = (JSON.parse(run.stdout) as Report).findings.filter((f) => f.check === 'ids.recipient-reused' || f.check === 'load');
-    expect(findings).toEqual([expect.objectContaining({ level: 'warning', check: 'ids.recipient-reused', path: 'contexts[1].recipientId', message: expect.stringMatching(/tries every such request with each of their keys \(RFC 8613 §3\.3\)/) })]);
+    // [1] and [2] only share the Recipient ID with an earlier one (another secret, or another algorithm: other keys);
+    // [3] repeats [1] entirely, which a server refuses — found although [0] is the first with that ID.
+    expect(findings.map((f) => [f.level, f.path])).toEqual([
+      ['warning', 'contexts[1].recipientId'],
+      ['warning', 'contexts[2].recipientId'],
+      ['error', 'contexts[3].recipientId'],
+    ]);
+    expect(findings[0]!.message).toMatch(/tries every such request with each of their keys \(RFC 8613 §3\.3\).*use up each other's limit_v/);
+    expect(findings[2]!.message).toMatch(/^contexts\[1\] and contexts\[3\] have the same Recipient ID 07, Master Secret and algorithms/);
   });
 
   it('what only loading finds is still reported: an ID Context too long for the OSCORE option', async () => {

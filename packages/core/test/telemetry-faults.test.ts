@@ -10,12 +10,17 @@ import { BasicTracerProvider, type ReadableSpan, type Span, type SpanProcessor }
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { coapCode, createSecurityContext, DecryptionFailedError, protectRequest, protectResponse, verifyRequest, verifyResponse } from '../src/index.js';
 
+/** What breaks: the span processor, the meter, or both. */
+const broken = { spans: true, meter: true };
+let ended = 0;
+
 class Throwing implements SpanProcessor {
   onStart(_span: Span, _context: Context): void {
-    throw new Error('processor broke on start');
+    if (broken.spans) throw new Error('processor broke on start');
   }
   onEnd(_span: ReadableSpan): void {
-    throw new Error('processor broke on end');
+    if (broken.spans) throw new Error('processor broke on end');
+    ended++;
   }
   forceFlush(): Promise<void> {
     return Promise.resolve();
@@ -35,7 +40,15 @@ beforeAll(() => {
       return new Proxy(meter, {
         get: (target, key) =>
           key === 'createCounter' || key === 'createUpDownCounter' || key === 'createHistogram'
-            ? () => ({ add: () => { throw new Error('meter broke'); }, record: () => { throw new Error('meter broke'); } })
+            ? (...args: unknown[]) => {
+                const instrument = (Reflect.get(target, key) as (...a: unknown[]) => { add: (...a: unknown[]) => void }).apply(target, args);
+                return {
+                  add: (...a: unknown[]) => {
+                    if (broken.meter) throw new Error('meter broke');
+                    instrument.add(...a);
+                  },
+                };
+              }
             : Reflect.get(target, key),
       });
     },
@@ -46,7 +59,7 @@ afterAll(() => {
   metrics.disable();
 });
 
-it('protects and verifies, and a tampered message is still refused with its own typed error', async () => {
+async function exchange(): Promise<void> {
   const masterSecret = new Uint8Array(16).fill(3);
   const client = createSecurityContext({ masterSecret, senderId: Uint8Array.of(1), recipientId: Uint8Array.of(2) });
   const server = createSecurityContext({ masterSecret, senderId: Uint8Array.of(2), recipientId: Uint8Array.of(1) });
@@ -57,6 +70,18 @@ it('protects and verifies, and a tampered message is still refused with its own 
   const again = await protectRequest(client, { code: coapCode(0, 1), options: [], payload: new Uint8Array(0) });
   const tampered = Uint8Array.from(again.payload, (x, i) => (i === 0 ? x ^ 1 : x));
   await expect(verifyRequest(server, again.option, tampered)).rejects.toBeInstanceOf(DecryptionFailedError);
+}
+
+it('protects and verifies, and a tampered message is still refused with its own typed error, when the span processor and the meter throw', async () => {
+  Object.assign(broken, { spans: true, meter: true });
+  await exchange();
+});
+
+it('a meter that throws does not cost the spans: every protect and verify still ends its span', async () => {
+  Object.assign(broken, { spans: false, meter: true });
+  ended = 0;
+  await exchange(); // two requests protected, two verified (one refused), one response protected and verified
+  expect(ended).toBe(6);
 });
 
 it('uses the application’s @opentelemetry/api, a peer dependency: an SDK registered through it is the one the engine reports to', async () => {

@@ -38,3 +38,10 @@ it('a secret file path that looks like a secret is not shown; an ordinary one is
   expect(messageOf(() => resolveSecret({ file: `/run/secrets/${'5a1c0ffee5ee5ec2e7b00c0ffee5ee5e'}` }, 'contexts[0].masterSecret'))).not.toContain('5a1c0ffee5ee5ec2');
   expect(messageOf(() => resolveSecret({ file: '/run/secrets/orders-master.key' }, 'contexts[0].masterSecret'))).toContain('/run/secrets/orders-master.key (ENOENT)');
 });
+
+it('an unset variable’s message names the encoding only when it is one (a secret written as the encoding is not echoed); a long path is cut', () => {
+  const unset = messageOf(() => resolveSecret({ env: 'OSCORE_UNSET_FOR_TEST', encoding: SECRET } as never, 'contexts[0].masterSecret', { env: {} }));
+  expect(unset).toContain('OSCORE_UNSET_FOR_TEST is not set');
+  expect(unset).not.toContain(SECRET);
+  expect(messageOf(() => resolveSecret({ file: `/${'dir-'.repeat(3000)}x.key` }, 'contexts[0].masterSecret')).length).toBeLessThan(400);
+});

@@ -164,11 +164,15 @@ function makeApp(state: AppState): (req: IncomingMessage, res: ServerResponse) =
           return;
         }
         case '/bad-reason':
+        case '/bad-status-message':
         case '/bad-status': {
           // Node's writeHead refuses a reason phrase with a control character and a status outside 100–999.
           try {
             if (path === '/bad-reason') res.writeHead(200, 'ok\r\nx-injected: 1', { 'content-type': 'text/plain' });
-            else res.writeHead(1000, { 'content-type': 'text/plain' });
+            else if (path === '/bad-status-message') {
+              res.statusMessage = 'ok\r\nx-injected: 1';
+              res.writeHead(200, { 'content-type': 'text/plain' });
+            } else res.writeHead(1000, { 'content-type': 'text/plain' });
             res.end('sent anyway');
           } catch (err) {
             // With its own reason phrase: Node keeps the refused one in statusMessage.
@@ -548,6 +552,7 @@ describe('responses written with setHeader / writeHead / write / end', () => {
     ['GET', '/interim'],
     ['GET', '/bad-field'],
     ['GET', '/bad-reason'],
+    ['GET', '/bad-status-message'],
     ['GET', '/bad-status'],
     ['GET', '/write-head-twice'],
     ['GET', '/status-only'],

@@ -608,7 +608,7 @@ describe('request bodies and queries as undici takes them (found in review)', ()
     }
   });
 
-  it('query is serialized as undici serializes it (node:querystring), and with a path that has a query already, refused as undici refuses it', async () => {
+  it('query is serialized as undici serializes it (node:querystring), and with a path that has a query already, refused with undici\'s message (typed: InvalidArgumentError, where undici throws a bare Error)', async () => {
     const query = { a: 'x y', b: [1, 2], c: null, d: undefined, e: { n: 1 } };
     const res = await dispatcher.request({ origin: server.origin, path: '/echo', method: 'GET', query });
     // What undici's own client sends for this query (RFC 3986 percent-encoding, empty for null, undefined and objects).

@@ -403,6 +403,8 @@ function crossChecks(c: Checker, checked: readonly Checked[]): void {
   const bySender = new Map<string, Checked>();
   const bySecret = new Map<string, Checked>();
   const byRecipient = new Map<string, { first: Checked; withoutPeer: Checked | undefined }>();
+  /** By everything the Recipient Context's state id is derived from: the same context twice. */
+  const byContext = new Map<string, Checked>();
   for (const b of checked) {
     const ctx = b.idContext === undefined ? '' : ` and ID Context ${b.idContext}`;
     const against = (a: Checked) => `contexts[${a.index}] and contexts[${b.index}]`;
@@ -430,20 +432,23 @@ function crossChecks(c: Checker, checked: readonly Checked[]): void {
       const key = `${b.recipientId} ${b.idContext ?? '-'}`;
       const seen = byRecipient.get(key);
       const clash = seen === undefined ? undefined : b.origin === undefined ? seen.first : seen.withoutPeer;
+      // The same Master Secret, Salt and algorithms too: the same Recipient Context twice, which
+      // a server refuses. Otherwise allowed (RFC 8613 §3.3: Recipient IDs "SHOULD be unique"), at a cost.
+      const full = b.secret === undefined ? undefined : [key, hex(b.secret), hex(b.salt), b.alg?.id ?? '-', String(b.entry.hkdfAlgorithm ?? '-')].join(' ');
+      const twin = full === undefined ? undefined : byContext.get(full);
       if (clash !== undefined) {
-        // The same Master Secret and Salt too: the same Recipient Context twice, which a server
-        // refuses. Otherwise allowed (RFC 8613 §3.3: Recipient IDs "SHOULD be unique"), at a cost.
-        const same = clash.secret !== undefined && b.secret !== undefined && hex(clash.secret) === hex(b.secret) && hex(clash.salt) === hex(b.salt);
+        const same = twin !== undefined && (b.origin === undefined || twin.origin === undefined);
         c.add(
           same ? 'error' : 'warning',
           'ids.recipient-reused',
           `contexts[${b.index}].recipientId`,
           same
-            ? `${against(clash)} have the same Recipient ID ${b.recipientId || '(empty)'}${ctx} and Master Secret: the same Recipient Context twice (a server refuses to start serving them)`
-            : `${against(clash)} have the same Recipient ID ${b.recipientId || '(empty)'}${ctx}: a server tries every such request with each of their keys (RFC 8613 §3.3), and their requests are told apart only by which key opens them`,
+            ? `${against(twin)} have the same Recipient ID ${b.recipientId || '(empty)'}${ctx}, Master Secret and algorithms: the same Recipient Context twice (a server refuses to start serving them)`
+            : `${against(clash)} have the same Recipient ID ${b.recipientId || '(empty)'}${ctx}: a server tries every such request with each of their keys (RFC 8613 §3.3), and each key that does not open it counts a failed decryption, so they use up each other's limit_v`,
           'give each client its own Sender ID (the Recipient ID here) and mirror it in the client\'s file, or distinct ID Contexts',
         );
       }
+      if (full !== undefined && !byContext.has(full)) byContext.set(full, b);
       if (seen === undefined) byRecipient.set(key, { first: b, withoutPeer: b.origin === undefined ? b : undefined });
       else if (seen.withoutPeer === undefined && b.origin === undefined) seen.withoutPeer = b;
     }

@@ -143,12 +143,6 @@ export async function verifyRequest(
     // others share its kid — the old context beside its successor during a rotation.
     let retired: UsageLimitReachedError | undefined;
     let tried = 0;
-    // Candidates whose key did not open the message (§3.3: "may need to try multiple times").
-    // Counted as failed decryptions (key-limits §2.3.2) only if no candidate opens it: a
-    // message authentic under a sibling context (another peer sharing the kid, or a replay
-    // of its traffic) is no forgery attempt on the others, and counting it would let one
-    // peer's ordinary traffic retire another's Recipient Key.
-    let missed: SecurityContext[] | undefined;
     for (const candidate of candidates) {
       context = candidate;
       const replay = candidate.replayProtection as { isFresh?: (seq: SequenceNumber) => boolean; known?: boolean };
@@ -170,7 +164,10 @@ export async function verifyRequest(
       const nonce = computeNonceInto(privateBuffer, commonIV, recipientId, partialIV);
       const plaintext = backend.decrypt(recipientKey, nonce, aad, payload);
       if (plaintext === undefined) {
-        (missed ??= []).push(candidate);
+        // Counted even when a later candidate opens the message (key-limits §2.3.2 makes no
+        // exception): to this key it is a forgery attempt, whoever made it. So peers that
+        // share a Recipient ID (§3.3) use up each other's limit_v.
+        await countFailedDecryption(internals, candidate.aead, payload.length);
         continue;
       }
       // Step 6: "If decryption succeeds, update the Replay Window" — check and update are one step (§7.4).
@@ -195,7 +192,6 @@ export async function verifyRequest(
     }
     context = candidates.length === 1 ? candidates[0] : undefined;
     if (tried === 0 && retired !== undefined) throw retired;
-    for (const miss of missed ?? []) await countFailedDecryption(internalsOf(miss), miss.aead, payload.length);
     throw new DecryptionFailedError();
   } catch (err) {
     failed(span, 'request', err, true, { kid: fields.kid, kidContext: fields.kidContext, partialIV: fields.partialIV, context });

@@ -66,9 +66,8 @@ let instruments: Instruments | undefined;
 function meters(): Instruments {
   const current = metrics.getMeterProvider();
   if (instruments === undefined || current !== provider) {
-    provider = current;
     const meter = current.getMeter(SCOPE, VERSION);
-    instruments = {
+    const next: Instruments = {
       protected: meter.createCounter(TELEMETRY.metrics.protected, { description: 'Messages protected (encrypted) with OSCORE', unit: '{message}' }),
       verified: meter.createCounter(TELEMETRY.metrics.verified, { description: 'Messages verified (decrypted, replay-checked) with OSCORE', unit: '{message}' }),
       rejected: meter.createCounter(TELEMETRY.metrics.rejected, { description: 'Received messages rejected, by reason (error code)', unit: '{message}' }),
@@ -87,8 +86,29 @@ function meters(): Instruments {
       },
       [used, usage, keyUsage],
     );
+    // Only once all of it exists: a provider that throws half-way is asked again next time.
+    provider = current;
+    instruments = next;
   }
   return instruments;
+}
+
+/** Adds to a counter; a meter that throws is ignored (see startSpan). */
+function count(name: keyof Instruments, attributes: Attributes): void {
+  try {
+    meters()[name].add(1, attributes);
+  } catch {
+    // ignored
+  }
+}
+
+/** Ends a span; a processor that throws is ignored (see startSpan). */
+function end(span: Span): void {
+  try {
+    span.end();
+  } catch {
+    // ignored
+  }
 }
 
 interface ContextAttributes {
@@ -153,53 +173,53 @@ export function protectedMessage(
   ctx: SecurityContext,
   details: { kid: Uint8Array; partialIV?: Uint8Array | undefined; sequenceNumber?: number | undefined; keyUses: number; size: number },
 ): void {
+  const attributes = contextAttributes(ctx);
+  let sender = senders.get(ctx.senderStateId);
+  if (sender === undefined) {
+    sender = { attributes: { ...attributes, [A.kid]: toHex(ctx.senderId) }, used: 0, keyUses: 0, limitQ: ctx.usageLimits.q };
+    senders.set(ctx.senderStateId, sender);
+  }
+  if (details.sequenceNumber !== undefined && details.sequenceNumber + 1 > sender.used) sender.used = details.sequenceNumber + 1;
+  if (details.keyUses > sender.keyUses) sender.keyUses = details.keyUses;
+  count('protected', attributesOf(ctx)[kind]);
   try {
-    const attributes = contextAttributes(ctx);
-    meters().protected.add(1, attributesOf(ctx)[kind]);
-    let sender = senders.get(ctx.senderStateId);
-    if (sender === undefined) {
-      sender = { attributes: { ...attributes, [A.kid]: toHex(ctx.senderId) }, used: 0, keyUses: 0, limitQ: ctx.usageLimits.q };
-      senders.set(ctx.senderStateId, sender);
-    }
-    if (details.sequenceNumber !== undefined && details.sequenceNumber + 1 > sender.used) sender.used = details.sequenceNumber + 1;
-    if (details.keyUses > sender.keyUses) sender.keyUses = details.keyUses;
     if (span.isRecording()) {
       span.setAttributes({ ...attributes, [A.kid]: toHex(details.kid), [A.size]: details.size, [A.outcome]: 'ok' });
       if (details.partialIV !== undefined) span.setAttribute(A.partialIV, toHex(details.partialIV));
       if (details.sequenceNumber !== undefined) span.setAttribute(A.sequenceNumber, details.sequenceNumber);
     }
-    span.end();
   } catch {
     // telemetry never changes what the engine does (see startSpan)
   }
+  end(span);
 }
 
 /** Records a successful verification. */
 export function verifiedMessage(span: Span, kind: MessageKind, ctx: SecurityContext, details: { kid: Uint8Array; kidContext?: Uint8Array | undefined; partialIV?: Uint8Array | undefined; sequenceNumber?: number | undefined; size: number }): void {
+  const attributes = contextAttributes(ctx);
+  count('verified', attributesOf(ctx)[kind]);
   try {
-    const attributes = contextAttributes(ctx);
-    meters().verified.add(1, attributesOf(ctx)[kind]);
     if (span.isRecording()) {
       span.setAttributes({ ...attributes, [A.kid]: toHex(details.kid), [A.size]: details.size, [A.outcome]: 'ok' });
       if (details.kidContext !== undefined) span.setAttribute(A.kidContext, toHex(details.kidContext));
       if (details.partialIV !== undefined) span.setAttribute(A.partialIV, toHex(details.partialIV));
       if (details.sequenceNumber !== undefined) span.setAttribute(A.sequenceNumber, details.sequenceNumber);
     }
-    span.end();
   } catch {
     // telemetry never changes what the engine does (see startSpan)
   }
+  end(span);
 }
 
 /** Records a failed protect or verify; rejections of received messages are counted by reason. */
 export function failed(span: Span, kind: MessageKind, err: unknown, received: boolean, identifiers: { kid?: Uint8Array | undefined; kidContext?: Uint8Array | undefined; partialIV?: Uint8Array | undefined; context?: SecurityContext | undefined } = {}): void {
+  const code = err instanceof OscoreError ? err.code : 'ERR_UNEXPECTED';
+  const attributes: Attributes = identifiers.context === undefined ? NO_CONTEXT.base : contextAttributes(identifiers.context);
+  if (received) {
+    count('rejected', rejectionAttributes(identifiers.context, kind, code));
+    if (code === 'ERR_OSCORE_REPLAY') count('replays', attributes);
+  }
   try {
-    const code = err instanceof OscoreError ? err.code : 'ERR_UNEXPECTED';
-    const attributes: Attributes = identifiers.context === undefined ? NO_CONTEXT.base : contextAttributes(identifiers.context);
-    if (received) {
-      meters().rejected.add(1, rejectionAttributes(identifiers.context, kind, code));
-      if (code === 'ERR_OSCORE_REPLAY') meters().replays.add(1, attributes);
-    }
     if (span.isRecording()) {
       span.setAttributes({ ...attributes, [A.outcome]: received ? 'rejected' : 'error', [A.errorCode]: code });
       if (identifiers.kid !== undefined) span.setAttribute(A.kid, toHex(identifiers.kid));
@@ -208,8 +228,8 @@ export function failed(span: Span, kind: MessageKind, err: unknown, received: bo
       // The message is the error's fixed sentence: no input, no secret.
       span.setStatus({ code: SpanStatusCode.ERROR, message: code });
     }
-    span.end();
   } catch {
     // telemetry never changes what the engine does (see startSpan)
   }
+  end(span);
 }

@@ -100,7 +100,7 @@ export class ContextSet implements RecipientContextLookup {
   /**
    * Server side: lookup by kid and kid context. Built on first use, so a client whose
    * servers happen to share a Sender ID (its Recipient ID) is not refused.
-   * @throws {ContextConfigError} if two contexts share a Recipient ID and ID Context.
+   * @throws {ContextConfigError} if the same Recipient Context (Recipient ID, ID Context, Master Secret and Salt) is given twice.
    */
   get registry(): ContextRegistry {
     if (this.#registry === undefined) {

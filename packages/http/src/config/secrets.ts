@@ -67,7 +67,8 @@ export function isShowableEnvName(name: string): boolean {
  * (a run of 16 letters and digits: hex or base64 written where the path belongs).
  */
 function shownPath(file: string): string {
-  return /[A-Za-z0-9+=]{16}/.test(file) ? 'the file it names (the path is not shown: it looks like a secret)' : file;
+  if (/[A-Za-z0-9+=]{16}/.test(file)) return 'the file it names (the path is not shown: it looks like a secret)';
+  return file.length > 200 ? `${file.slice(0, 200)}…` : file;
 }
 
 /** Resolves a secret reference to bytes. */
@@ -82,7 +83,8 @@ export function resolveSecret(source: unknown, path: string, options: SecretOpti
     const value = (options.env ?? process.env)[name];
     if (value === undefined || value.trim() === '') {
       if (!isShowableEnvName(name)) return fail(path, `"env" names no environment variable that is set, and its value does not look like a variable's name; if it is the secret itself, put it in a variable and name that (the value is not shown)`, options);
-      return fail(path, `environment variable ${name} is not set; export it with the secret in ${encoding}`, options);
+      const how = encoding === 'hex' || encoding === 'base64' ? ` in ${encoding}` : '';
+      return fail(path, `environment variable ${name} is not set; export it with the secret${how}`, options);
     }
     return decodeText(value, encoding, `${path} (from $${name})`, options);
   }

@@ -138,7 +138,9 @@ function writeHead(this: Captured, status: number, reason?: unknown, headers?: u
   // character throws from the application's call (ERR_HTTP_INVALID_STATUS_CODE, ERR_INVALID_CHAR).
   const code = status | 0;
   if (code < 100 || code > 999) throw Object.assign(new RangeError(`Invalid status code: ${String(status)}`), { code: 'ERR_HTTP_INVALID_STATUS_CODE' });
-  if (typeof reason === 'string' && /[^\t\x20-\x7e\x80-\xff]/.test(reason)) throw Object.assign(new TypeError('Invalid character in statusMessage'), { code: 'ERR_INVALID_CHAR' });
+  // Node checks the reason that will be sent: the argument, else one set on res.statusMessage.
+  const message: unknown = typeof reason === 'string' ? reason : this.statusMessage;
+  if (typeof message === 'string' && /[^\t\x20-\x7e\x80-\xff]/.test(message)) throw Object.assign(new TypeError('Invalid character in statusMessage'), { code: 'ERR_INVALID_CHAR' });
   this.statusCode = code;
   if (typeof reason === 'string') this.statusMessage = reason;
   // Node's writeHead: after setHeader, the given fields are set one by one (last wins);
