@@ -92,10 +92,7 @@ function envName(name: string): string {
   return `OSCORE_${name.toUpperCase().replace(/[^A-Z0-9]+/g, '_')}_SECRET`;
 }
 
-/**
- * Creates `path` with `content` and mode 0600, failing if it exists ('wx': O_CREAT|O_EXCL,
- * so a file appearing after the check is not overwritten either).
- */
+/** Makes a new directory entry durable (the file's own fsync does not cover its name). */
 function fsyncDirectory(dir: string): void {
   const fd = openSync(dir, 'r');
   try {
@@ -105,6 +102,10 @@ function fsyncDirectory(dir: string): void {
   }
 }
 
+/**
+ * Creates `path` with `content` and mode 0600, failing if it exists ('wx': O_CREAT|O_EXCL,
+ * so a file appearing after the check is not overwritten either).
+ */
 function createPrivateFile(path: string, content: string): void {
   const fd = openSync(path, 'wx', 0o600);
   try {
