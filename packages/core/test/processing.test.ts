@@ -8,6 +8,7 @@ import {
   ContextRegistry,
   createSecurityContext,
   DecryptionFailedError,
+  establishFreshness,
   fromHex,
   InvalidContextError,
   InvalidMessageError,
@@ -15,11 +16,14 @@ import {
   MessageTooLargeError,
   protectRequest,
   protectResponse,
+  ReplayDetectedError,
+  ReplayWindow,
   ResponseBindingError,
   toHex,
   verifyRequest,
   verifyResponse,
   type InnerMessage,
+  type RecipientContextLookup,
   type SecurityContextParams,
 } from '../src/index.js';
 
@@ -81,6 +85,26 @@ describe('response binding (§7.1, §7.4, §5.2)', () => {
     expect(second.option.length).toBe(2);
   });
 
+  it('answers a request verified without a replay window only with its own Partial IV until its freshness is proved (Appendix B.1.2)', async () => {
+    const { client } = pair({}, '01', '');
+    const lost = createSecurityContext({ masterSecret, senderId: fromHex(''), recipientId: fromHex('01'), replayProtection: ReplayWindow.lost() });
+    const r = await protectRequest(client, get);
+    const first = await verifyRequest(lost, r.option, r.payload, { freshness: 'caller' });
+    const replay = await verifyRequest(lost, r.option, r.payload, { freshness: 'caller' }); // the window cannot tell
+    expect([first.fresh, replay.fresh]).toEqual([false, false]);
+    // Two responses under the request nonce would be two ciphertexts under one (key, nonce).
+    await expect(protectResponse(first.binding, ok('one'))).rejects.toBeInstanceOf(ResponseBindingError);
+    await expect(protectResponse(replay.binding, ok('two'))).rejects.toBeInstanceOf(ResponseBindingError);
+    const challenge = await protectResponse(first.binding, ok('echo'), { partialIV: true });
+    expect(challenge.option.length).toBe(2);
+    await verifyResponse(r.binding, challenge.option, challenge.payload);
+    // Proved fresh (an Echo exchange): the request nonce may now protect one response; the replay stays refused.
+    await establishFreshness(first);
+    await expect(protectResponse(first.binding, ok('one'))).resolves.toMatchObject({ option: new Uint8Array() });
+    await expect(establishFreshness(replay)).rejects.toBeInstanceOf(ReplayDetectedError);
+    await expect(protectResponse(replay.binding, ok('two'))).rejects.toBeInstanceOf(ResponseBindingError);
+  });
+
   it('refuses a binding on the wrong side', async () => {
     const { client, server } = pair();
     const r = await protectRequest(client, get);
@@ -118,6 +142,22 @@ describe('request verification (§8.2)', () => {
     const wrongCtx = pair({ idContext: fromHex('cc') }, '03', 'ff').client;
     const w = await protectRequest(wrongCtx, get);
     await expect(verifyRequest(registry, w.option, w.payload)).rejects.toBeInstanceOf(ContextNotFoundError);
+  });
+
+  it("holds a lookup's answer to the request's kid and kid context (§5: the server SHALL use a context with that ID Context)", async () => {
+    const { client, server } = pair({ idContext: fromHex('aa') }, '03', 'ff');
+    const loose: RecipientContextLookup = { findRecipientContexts: () => [server] }; // matches nothing, answers everything
+    const r = await protectRequest(client, get);
+    expect(toHex(r.option)).toBe('190001aa03'); // flags h|n=1, Partial IV 00, kid context aa, kid 03 (§6.1)
+    await expect(verifyRequest(loose, r.option, r.payload)).resolves.toMatchObject({ context: server });
+    // Neither 'kid context' nor 'kid' is in the AAD of this context: rewritten on the path, only the lookup can notice.
+    const rewrittenContext = fromHex('190001bb03');
+    const rewrittenKid = fromHex('190001aa04');
+    const r2 = await protectRequest(client, get);
+    await expect(verifyRequest(loose, rewrittenContext, r2.payload)).rejects.toBeInstanceOf(ContextNotFoundError);
+    await expect(verifyRequest(loose, rewrittenKid, r2.payload)).rejects.toBeInstanceOf(ContextNotFoundError);
+    const asyncLoose: RecipientContextLookup = { findRecipientContexts: async () => [server] };
+    await expect(verifyRequest(asyncLoose, rewrittenContext, r2.payload)).rejects.toBeInstanceOf(ContextNotFoundError);
   });
 
   it('tries each context sharing a Recipient ID when the request has no kid context (§3.3)', async () => {

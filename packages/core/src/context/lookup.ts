@@ -82,5 +82,20 @@ export function resolveRecipientContexts(
   kidContext: Uint8Array | undefined,
 ): readonly SecurityContext[] | Promise<readonly SecurityContext[]> {
   if (source instanceof SecurityContext) return matchesRecipient(source, kid, kidContext) ? [source] : [];
-  return source.findRecipientContexts(kid, kidContext);
+  const found = source.findRecipientContexts(kid, kidContext);
+  return Array.isArray(found) ? onlyMatching(found as readonly SecurityContext[], kid, kidContext) : Promise.resolve(found).then((list) => onlyMatching(list, kid, kidContext));
+}
+
+/**
+ * A lookup's answer, held to what it must be: the AAD and nonce are built from the
+ * context's own Recipient ID, and 'kid context' is in neither, so a lookup that matched
+ * loosely (on kid alone, say) would let a request whose kid or kid context was rewritten
+ * on the path verify. §5: "If 'kid context' is present in the request, then the server
+ * SHALL use a security context with that ID Context when verifying the request." Allocates
+ * only for a loose lookup.
+ */
+function onlyMatching(list: readonly SecurityContext[], kid: Uint8Array, kidContext: Uint8Array | undefined): readonly SecurityContext[] {
+  if (!Array.isArray(list)) return [];
+  const matches = (ctx: SecurityContext): boolean => ctx instanceof SecurityContext && matchesRecipient(ctx, kid, kidContext);
+  return list.every(matches) ? list : list.filter(matches);
 }

@@ -18,6 +18,12 @@ interface BindingState {
   readonly partialIV: PartialIV;
   /** Server: the request nonce has protected a response. Client: a response was verified. */
   used: boolean;
+  /**
+   * Server: the request was verified while the replay window was unknown and its freshness
+   * is not yet proved, so it may be a replay and its nonce may already have protected a
+   * response: only a response with a Partial IV of its own is allowed (Appendix B.1.2).
+   */
+  unproven: boolean;
 }
 
 let readState: (binding: RequestBinding) => BindingState;
@@ -46,10 +52,10 @@ export class RequestBinding {
    * @internal Bindings come from `protectRequest` and `verifyRequest`, which pass arrays
    * nobody else holds (the context's own ID, a fresh or copied Partial IV).
    */
-  constructor(role: BindingRole, context: SecurityContext, kid: Uint8Array, partialIV: PartialIV) {
+  constructor(role: BindingRole, context: SecurityContext, kid: Uint8Array, partialIV: PartialIV, unproven = false) {
     this.role = role;
     this.context = context;
-    this.#state = { kid, partialIV, used: false };
+    this.#state = { kid, partialIV, used: false, unproven };
     Object.freeze(this);
   }
 

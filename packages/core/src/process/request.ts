@@ -12,7 +12,7 @@ import { encodePartialIV, partialIVToSequenceNumber } from '../cose/partial-iv.j
 import { ContextNotFoundError, DecryptionFailedError, FreshnessRequiredError, MalformedCoseError, MalformedPlaintextError, ReplayDetectedError, UsageLimitReachedError } from '../errors.js';
 import type { InnerMessage } from '../message/inner-message.js';
 import type { SequenceNumber } from '../types.js';
-import { RequestBinding } from './binding.js';
+import { bindingState, RequestBinding } from './binding.js';
 import { innerMessageOf, plaintextOf } from './plaintext.js';
 import { failed, protectedMessage, startSpan, TELEMETRY, verifiedMessage } from '../telemetry/instrumentation.js';
 import { assertRecipientKeyUsable, countEncryption, countFailedDecryption } from './usage.js';
@@ -39,7 +39,8 @@ export interface VerifiedRequest {
   /**
    * False only with `{ freshness: 'caller' }` when the replay window was lost: the request
    * decrypted, but the window was not updated. Prove freshness (Echo), then call
-   * {@link establishFreshness} before processing it.
+   * {@link establishFreshness} before processing it. Until then the binding protects a
+   * response only with `{ partialIV: true }` (Appendix B.1.2).
    */
   readonly fresh: boolean;
 }
@@ -176,7 +177,7 @@ export async function verifyRequest(
       if (verdict === 'replayed') throw new ReplayDetectedError();
       if (verdict === 'unknown' && options.freshness !== 'caller') throw new FreshnessRequiredError();
       // The Partial IV is a view into the caller's buffer: the binding keeps its own copy.
-      const binding = new RequestBinding('server', candidate, recipientId, new Uint8Array(partialIV) as typeof partialIV);
+      const binding = new RequestBinding('server', candidate, recipientId, new Uint8Array(partialIV) as typeof partialIV, verdict === 'unknown');
       // Step 7. An authentic request whose plaintext is malformed is answered protected (§8.3)
       // — if it is known to be fresh. Otherwise it may be a replay, and a response bound to it
       // would reuse the request's nonce for a second time (Appendix B.1.2): no binding then.
@@ -209,4 +210,6 @@ export async function establishFreshness(request: VerifiedRequest): Promise<void
   const replay = request.context.replayProtection;
   const verdict = await (replay.establish !== undefined ? replay.establish(request.sequenceNumber) : replay.checkAndUpdate(request.sequenceNumber));
   if (verdict !== 'accepted') throw new ReplayDetectedError();
+  // Now the request is known to be the first with its Partial IV: its nonce may protect a response.
+  bindingState(request.binding).unproven = false;
 }

@@ -72,6 +72,9 @@ export async function protectResponse(
       // Step 3, first alternative: the request nonce; the Partial IV MUST NOT be included (step 4).
       // Using it twice would reuse a nonce under our Sender Key (§5.2, §7.2).
       if (state.used) throw new ResponseBindingError('the request nonce already protected a response; pass { partialIV: true } for further responses');
+      // Appendix B.1.2: with the replay window lost, the server "MUST use its Partial IV when
+      // generating the AEAD nonce" — a replay of this request would get a binding of its own.
+      if (state.unproven) throw new ResponseBindingError('the request was verified without a replay window (fresh: false); pass { partialIV: true }, or prove its freshness first (establishFreshness)');
       state.used = true;
       nonce = computeNonceInto(privateBuffer, commonIV, state.kid, state.partialIV);
       option = encodeOscoreOption({});
