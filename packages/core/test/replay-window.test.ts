@@ -3,11 +3,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  assertCanProtect,
   coapCode,
   createSecurityContext,
   MAX_SEQUENCE_NUMBER,
   MemorySequenceNumberSource,
   protectRequest,
+  protectResponse,
   ReplayDetectedError,
   ReplayWindow,
   sequenceNumber,
@@ -121,6 +123,22 @@ describe('Sender Sequence Number (RFC 8613 §7.2.1)', () => {
     expect((await verifyRequest(server, b.option, b.payload)).sequenceNumber).toBe(MAX_SEQUENCE_NUMBER);
     expect((await verifyRequest(server, a.option, a.payload)).sequenceNumber).toBe(MAX_SEQUENCE_NUMBER - 1);
     await expect(verifyRequest(server, b.option, b.payload)).rejects.toBeInstanceOf(ReplayDetectedError);
+  });
+
+  it('once exhausted, protects nothing more with that Sender Context: not even a response with the request nonce, which takes no number', async () => {
+    const client = createSecurityContext({ masterSecret: secret, senderId: new Uint8Array([1]), recipientId: new Uint8Array([2]) });
+    const server = createSecurityContext({ masterSecret: secret, senderId: new Uint8Array([2]), recipientId: new Uint8Array([1]), senderSequence: new MemorySequenceNumberSource(MAX_SEQUENCE_NUMBER) });
+    const ok = { code: coapCode(2, 5), options: [], payload: new Uint8Array([1]) };
+    const requests = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await protectRequest(client, get);
+      requests.push(await verifyRequest(server, r.option, r.payload));
+    }
+    expect(toHex((await protectResponse(requests[0]!.binding, ok, { partialIV: true })).option)).toBe('05ffffffffff');
+    await expect(protectResponse(requests[1]!.binding, ok, { partialIV: true })).rejects.toBeInstanceOf(SequenceNumbersExhaustedError);
+    // §7.2.1: "the endpoint MUST NOT process any more messages with the given Sender Context".
+    await expect(protectResponse(requests[2]!.binding, ok)).rejects.toBeInstanceOf(SequenceNumbersExhaustedError);
+    expect(() => assertCanProtect(server)).toThrow(SequenceNumbersExhaustedError);
   });
 
   it('refuses to start beyond 2^40 − 1', () => {

@@ -87,6 +87,8 @@ export interface ContextInternals {
   readonly expiresAt: number | undefined;
   /** Set once `count_q` exceeded `limit_q`: the Sender Key encrypts nothing more. */
   readonly senderKeyRetired: { value: boolean };
+  /** Set once the Sender Sequence Number passed 2^40 − 1: the Sender Context protects nothing more (§7.2.1). */
+  readonly senderSequenceExhausted: { value: boolean };
   /** Whether `count_q` from earlier processes was read (stored counters only; see usage.ts), and the read in progress. */
   readonly senderKeyChecked: { value: boolean; pending?: Promise<void> | undefined };
   /** Set once `count_v` exceeded `limit_v`: the Recipient Key decrypts nothing more. */
@@ -333,6 +335,7 @@ export function createSecurityContext(params: SecurityContextParams): SecurityCo
     useBytes: limits.l * cipherBlockBytes(aead),
     expiresAt: params.exp === undefined ? undefined : params.exp * 1000,
     senderKeyRetired: { value: false },
+    senderSequenceExhausted: { value: false },
     senderKeyChecked: { value: store === undefined },
     recipientKeyRetired: { value: false },
     recipientKeyChecked: { value: store === undefined },

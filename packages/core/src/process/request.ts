@@ -15,7 +15,7 @@ import type { SequenceNumber } from '../types.js';
 import { bindingState, RequestBinding } from './binding.js';
 import { innerMessageOf, plaintextOf } from './plaintext.js';
 import { failed, protectedMessage, startSpan, TELEMETRY, verifiedMessage } from '../telemetry/instrumentation.js';
-import { assertRecipientKeyUsable, countEncryption, countFailedDecryption } from './usage.js';
+import { assertRecipientKeyUsable, countEncryption, countFailedDecryption, nextSequenceNumber } from './usage.js';
 
 /** The two parts of a compressed COSE object as they travel: OSCORE option value and payload (§6). */
 export interface ProtectedMessage {
@@ -80,7 +80,7 @@ export async function protectRequest(context: SecurityContext, message: InnerMes
     // Step 2: the plaintext (validated before a sequence number is spent).
     plaintext = plaintextOf(message, 'request', context.aead);
     // Step 3: "Encode the Partial IV ... and increment the Sender Sequence Number by one."
-    const next = context.senderSequence.next();
+    const next = nextSequenceNumber(context, internals);
     const seq = typeof next === 'number' ? next : await next;
     const partialIV = encodePartialIV(seq);
     const nonce = computeNonceInto(privateBuffer, commonIV, senderId, partialIV);

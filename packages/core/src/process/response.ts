@@ -16,7 +16,7 @@ import { failed, protectedMessage, startSpan, TELEMETRY, verifiedMessage } from 
 import type { PartialIV, SequenceNumber } from '../types.js';
 import { bindingState, type RequestBinding } from './binding.js';
 import { innerMessageOf, plaintextOf } from './plaintext.js';
-import { assertRecipientKeyUsable, assertSenderKeyUsable, countEncryption, countFailedDecryption } from './usage.js';
+import { assertRecipientKeyUsable, assertSenderKeyUsable, countEncryption, countFailedDecryption, nextSequenceNumber } from './usage.js';
 import type { ProtectedMessage } from './request.js';
 
 /** Options of {@link protectResponse}. */
@@ -63,7 +63,7 @@ export async function protectResponse(
     let seq: number | undefined;
     if (options.partialIV === true) {
       // Step 3, second alternative: a new Partial IV from our Sender Sequence Number, which the message MUST carry (step 4).
-      const next = context.senderSequence.next();
+      const next = nextSequenceNumber(context, internals);
       seq = typeof next === 'number' ? next : await next;
       partialIV = encodePartialIV(seq as SequenceNumber);
       nonce = computeNonceInto(privateBuffer, commonIV, senderId, partialIV);

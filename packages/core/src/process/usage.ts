@@ -5,9 +5,34 @@
  */
 
 import type { AeadAlgorithm } from '../algorithms.js';
-import type { ContextInternals, UsageCounter } from '../context/security-context.js';
-import { UsageLimitReachedError } from '../errors.js';
+import type { ContextInternals, SecurityContext, UsageCounter } from '../context/security-context.js';
+import { SequenceNumbersExhaustedError, UsageLimitReachedError } from '../errors.js';
 import { usesOf } from '../state/usage-limits.js';
+import type { SequenceNumber } from '../types.js';
+
+/**
+ * The next Sender Sequence Number. §7.2.1: "If the Sender Sequence Number exceeds the
+ * maximum, the endpoint MUST NOT process any more messages with the given Sender Context"
+ * — remembered, so that responses with the request nonce, which take no number, stop too.
+ */
+export function nextSequenceNumber(context: SecurityContext, internals: ContextInternals): SequenceNumber | Promise<SequenceNumber> {
+  const exhausted = (err: unknown): never => {
+    if (err instanceof SequenceNumbersExhaustedError) internals.senderSequenceExhausted.value = true;
+    throw err;
+  };
+  try {
+    const next = context.senderSequence.next();
+    return typeof next === 'number' ? next : next.catch(exhausted);
+  } catch (err) {
+    return exhausted(err);
+  }
+}
+
+/** Throws once the Sender Context may protect nothing more for a reason other than its usage counts. */
+function assertSenderContextUsable(internals: ContextInternals): void {
+  if (internals.senderSequenceExhausted.value) throw new SequenceNumbersExhaustedError();
+  assertNotExpired(internals);
+}
 
 /**
  * Takes `n` counts; yields the last (0-based), so the message fits only if it is below the
@@ -27,7 +52,7 @@ function take(counter: UsageCounter, n: number): number | Promise<number> {
  * `bytes`: the COSE plaintext and the tag (the message size of §2.3). Yields `count_q` with this message.
  */
 export function countEncryption(internals: ContextInternals, bytes: number): number | Promise<number> {
-  assertNotExpired(internals);
+  assertSenderContextUsable(internals);
   const used = take(internals.q, usesOf(bytes, internals.useBytes));
   if (typeof used === 'number') return checkQ(used, internals);
   return used.then((n) => checkQ(n, internals));
@@ -82,7 +107,7 @@ function readStoredCount(
  * 'limit_q' or 'exp'. Nothing is counted; the first check in a process may read the store.
  */
 export function assertSenderKeyUsable(internals: ContextInternals): void | Promise<void> {
-  assertNotExpired(internals);
+  assertSenderContextUsable(internals);
   const { limits, q } = internals;
   const error = () => new UsageLimitReachedError('q', limits.q);
   if (internals.senderKeyRetired.value) throw error();
