@@ -304,6 +304,16 @@ describe('rejectionLogLevel', () => {
 });
 
 describe('registration', () => {
+  it('maxBodySize: Number(process.env.UNSET) (NaN) makes ready() reject with ContextConfigError naming it, instead of a server without a body limit', async () => {
+    const bad = resources.add(Fastify(), (a) => a.close());
+    bad.register(oscore, { contexts: [serverContextA()], maxBodySize: Number(undefined) });
+    const err = await bad.ready().then(
+      () => undefined,
+      (e: unknown) => e as { code?: string; path?: string },
+    );
+    expect(err).toMatchObject({ code: 'ERR_OSCORE_HTTP_CONTEXT_CONFIG', path: 'maxBodySize' });
+  });
+
   it('a second registration on the same server (here in a child context) makes ready() reject with a clear message', async () => {
     const app = resources.add(Fastify(), (a) => a.close());
     await app.register(oscore, { contexts: [serverContextA()] });

@@ -16,7 +16,7 @@ import { inspect } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Agent, fetch as undiciFetch, type Dispatcher } from 'undici';
 import { protectRequest } from '@oscore-http/core';
-import { BodyTooLargeError, ContextConfigError, createContextSet, createOscoreHandler, encodeOscoreHeader, encodeRequest, oscoreInfoOf, type ContextSet, type OscoreRequestInfo, type OscoreServerEvent } from '@oscore-http/http';
+import { BodyBuffer, BodyTooLargeError, ContextConfigError, createContextSet, createOscoreHandler, EchoIssuer, encodeOscoreHeader, encodeRequest, oscoreInfoOf, type ContextSet, type OscoreRequestInfo, type OscoreServerEvent } from '@oscore-http/http';
 import {
   allByteValues,
   clientContextA,
@@ -836,6 +836,36 @@ describe('fields the policy sends outside', () => {
     } finally {
       await agent.close();
     }
+  });
+});
+
+describe('options that would fail open (found in review)', () => {
+  it('a size that is NaN, a string, negative or a fraction, or an echoMaxAge that is not a positive number: a ContextConfigError naming the option, when the handler is made', () => {
+    const contexts = createContextSet([serverContextA()], { store: 'memory' });
+    const errorOf = (extra: Record<string, unknown>) => {
+      try {
+        createOscoreHandler({ contexts, ...extra }, () => {});
+        return undefined;
+      } catch (err) {
+        return err as ContextConfigError;
+      }
+    };
+    // Number(process.env.UNSET) is NaN, and `n > NaN` is false: each would have switched its limit off.
+    for (const [name, value] of [
+      ['maxBodySize', Number(undefined)],
+      ['maxBodySize', '1048576'],
+      ['maxHeaderSize', -1],
+      ['maxResponseSize', 2.5],
+      ['maxResponseSize', Infinity],
+      ['echoMaxAge', NaN],
+      ['echoMaxAge', 0],
+      ['echoMaxAge', '30'],
+    ] as const) {
+      expect(errorOf({ [name]: value }), `${name}: ${String(value)}`).toMatchObject({ code: 'ERR_OSCORE_HTTP_CONTEXT_CONFIG', path: name });
+    }
+    expect(errorOf({ maxBodySize: 0, maxResponseSize: 0, echoMaxAge: 0.5 })).toBeUndefined();
+    expect(() => new EchoIssuer(NaN)).toThrow(ContextConfigError);
+    expect(() => new BodyBuffer(NaN)).toThrow(RangeError);
   });
 });
 

@@ -80,6 +80,15 @@ describe('header policy', () => {
     expect(() => createHeaderPolicy({ 'content-length': 'protect' })).toThrow(ContextConfigError);
     expect(() => createHeaderPolicy({ 'x-a': 'encrypt' as 'protect' })).toThrow(ContextConfigError);
   });
+
+  it("refuses 'outer' for the outer message's own fields: a second Content-Type or Content-Length, or Transfer-Encoding over an unchunked body (RFC 9112 §6.1)", () => {
+    for (const name of ['Content-Type', 'content-length', 'transfer-encoding', 'oscore', 'connection', 'keep-alive', 'te', 'trailer', 'upgrade', 'expect']) {
+      expect(() => createHeaderPolicy({ [name]: 'outer' }), name).toThrow(ContextConfigError);
+    }
+    for (const name of ['host', 'proxy-authorization', 'proxy-authenticate', 'traceparent']) expect(() => createHeaderPolicy({ [name]: 'outer' }), name).not.toThrow();
+    expect(createHeaderPolicy({ host: 'protect' }).protectsHost).toBe(true);
+    expect(createHeaderPolicy({ host: 'outer' }).protectsHost).toBe(false);
+  });
 });
 
 describe('UnprotectedResponseError', () => {

@@ -9,6 +9,7 @@ import { stringify as stringifyQuery, type ParsedUrlQueryInput } from 'node:quer
 import { errors, type Dispatcher } from 'undici';
 import { protectRequest, type CryptoBackend, type InnerMessage, type SecurityContext } from '@oscore-http/core';
 import {
+  choiceOption,
   ContextSet,
   contextSetFromOption,
   ContextConfigError,
@@ -22,6 +23,7 @@ import {
   encodeRequest,
   HostMismatchError,
   httpOriginOf,
+  integerOption,
   NoContextForOriginError,
   normalizeOrigin,
   toHeaderList,
@@ -186,14 +188,14 @@ function targetOf(opts: DispatchOptions): string {
 export function oscore(options: OscoreInterceptorOptions): Dispatcher.DispatcherComposeInterceptor {
   const resolve = contextResolver(options.contexts, options.backend);
   const policy = createHeaderPolicy(options.headers);
-  const maxBodySize = options.maxBodySize ?? DEFAULT_MAX_BODY_SIZE;
-  const maxHeaderSize = options.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE;
-  const maxResponseBody = options.maxResponseSize ?? maxBodySize;
+  const maxBodySize = integerOption('maxBodySize', options.maxBodySize, DEFAULT_MAX_BODY_SIZE);
+  const maxHeaderSize = integerOption('maxHeaderSize', options.maxHeaderSize, DEFAULT_MAX_HEADER_SIZE);
+  const maxResponseBody = integerOption('maxResponseSize', options.maxResponseSize, maxBodySize);
   // The outer body also carries the inner header fields, options and the tag.
   const maxResponseSize = maxResponseBody + maxHeaderSize + 64 * 1024;
   const outerPathOf = typeof options.outerPath === 'function' ? options.outerPath : () => (options.outerPath as string | undefined) ?? DEFAULT_OUTER_PATH;
-  const refuse = options.unprotectedOrigins === 'refuse';
-  const peerWindow = options.peerReplayWindow ?? DEFAULT_HTTP_REPLAY_WINDOW;
+  const refuse = choiceOption('unprotectedOrigins', options.unprotectedOrigins, ['pass', 'refuse'], 'pass') === 'refuse';
+  const peerWindow = integerOption('peerReplayWindow', options.peerReplayWindow, DEFAULT_HTTP_REPLAY_WINDOW, 1);
   const gates = new WeakMap<SecurityContext, SequenceGate>();
   const gateOf = (context: SecurityContext) => {
     let gate = gates.get(context);
@@ -269,6 +271,8 @@ export function oscore(options: OscoreInterceptorOptions): Dispatcher.Dispatcher
         const { bytes, contentType } = await collectAbortably(opts.body, controller);
         const headers = toHeaderList(opts.headers);
         if (contentType !== undefined && !headers.some(([n]) => n === 'content-type')) headers.push(['content-type', contentType]);
+        // undici writes Host from the origin below this interceptor: a protected Host is added here, or nothing would go inside.
+        if (policy.protectsHost && !headers.some(([n]) => n === 'host')) headers.push(['host', new URL(origin).host]);
         const { inner, outer } = policy.split(headers);
         const message = encodeRequest({ method: opts.method, target: targetOf(opts), headers: inner, body: bytes }, { maxHeaderSize });
         const outerExtra = outer;

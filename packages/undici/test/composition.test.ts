@@ -429,6 +429,53 @@ describe('the contexts option', () => {
   });
 });
 
+describe('options that would fail open (found in review)', () => {
+  it('a limit that is NaN, a string or negative, a window below 1, or unprotectedOrigins other than pass/refuse: a ContextConfigError naming the option, when the interceptor is made', () => {
+    const errorOf = (extra: Record<string, unknown>) => {
+      try {
+        oscore({ contexts, ...extra });
+        return undefined;
+      } catch (err) {
+        return err as ContextConfigError;
+      }
+    };
+    for (const [name, value] of [
+      ['maxBodySize', Number(undefined)],
+      ['maxBodySize', '1048576'],
+      ['maxHeaderSize', -1],
+      ['maxResponseSize', 1.5],
+      ['peerReplayWindow', 0],
+      ['unprotectedOrigins', 'Refuse'],
+      ['unprotectedOrigins', true],
+    ] as const) {
+      expect(errorOf({ [name]: value }), `${name}: ${String(value)}`).toMatchObject({ code: 'ERR_OSCORE_HTTP_CONTEXT_CONFIG', path: name });
+    }
+    expect(errorOf({ maxBodySize: 0, unprotectedOrigins: 'refuse', peerReplayWindow: 1 })).toBeUndefined();
+  });
+});
+
+describe("headers: { host: 'protect' } (found in review)", () => {
+  it('puts the request’s authority inside, so the server’s application sees it and not a Host rewritten on the path', async () => {
+    const hostSeen = resources.add(
+      await startFastify({ contexts: [serverContextA({ senderId: '41', recipientId: '42' })], headers: { host: 'protect' } }, (app) => {
+        app.get('/host', async (req) => ({ host: req.headers.host ?? null, hostname: req.hostname }));
+      }),
+      (s) => s.close(),
+    );
+    const pair = createContextSet([clientContextA(hostSeen.origin, { senderId: '42', recipientId: '41' })], { store: 'memory' });
+    // Below oscore (called after it): an on-path party that rewrites the outer Host — the fault injected.
+    const rewriteHost: Dispatcher.DispatcherComposeInterceptor = (dispatch) => (opts, handler) =>
+      dispatch({ ...opts, headers: { ...(opts.headers as Record<string, string>), host: 'evil.example' } }, handler);
+    for (const [policy, expected] of [[{ host: 'protect' as const }, new URL(hostSeen.origin).host], [{}, 'evil.example']] as const) {
+      const dispatcher = compose(rewriteHost, oscore({ contexts: pair, headers: policy }));
+      const res = await dispatcher.request({ origin: hostSeen.origin, path: '/host', method: 'GET' });
+      expect(res.statusCode).toBe(200);
+      // Without Host inside, the server takes the outer one: the path chose it.
+      expect(await res.body.json()).toEqual({ host: expected, hostname: expected.replace(/:\d+$/, '') });
+    }
+  });
+});
+
 describe('undici’s redirect interceptor inside oscore (found in review)', () => {
   it('never follows an unverified 3xx from the path: the protected request goes nowhere else, and the caller gets a typed error', async () => {
     let stolen = 0;

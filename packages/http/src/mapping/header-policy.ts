@@ -42,6 +42,13 @@ const TRANSPORT = new Set([
 ]);
 // Host may be protected on request; the others never: the receiver rebuilds them.
 const NEVER_INSIDE = new Set([...TRANSPORT].filter((n) => n !== 'host'));
+// Fields of the outer message that the OSCORE layer or Node and undici write: the outer
+// Content-Type is application/oscore (RFC 8613 §11.2), the framing is the ciphertext's, and
+// connection management is the hop's. An application's value beside them would give the
+// outer message two Content-Types or Content-Lengths, or Transfer-Encoding over a body that
+// is not chunked (RFC 9112 §6.1: a sender MUST NOT send both): such fields are never 'outer'.
+// Only Host and proxy authentication, which belong to the hop, may be sent outside as they are.
+const NEVER_OUTER = new Set(['content-type', ...[...NEVER_INSIDE].filter((n) => n !== 'proxy-authorization' && n !== 'proxy-authenticate')]);
 
 /** A compiled header policy. */
 export interface HeaderPolicy {
@@ -53,11 +60,14 @@ export interface HeaderPolicy {
   passThroughRaw(rawHeaders: readonly string[]): HeaderList;
   /** Whether a protected field may be handed to the application (framing fields are rebuilt, not trusted). */
   acceptsInner(name: string): boolean;
+  /** Whether Host is configured `protect`: a client then puts the request's authority inside. */
+  readonly protectsHost: boolean;
 }
 
 /**
  * Builds a policy from per-field overrides.
- * @throws {ContextConfigError} for an unknown disposition or a framing field set to `protect`.
+ * @throws {ContextConfigError} for an unknown disposition, a transport field set to `protect`,
+ *   or a field of the outer message's own (Content-Type, framing, connection) set to `outer`.
  */
 export function createHeaderPolicy(overrides: HeaderPolicyOptions = {}): HeaderPolicy {
   const table = new Map<string, HeaderDisposition>();
@@ -68,6 +78,9 @@ export function createHeaderPolicy(overrides: HeaderPolicyOptions = {}): HeaderP
     }
     if (disposition === 'protect' && NEVER_INSIDE.has(name)) {
       throw new ContextConfigError(`headers.${raw}`, 'this field belongs to the transport and cannot be protected');
+    }
+    if (disposition === 'outer' && NEVER_OUTER.has(name)) {
+      throw new ContextConfigError(`headers.${raw}`, 'the outer message has its own (OSCORE writes it, or the connection does), so this field cannot be sent outside');
     }
     table.set(name, disposition);
   }
@@ -112,5 +125,6 @@ export function createHeaderPolicy(overrides: HeaderPolicyOptions = {}): HeaderP
     acceptsInner(name) {
       return !NEVER_INSIDE.has(name) && table.get(name) !== 'drop';
     },
+    protectsHost: table.get('host') === 'protect',
   };
 }

@@ -18,11 +18,14 @@
 
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { secondsOption } from '../config/option-values.js';
 
 /** The Echo option (RFC 9175 §2.2.1): elective, Class E in OSCORE. */
 export const ECHO_OPTION = 252;
 /** Longest Echo value (RFC 9175 §2.2.1: 1-40 bytes). */
 export const ECHO_MAX_LENGTH = 40;
+/** How long a challenge may be answered by default, in seconds. */
+const DEFAULT_ECHO_MAX_AGE = 30;
 
 const TIME_LENGTH = 4;
 const RANDOM_LENGTH = 8;
@@ -37,9 +40,12 @@ export class EchoIssuer {
   /** Values accepted so far, with their issue time (seconds), until they expire. */
   readonly #used = new Map<string, number>();
 
-  /** @param maxAgeSeconds how long a challenge may be answered. Default 30 s. */
-  constructor(maxAgeSeconds = 30) {
-    this.#maxAgeSeconds = maxAgeSeconds;
+  /**
+   * @param maxAgeSeconds how long a challenge may be answered. Default 30 s.
+   * @throws {ContextConfigError} unless a number of seconds above 0 (NaN would never expire a value).
+   */
+  constructor(maxAgeSeconds = DEFAULT_ECHO_MAX_AGE) {
+    this.#maxAgeSeconds = secondsOption('echoMaxAge', maxAgeSeconds, DEFAULT_ECHO_MAX_AGE);
   }
 
   /**

@@ -33,6 +33,7 @@ import {
   type RequestBinding,
 } from '@oscore-http/core';
 import { ContextSet } from '../config/context-set.js';
+import { integerOption } from '../config/option-values.js';
 import {
   ApplicationFailedError,
   BodyTooLargeError,
@@ -298,9 +299,9 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): O
   const lookup = toLookup(options.contexts);
   const policy = createHeaderPolicy(options.headers);
   const outerPaths = new Set(typeof options.outerPath === 'string' ? [options.outerPath] : (options.outerPath ?? [DEFAULT_OUTER_PATH, '/']));
-  const maxBodySize = options.maxBodySize ?? DEFAULT_MAX_BODY_SIZE;
-  const maxHeaderSize = options.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE;
-  const maxResponseSize = options.maxResponseSize ?? maxBodySize;
+  const maxBodySize = integerOption('maxBodySize', options.maxBodySize, DEFAULT_MAX_BODY_SIZE);
+  const maxHeaderSize = integerOption('maxHeaderSize', options.maxHeaderSize, DEFAULT_MAX_HEADER_SIZE);
+  const maxResponseSize = integerOption('maxResponseSize', options.maxResponseSize, maxBodySize);
   const limits = { maxHeaderSize };
   // The ciphertext carries the body, the protected fields, the path and query, a code, markers and a tag.
   const maxOuterBody = maxBodySize + maxHeaderSize + 64 * 1024;

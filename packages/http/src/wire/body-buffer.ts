@@ -26,6 +26,8 @@ export class BodyBuffer {
    *   declares much and sends little would have memory set aside for nothing.
    */
   constructor(limit: number, expected?: number) {
+    // A NaN limit would let any body through (`n > NaN` is false) and then fail to allocate.
+    if (!Number.isSafeInteger(limit) || limit < 0) throw new RangeError('the body limit must be a whole number of bytes');
     this.#limit = limit;
     this.#cap = expected !== undefined && Number.isSafeInteger(expected) && expected > 0 ? Math.min(expected, limit) : limit;
   }
