@@ -895,6 +895,40 @@ describe('maxHeaderSize on the receiving side', () => {
   });
 });
 
+describe('an async listener that rejects (found in review)', () => {
+  it('before answering: a protected 500 as for a throw, never a hanging request; after answering: its response stands', async () => {
+    const seen: OscoreServerEvent[] = [];
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    const { origin } = await start(
+      createOscoreHandler({ contexts: createContextSet([serverContextA()], { store: 'memory' }), onEvent: (e) => seen.push(e) }, async (req, res) => {
+        await new Promise((resolve) => setImmediate(resolve));
+        if (req.url === '/after') {
+          res.end('answered');
+          throw new Error('after the answer');
+        }
+        throw new Error('secret detail of an async bug');
+      }),
+    );
+    const agent = oscoreAgent(origin, { contexts: createContextSet([clientContextA(origin)], { store: 'memory' }) });
+    try {
+      const res = await send(agent.dispatcher, origin, '/');
+      expect(res.status).toBe(500);
+      expect(res.body.toString()).not.toContain('secret detail');
+      expect(seen).toMatchObject([{ type: 'response-failed', protected: true, status: 500, error: { code: 'ERR_OSCORE_HTTP_APPLICATION_FAILED' } }]);
+      const after = await send(agent.dispatcher, origin, '/after');
+      expect([after.status, after.body.toString()]).toEqual([200, 'answered']);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      // As node:http leaves it: the application's own error, not one of ours.
+      expect(unhandled.map((e) => (e as Error).message)).toEqual(['after the answer']);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      await agent.close();
+    }
+  });
+});
+
 describe('a listener that throws', () => {
   it.each([
     ['before writing anything', (_res: ServerResponse) => undefined],

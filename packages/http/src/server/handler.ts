@@ -113,7 +113,7 @@ export interface OscoreServerOptions {
   readonly echoMaxAge?: number;
 }
 
-type Next = (req: IncomingMessage, res: ServerResponse) => void;
+type Next = (req: IncomingMessage, res: ServerResponse) => void | Promise<unknown>;
 
 /** The listener {@link createOscoreHandler} returns. */
 export interface OscoreRequestListener {
@@ -483,13 +483,23 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): O
     };
     res.once('close', abort);
     abortOnSocketClose(req, res, abort);
-    try {
-      next(inner, res);
-    } catch (err) {
-      // A bare node:http listener that throws (frameworks catch their own): the request is
-      // verified, so it is answered protected (§8.3), a 500 without what the listener wrote.
+    // A bare node:http listener that throws (frameworks catch their own): the request is
+    // verified, so it is answered protected (§8.3), a 500 without what the listener wrote.
+    const failed = (err: unknown): boolean => {
       failure = new ApplicationFailedError(err);
-      abandonResponse(res);
+      return abandonResponse(res);
+    };
+    try {
+      const result: unknown = next(inner, res);
+      // An async listener that rejects before it answered: the same (else the request would
+      // hang). After it answered, the rejection is left unhandled, as node:http leaves it.
+      if (result instanceof Promise) {
+        result.catch((err: unknown) => {
+          if (!failed(err)) throw err;
+        });
+      }
+    } catch (err) {
+      failed(err);
     }
     // The client left while the request was being verified: the close is past, so the
     // request is aborted now that the application has its listeners on it.
@@ -507,7 +517,8 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): O
     if (!isOscore) {
       if (!allowed(req)) return reject(res, new OscoreRequiredError());
       sendContinue(res); // the application's framework does not know it was asked
-      return next(req, res);
+      void next(req, res); // unprotected: as node:http would run it, a rejection included
+      return;
     }
     handle(req, res).catch((err: unknown) => fail(res, err));
   }

@@ -276,10 +276,12 @@ export function captureResponse(res: ServerResponse, limit: number, bodyless: bo
  * The application failed before it ended `res` (its listener threw): ends the capture now,
  * with `failed` set, so `onEnd` runs once and anything the application writes later is
  * refused as after `end`. Does nothing if the application had already ended it.
+ * @returns whether it ended the capture (false: the application had).
  */
-export function abandonResponse(res: ServerResponse): void {
+export function abandonResponse(res: ServerResponse): boolean {
   const c = (res as Captured)[STATE];
-  if (c === undefined || c.ended) return;
+  if (c === undefined || c.ended) return false;
   c.failed = true;
   finish(res as Captured, c);
+  return true;
 }
