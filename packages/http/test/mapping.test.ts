@@ -301,6 +301,19 @@ describe('header fields', () => {
     expect(decodeResponse(encodeResponse({ status: 200, headers, body: empty })).headers).toEqual(headers);
   });
 
+  it('reads a field value without leading and trailing SP/HTAB, as a plain HTTP parser does (RFC 9110 §5.5); inner and obs-text spaces stay', () => {
+    const headers: [string, string][] = [
+      ['x-padded', ' \t padded value\t '],
+      ['x-nbsp', '\u00a0kept\u00a0'],
+      ['x-empty', '   '],
+    ];
+    expect(decodeResponse(encodeResponse({ status: 200, headers, body: empty })).headers).toEqual([
+      ['x-padded', 'padded value'],
+      ['x-nbsp', '\u00a0kept\u00a0'],
+      ['x-empty', ''],
+    ]);
+  });
+
   it('keeps every line of a mapped field sent more than once', () => {
     expect(roundTrip([['accept', 'application/json'], ['accept', 'application/cbor']])).toEqual([['accept', 'application/json'], ['accept', 'application/cbor']]);
     expect(roundTrip([['if-match', '"a"'], ['x-b', '1'], ['if-match', '"0123456789abcdef"']])).toEqual([['if-match', '"a"'], ['if-match', '"0123456789abcdef"'], ['x-b', '1']]);

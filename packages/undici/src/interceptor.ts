@@ -267,6 +267,9 @@ export function oscore(options: OscoreInterceptorOptions): Dispatcher.Dispatcher
         const { context: resolved, origin } = chosen instanceof Promise ? await controller.race(chosen) : chosen;
         const context = resolved instanceof Promise ? await controller.race(resolved) : resolved;
         controller.throwIfAborted();
+        // undici's Request checks these only below this interceptor, which reads them first.
+        if (typeof opts.method !== 'string') throw new errors.InvalidArgumentError('method must be a string');
+        if (typeof opts.path !== 'string') throw new errors.InvalidArgumentError('path must be a string');
         if (opts.upgrade || opts.method === 'CONNECT') throw new UnmappableMessageError('upgrades and CONNECT cannot travel inside OSCORE');
         const { bytes, contentType } = await collectAbortably(opts.body, controller);
         const headers = toHeaderList(opts.headers);

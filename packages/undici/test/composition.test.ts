@@ -454,6 +454,19 @@ describe('options that would fail open (found in review)', () => {
   });
 });
 
+describe('dispatch options undici would refuse (found in review)', () => {
+  it('no method or no path: undici’s own InvalidArgumentError, nothing sent', async () => {
+    const dispatcher = compose(oscore({ contexts }));
+    server.traffic.reset();
+    for (const opts of [{ path: '/hello' }, { method: 'GET' }]) {
+      const err = await dispatcher.request({ origin: server.origin, ...opts } as Dispatcher.RequestOptions).then(() => undefined, (e: unknown) => e);
+      expect(err).toBeInstanceOf(errors.InvalidArgumentError);
+      expect((err as Error).message).toMatch(/^(method|path) must be a string$/);
+    }
+    expect(server.traffic.seen).toEqual([]);
+  });
+});
+
 describe("headers: { host: 'protect' } (found in review)", () => {
   it('puts the request’s authority inside, so the server’s application sees it and not a Host rewritten on the path', async () => {
     const hostSeen = resources.add(

@@ -59,7 +59,25 @@ export function decodeField(bytes: Uint8Array): [string, string] {
   // Decrypted plaintext: nothing of it in the message, which reaches logs (docs/errors.md).
   if (!validName) throw new InvalidInnerMessageError('an HTTP-Field option carries a name that is not a lower-case header token');
   if (INVALID_VALUE.test(value)) throw new InvalidInnerMessageError('an HTTP-Field option carries a value with characters HTTP does not allow');
-  return [name, value];
+  return [name, name.startsWith(':') ? value : withoutOws(value)];
+}
+
+/**
+ * RFC 9110 §5.5: "a field value does not include leading or trailing whitespace" — a parser
+ * "MUST exclude such whitespace prior to evaluating the field value", as Node's and undici's
+ * do for the fields of a plain message. Only SP and HTAB: `String#trim` would also take
+ * U+00A0, which is an obs-text octet here.
+ */
+function withoutOws(value: string): string {
+  let start = 0;
+  let end = value.length;
+  while (start < end && isOws(value.charCodeAt(start))) start++;
+  while (end > start && isOws(value.charCodeAt(end - 1))) end--;
+  return start === 0 && end === value.length ? value : value.slice(start, end);
+}
+
+function isOws(c: number): boolean {
+  return c === 0x20 || c === 0x09;
 }
 
 /** Normalises Node/undici header shapes (object with string, number or array values; flat array; iterable of pairs) to a list. */
