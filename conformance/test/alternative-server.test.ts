@@ -212,6 +212,8 @@ describe('an RFC 8613 server that makes other allowed choices', () => {
       'content-type.wrong',
       'unprotected.get',
       'unprotected.post',
+      // Its echo answers every target: a success where a 4.04 is suggested, and protected.
+      'inner.not-found',
       'inner.method-code',
       'inner.repeated-option',
       'inner.proxy-uri',

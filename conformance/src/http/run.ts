@@ -9,7 +9,7 @@ import { echoChallengeOf, SuiteClient } from './client.js';
 import { SuiteInputError, TargetUnreachableError } from './errors.js';
 import { initialSequenceNumber, SuiteSequence } from './sequence.js';
 import { chooseContext, targetOrigin } from './target.js';
-import { TestRun, type HttpTestDefinition, type SuiteEnvironment } from './test-run.js';
+import { newResponseNonces, TestRun, type HttpTestDefinition, type SuiteEnvironment } from './test-run.js';
 import { HTTP_TESTS } from './tests/index.js';
 import { HTTP_TEST_CATEGORIES, type EchoMode, type HttpSuiteResult, type HttpTestResult } from './types.js';
 
@@ -108,7 +108,7 @@ export async function runHttpSuite(options: HttpSuiteOptions): Promise<HttpSuite
   const client = new SuiteClient({ origin, outerPath, context, sequence, timeoutMs });
 
   try {
-    const env: SuiteEnvironment = { client, path, echo: false, lastEchoCount: undefined, maxReplayWindow, oversize };
+    const env: SuiteEnvironment = { client, path, echo: false, lastEchoCount: undefined, maxReplayWindow, oversize, responseNonces: newResponseNonces() };
     // Preflight: one protected GET. Its answer says whether the target is there and
     // whether it implements the echo contract.
     const preflight = new TestRun(env);
@@ -134,7 +134,9 @@ export async function runHttpSuite(options: HttpSuiteOptions): Promise<HttpSuite
     if (verified === undefined) {
       warnings.push(
         `The preflight request (a protected GET ${path}) did not get a protected response that verifies: ${sent!.response.status ?? ''} ${sent!.response.diagnostic ?? sent!.response.verifyError ?? ''}`.trim() +
-          '. Check that --contexts holds the client side of a context the target has, and the outer path.',
+          (sent!.response.protected
+            ? '. The target answered with OSCORE, so it accepted the request: its response does not verify — check the response AAD (request kid and Partial IV), nonce and OSCORE field, or that --contexts is the right pair.'
+            : '. Check that --contexts holds the client side of a context the target has, and the outer path.'),
       );
     } else if (mode === 'auto' && !hasEcho) {
       warnings.push(`${path} does not implement the echo contract (no x-echo-method): only OSCORE-level outcomes are checked, not what the application saw.`);

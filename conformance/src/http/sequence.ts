@@ -6,9 +6,10 @@
  *
  * Persisting nothing, the suite derives its start from the clock: 4,096 numbers per
  * second since 2024-01-01 ({@link initialSequenceNumber}). A run uses about
- * `maxReplayWindow` + 200 numbers, so runs started at least a second apart never
- * overlap, and each run starts above the last one's highest. It still never uses a
- * number twice within a run: one nonce, one message (§7.2).
+ * 2 × `maxReplayWindow` + 500 numbers (two tests jump past the window), so with the
+ * default window runs started at least a second apart never overlap, and each run starts
+ * above the last one's highest. It still never uses a number twice within a run: one
+ * nonce, one message (§7.2).
  */
 
 import { MAX_SEQUENCE_NUMBER, sequenceNumber, type SequenceNumber, type SequenceNumberSource } from '@oscore-http/core';

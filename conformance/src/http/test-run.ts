@@ -5,8 +5,8 @@
  * module says how an outcome is judged.
  */
 
-import { toHex, type RequestBinding } from '@oscore-http/core';
-import { fieldOf, looksProtected, type InnerRequest, type OuterRequest, type ProtectedRequest, type RawResponse, type SuiteClient, type Verification } from './client.js';
+import { bindingForCapturedRequest, toHex, type RequestBinding } from '@oscore-http/core';
+import { echoChallengeOf, fieldOf, looksProtected, type InnerRequest, type OuterRequest, type ProtectedRequest, type RawResponse, type SuiteClient, type Verification } from './client.js';
 import { describeSuggestion, type Rejection } from './outcomes.js';
 import type { HttpCheck, HttpTestCategory, HttpTestResult, ResponseSummary, SentRequest } from './types.js';
 
@@ -23,6 +23,23 @@ export interface SuiteEnvironment {
   readonly maxReplayWindow: number;
   /** Body size of the oversized request. */
   readonly oversize: number;
+  /** The server's Partial IVs in the responses of the run (RFC 8613 §7.2: a nonce is used once). */
+  readonly responseNonces: ResponseNonces;
+}
+
+/** What the run saw of the nonces the server chose for its responses. */
+export interface ResponseNonces {
+  /** Partial IVs seen in verified responses, hex. */
+  readonly seen: Set<string>;
+  /** Those seen a second time (each time again). */
+  readonly repeated: string[];
+  /** Echo challenges that carried no Partial IV (Appendix B.1.2 requires one). */
+  challengesWithoutPartialIV: number;
+}
+
+/** An empty record for a new run. */
+export function newResponseNonces(): ResponseNonces {
+  return { seen: new Set(), repeated: [], challengesWithoutPartialIV: 0 };
 }
 
 /** A test of the suite. */
@@ -164,13 +181,34 @@ export class TestRun {
     return exchange;
   }
 
-  /** Judges an exchange's response against `binding` (RFC 8613 §8.4) and records the verdict. */
+  /**
+   * Judges an exchange's response against `binding` (RFC 8613 §8.4) and records the verdict.
+   * Without one, a protected answer to a replayed request is judged against a copy of the
+   * request's binding: one that verifies shows the replay was processed, which the report
+   * should say in so many words rather than "no request to verify it against".
+   */
   async verify(exchange: Exchange, binding: RequestBinding | undefined): Promise<Verification> {
-    const verification = await this.env.client.verify(exchange.response, binding);
+    const request = exchange.request;
+    const judge = binding ?? (request === undefined ? undefined : bindingForCapturedRequest(this.env.client.context, request.binding.kid, request.binding.partialIV));
+    const verification = await this.env.client.verify(exchange.response, judge);
     exchange.verification = verification;
     const count = echoCountOf(verification);
     if (count !== undefined) this.env.lastEchoCount = Math.max(count, this.env.lastEchoCount ?? 0);
+    this.#recordNonce(verification);
     return verification;
+  }
+
+  #recordNonce(v: Verification): void {
+    if (v.kind !== 'protected' || !v.verified) return;
+    const nonces = this.env.responseNonces;
+    const piv = v.option.partialIV;
+    if (piv === undefined) {
+      if (echoChallengeOf(v) !== undefined) nonces.challengesWithoutPartialIV++;
+      return;
+    }
+    const hex = toHex(piv);
+    if (nonces.seen.has(hex)) nonces.repeated.push(hex);
+    else nonces.seen.add(hex);
   }
 
   /** Protects `inner`, sends it and verifies the answer against it. */
@@ -212,20 +250,27 @@ export class TestRun {
     const seen = echoDescription(v.response.status, field('x-echo-method') ?? '(none)', field('x-echo-target') ?? '(none)', v.response.body.length, sentType === undefined ? undefined : (field('content-type') ?? '(none)'));
     const same = seen === expected && bytesEqual(v.response.body, sentBody);
     this.check(`${x.label}: echo`, same, expected, same || seen !== expected ? seen : `${seen}, different bytes`);
+    // The echo's fields are the inner response's: none may also travel in clear (§4.1: Class E).
+    const leaked = Object.keys(x.response.headers).filter((name) => name.startsWith('x-echo-'));
+    this.check(`${x.label}: inner fields only inside`, leaked.length === 0, 'no x-echo-* field in the outer response (RFC 8613 §4.1, §11.1)', leaked.length === 0 ? 'none' : `outer ${leaked.join(', ')}`);
   }
 
   /**
    * Requires an error from the CoAP processing of a request that verified: "protected"
-   * (RFC 8613 §8.3), verifying against its request, with the inner code `code`.
+   * (RFC 8613 §8.3), verifying against its request, with the inner code `code` (advisory).
+   * With `errorAdvisory`, a success inside passes too, with a note (the application ran).
    */
-  expectProtectedError(x: Exchange, code: number, name: string, why: string): void {
+  expectProtectedError(x: Exchange, code: number, name: string, why: string, options: { errorAdvisory?: boolean } = {}): void {
     const v = x.verification;
     const actual = v === undefined ? 'not judged' : describeVerification(v);
     this.check(`${x.label}: protected response`, v?.kind === 'protected' && v.verified, 'a protected response that verifies (RFC 8613 §8.3, §8.4)', actual);
     if (v?.kind !== 'protected' || !v.verified) return;
     const seen = `${codeText(v.message.code)} inside (HTTP ${v.response.status})`;
     // RFC 8613 requires only that the error of CoAP processing be protected (§8.3).
-    this.check(`${x.label}: an error inside`, v.message.code >>> 5 >= 4, 'a 4.xx or 5.xx code inside', seen);
+    const isError = v.message.code >>> 5 >= 4;
+    this.check(`${x.label}: an error inside${options.errorAdvisory === true ? ' (advisory)' : ''}`, isError, 'a 4.xx or 5.xx code inside', seen, options.errorAdvisory === true);
+    // Where a success is allowed, the application answered it: it ran once, as for an accepted request.
+    if (!isError && options.errorAdvisory === true) this.#accepted.add(x);
     this.check(`${x.label}: inner code (advisory)`, v.message.code === code, `${name} inside — ${why}`, seen, true);
   }
 

@@ -6,9 +6,11 @@
  * unsupported media type.
  */
 
+import { encodeOscoreOption, encodePartialIV, sequenceNumber } from '@oscore-http/core';
 import {
   BAD_OPTION,
   BAD_OPTION_OR_UNAUTHORIZED,
+  describeRejection,
   NOT_OSCORE_MEDIA_TYPE,
   type Rejection,
 } from '../outcomes.js';
@@ -72,8 +74,15 @@ export const headerTests: readonly HttpTestDefinition[] = [
     return { value: base64url(option), note: `flag byte ${r.option[0]!.toString(16).padStart(2, '0')} → ${option[0]!.toString(16)} (bit 0 set)` };
   }),
   header('reserved-n', 'An OSCORE option with the reserved Partial IV length n = 6 is rejected', 'RFC 8613 §6.1 ("n = 6 and n = 7 are reserved")', BAD_OPTION, (r) => {
-    const option = withFlags(r.option, (r.option[0]! & ~N_MASK) | 6);
-    return { value: base64url(option), note: 'n set to 6' };
+    // Six bytes that still read as the request's own number (00 and the number in five),
+    // the rest of the option unchanged: only a parser that takes n = 6 accepts it, and
+    // one that does finds the right kid, nonce and AAD — so the refusal must come from n.
+    const n = r.option[0]! & N_MASK;
+    const piv = r.option.subarray(1, 1 + n);
+    const six = new Uint8Array(6);
+    six.set(piv, 6 - piv.length);
+    const option = Uint8Array.of((r.option[0]! & ~N_MASK) | 6, ...six, ...r.option.subarray(1 + n));
+    return { value: base64url(option), note: `n = 6, Partial IV ${Buffer.from(six).toString('hex')} (the same number in six bytes)` };
   }),
   header('truncated-partial-iv', 'An OSCORE option shorter than its Partial IV length is rejected', 'RFC 8613 §6.1', BAD_OPTION, (r) => {
     const n = r.option[0]! & N_MASK;
@@ -91,6 +100,46 @@ export const headerTests: readonly HttpTestDefinition[] = [
     note: 'OSCORE: AA (the empty option value)',
   })),
 ];
+
+/** Sequence numbers searched, in blocks, for an `OSCORE` field that has `-` or `_`. */
+const SEARCH_BLOCK = 64;
+const SEARCH_BLOCKS = 16;
+
+/**
+ * The standard base64 alphabet writes base64url's `-` and `_` as `+` and `/` (RFC 4648
+ * §4, §5). A decoder that accepts both reads the same option, so the request is refused
+ * only by one that holds to §11.1 — which needs a field that has `-` or `_` at all: the
+ * test looks for a Sender Sequence Number whose option value gives one.
+ */
+export const standardBase64: HttpTestDefinition = {
+  id: 'header.standard-base64',
+  title: 'An OSCORE field in the standard base64 alphabet ("+", "/") is rejected',
+  rfc: 'RFC 8613 §11.1 (base64url-char = ALPHA / DIGIT / "-" / "_")',
+  category: 'header',
+  expected: `${describeRejection(BAD_OPTION)}; application not run`,
+  async run(t) {
+    const { context, sequence } = t.env.client;
+    const fields = { kid: context.senderId, kidContext: context.sendKidContext ? context.idContext : undefined };
+    let chosen: number | undefined;
+    for (let block = 0; block < SEARCH_BLOCKS && chosen === undefined; block++) {
+      const base = sequence.reserve(SEARCH_BLOCK);
+      for (let seq = base; seq < base + SEARCH_BLOCK && chosen === undefined; seq++) {
+        if (/[-_]/.test(base64url(encodeOscoreOption({ ...fields, partialIV: encodePartialIV(sequenceNumber(seq)) })))) chosen = seq;
+      }
+    }
+    if (chosen === undefined) {
+      t.check('an OSCORE field with "-" or "_"', false, `one among ${SEARCH_BLOCK * SEARCH_BLOCKS} sequence numbers`, 'none found: this context cannot show the difference');
+      return;
+    }
+    const request = await t.protect({ method: 'GET', target: t.target() }, chosen);
+    const field = oscoreField(request.outer);
+    const standard = field.replaceAll('-', '+').replaceAll('_', '/');
+    t.check('the field differs in the standard alphabet', standard !== field, `"-" or "_" in ${field}`, field);
+    const x = await t.send('#1', withField(request.outer, 'oscore', standard), { request, note: `${field} sent as ${standard}`, verifyWith: request.binding });
+    t.expectRejected(x, BAD_OPTION);
+    await t.expectNoApplicationEffect();
+  },
+};
 
 /**
  * §11.1 tells the sender to set `application/oscore`, but no receiver rule requires a

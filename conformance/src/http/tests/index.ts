@@ -3,9 +3,9 @@
  */
 
 import type { HttpTestDefinition } from '../test-run.js';
-import { bindingTests } from './binding.js';
+import { bindingTests, responseNonces } from './binding.js';
 import { bodyTests, oversized } from './bodies.js';
-import { contentTypeTests, headerTests } from './framing.js';
+import { contentTypeTests, headerTests, standardBase64 } from './framing.js';
 import { identifierTests } from './identifiers.js';
 import { innerTests } from './inner.js';
 import { methodTests } from './methods.js';
@@ -21,9 +21,12 @@ export const HTTP_TESTS: readonly HttpTestDefinition[] = Object.freeze([
   ...tamperTests,
   ...identifierTests,
   ...headerTests,
+  standardBase64,
   ...contentTypeTests,
   oversized,
   ...unprotectedTests,
   ...bindingTests,
   ...innerTests,
+  // Last: it judges the nonces of every response the run saw.
+  responseNonces,
 ]);

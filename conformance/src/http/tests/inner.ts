@@ -13,7 +13,7 @@ import type { HttpTestDefinition } from '../test-run.js';
  * An option number with no registration (RFC 7252 §12.2 registry; odd, so critical,
  * RFC 7252 §5.4.6), outside the experimental range where an implementation may define its own.
  */
-const UNASSIGNED_CRITICAL = 2049;
+export const UNASSIGNED_CRITICAL = 2049;
 
 /** A request method code with no assignment (RFC 7252 §12.1.1, RFC 8132 use 0.01–0.07). */
 const UNASSIGNED_METHOD = coapCode(0, 8);
@@ -47,7 +47,25 @@ function protectedErrorTest(test: {
   };
 }
 
+/** A target no server is expected to have: an unregistered well-known suffix (RFC 8615). */
+export const NO_SUCH_RESOURCE = '/.well-known/oscore-conformance/no-such-resource';
+
+const notFound: HttpTestDefinition = {
+  id: 'inner.not-found',
+  title: 'A verified request for a resource the server does not have is answered protected',
+  rfc: 'RFC 8613 §8.3 ("CoAP error responses derived from CoAP processing ... are protected"), §8.2 step 8; RFC 7252 §5.9.2.5',
+  category: 'inner',
+  expected: 'protected response that verifies (4.04 Not Found inside suggested)',
+  async run(t) {
+    // The application (its router) decides: a 404 is application processing, not OSCORE's,
+    // so it must not leave the server in clear. A catch-all route may answer otherwise.
+    const x = await t.exchange('request', { method: 'GET', target: NO_SUCH_RESOURCE });
+    t.expectProtectedError(x, coapCode(4, 4), '4.04 Not Found', `nothing is at ${NO_SUCH_RESOURCE}`, { errorAdvisory: true });
+  },
+};
+
 export const innerTests: readonly HttpTestDefinition[] = [
+  notFound,
   protectedErrorTest({
     id: 'inner.critical-option',
     title: 'An unrecognized critical inner option is refused with a protected error',

@@ -8,8 +8,10 @@
  * possible replay); the in-window reordering that every server must accept is `reorder`.
  */
 
+import { coapCode } from '@oscore-http/core';
 import { describeRejection, UNAUTHORIZED } from '../outcomes.js';
 import type { HttpTestDefinition } from '../test-run.js';
+import { UNASSIGNED_CRITICAL } from './inner.js';
 
 const REJECTED = `${describeRejection(UNAUTHORIZED)}; application not run`;
 
@@ -89,6 +91,24 @@ const outsideWindow: HttpTestDefinition = {
   },
 };
 
+const afterError: HttpTestDefinition = {
+  id: 'replay.after-error',
+  title: 'A request answered with a protected error, sent again, is rejected',
+  rfc: 'RFC 8613 §7.4 ("SHALL verify that the Sender Sequence Number ... has not been received before"), §8.2 step 6',
+  category: 'replay',
+  expected: `#1 answered with a protected error; replay ${REJECTED}`,
+  async run(t) {
+    // Authentic, but with an unrecognized critical option inside (RFC 7252 §5.4.1): the
+    // window is updated at decryption, whatever CoAP processing answers afterwards.
+    const first = await t.exchange('#1', { method: 'GET', target: t.target(), coap: { options: [{ number: UNASSIGNED_CRITICAL, value: new Uint8Array(0) }] } });
+    // What it answers is inner.critical-option's concern; here only that the answer is protected.
+    t.expectProtectedError(first, coapCode(4, 2), '4.02 Bad Option', 'RFC 7252 §5.4.1 gives it for a Confirmable request; HTTP has no message types', { errorAdvisory: true });
+    const replay = await t.send('replay of #1', first.outer, { request: first.request!, note: 'the bytes of #1, unchanged' });
+    t.expectRejected(replay, UNAUTHORIZED);
+    await t.expectNoApplicationEffect();
+  },
+};
+
 const insideWindow: HttpTestDefinition = {
   id: 'reorder.inside-window',
   title: 'Requests reordered inside the replay window are both accepted',
@@ -104,4 +124,4 @@ const insideWindow: HttpTestDefinition = {
   },
 };
 
-export const replayTests: readonly HttpTestDefinition[] = [identical, older, concurrent, outsideWindow, insideWindow];
+export const replayTests: readonly HttpTestDefinition[] = [identical, older, concurrent, outsideWindow, afterError, insideWindow];

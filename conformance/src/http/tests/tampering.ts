@@ -10,7 +10,7 @@
  */
 
 import { decodeOscoreOption, encodeOscoreOption, encodePartialIV, sequenceNumber } from '@oscore-http/core';
-import { BAD_OPTION, BAD_REQUEST, UNAUTHORIZED_OR_BAD_REQUEST, type Rejection } from '../outcomes.js';
+import { BAD_OPTION, BAD_REQUEST, describeRejection, UNAUTHORIZED_OR_BAD_REQUEST, type Rejection } from '../outcomes.js';
 import type { ProtectedRequest } from '../client.js';
 import type { HttpTestDefinition, TestRun } from '../test-run.js';
 import { base64url, flipBit, withBody, withField } from './alter.js';
@@ -35,6 +35,29 @@ function tamperTest(
     alter,
   });
 }
+
+/**
+ * A tampered request must not change the server's state either: a window moved by a
+ * message that did not decrypt would let anyone who can send shut a client out, every
+ * genuine number below the forged one being "too old".
+ */
+const forgedAhead: HttpTestDefinition = {
+  id: 'tamper.window',
+  title: 'A forged request far ahead does not move the replay window',
+  rfc: 'RFC 8613 §8.2 step 6 ("If decryption succeeds, update the Replay Window"), §7.4',
+  category: 'tamper',
+  expected: `#1 (forged, far ahead) ${describeRejection(BAD_REQUEST)}; #2 (authentic, behind #1 by more than the window) accepted`,
+  async run(t) {
+    const w = t.env.maxReplayWindow;
+    const base = t.env.client.sequence.reserve(w + 65);
+    const ahead = await t.protect({ method: 'GET', target: t.target('n=forged') }, base + w + 64);
+    const forged = await t.send(`#1 (seq base+${w + 64}, tag bit flipped)`, withBody(ahead.outer, flipBit(ahead.outer.body, -1)), { request: ahead, note: 'bit 0 of the last body byte (the tag) flipped', verifyWith: ahead.binding });
+    t.expectRejected(forged, BAD_REQUEST);
+    const genuine = await t.exchange('#2 (seq base+1)', { method: 'GET', target: t.target('n=genuine') }, { sequenceNumber: base + 1 });
+    t.expectAccepted(genuine);
+    await t.expectNoApplicationEffect();
+  },
+};
 
 export const tamperTests: readonly HttpTestDefinition[] = [
   tamperTest('ciphertext', 'A request with one ciphertext bit flipped is rejected', 'RFC 8613 §8.2 step 6', BAD_REQUEST, async (_t, r) => ({
@@ -65,4 +88,5 @@ export const tamperTests: readonly HttpTestDefinition[] = [
     outer: withBody(r.outer, new Uint8Array(0)),
     note: 'body removed',
   })),
+  forgedAhead,
 ];
