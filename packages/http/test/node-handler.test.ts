@@ -33,6 +33,7 @@ import {
   type TrafficCounter,
 } from '../../fastify/test/support/oscore-peers.js';
 import { heapHeld } from '../../fastify/test/support/memory.js';
+import { thrownBy } from '../../fastify/test/support/thrown.js';
 
 // ---------------------------------------------------------------------------------
 // The application: a tiny node:http listener
@@ -842,14 +843,7 @@ describe('fields the policy sends outside', () => {
 describe('options that would fail open (found in review)', () => {
   it('a size that is NaN, a string, negative or a fraction, or an echoMaxAge that is not a positive number: a ContextConfigError naming the option, when the handler is made', () => {
     const contexts = createContextSet([serverContextA()], { store: 'memory' });
-    const errorOf = (extra: Record<string, unknown>) => {
-      try {
-        createOscoreHandler({ contexts, ...extra }, () => {});
-        return undefined;
-      } catch (err) {
-        return err as ContextConfigError;
-      }
-    };
+    const errorOf = (extra: Record<string, unknown>) => thrownBy(() => createOscoreHandler({ contexts, ...extra }, () => {}));
     // Number(process.env.UNSET) is NaN, and `n > NaN` is false: each would have switched its limit off.
     for (const [name, value] of [
       ['maxBodySize', Number(undefined)],

@@ -12,6 +12,7 @@ import { ContextConfigError, createContextSet, HostMismatchError, type ContextSe
 import { oscore } from '@oscore-http/undici';
 import { startFastify, type TestServer } from '../../fastify/test/support/fastify-server.js';
 import { heapHeld } from '../../fastify/test/support/memory.js';
+import { thrownBy } from '../../fastify/test/support/thrown.js';
 import { clientContextA, Resources, serverContextA } from '../../fastify/test/support/oscore-peers.js';
 
 const resources = new Resources();
@@ -399,14 +400,7 @@ describe('the contexts option', () => {
   it('made contexts without their origin, or a key that is not an origin: a ContextConfigError that says what to give, when the interceptor is made', async () => {
     const made = await contexts.contextFor(server.origin);
     expect(made).toBeDefined();
-    const errorOf = (option: unknown) => {
-      try {
-        oscore({ contexts: option as ContextSet });
-        return undefined;
-      } catch (err) {
-        return err as ContextConfigError;
-      }
-    };
+    const errorOf = (option: unknown) => thrownBy(() => oscore({ contexts: option as ContextSet })) as ContextConfigError | undefined;
     // An array of made contexts, as a server takes them: a client cannot tell their peers.
     expect(errorOf([made])).toMatchObject({ code: 'ERR_OSCORE_HTTP_CONTEXT_CONFIG', path: 'contexts' });
     expect(errorOf([made])?.message).toMatch(/peer origin/);
@@ -431,14 +425,7 @@ describe('the contexts option', () => {
 
 describe('options that would fail open (found in review)', () => {
   it('a limit that is NaN, a string or negative, a window below 1, or unprotectedOrigins other than pass/refuse: a ContextConfigError naming the option, when the interceptor is made', () => {
-    const errorOf = (extra: Record<string, unknown>) => {
-      try {
-        oscore({ contexts, ...extra });
-        return undefined;
-      } catch (err) {
-        return err as ContextConfigError;
-      }
-    };
+    const errorOf = (extra: Record<string, unknown>) => thrownBy(() => oscore({ contexts, ...extra }));
     for (const [name, value] of [
       ['maxBodySize', Number(undefined)],
       ['maxBodySize', '1048576'],
