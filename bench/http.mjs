@@ -66,7 +66,8 @@ function usage(exitCode) {
   --connections <n>     undici connections per origin    (default 16, pipelining 1)
   --store <file|memory> OSCORE state store: the library default (file store, in a private
                         temporary directory per process) or in-memory state (default: file)
-  --baseline <dir>      also run mode oscore-ccm-baseline: the @oscore-http packages built in
+  --baseline <dir>      also run mode oscore-ccm-baseline (or the baseline modes named in --mode,
+                        e.g. oscore-gcm-openssl-baseline): the @oscore-http packages built in
                         another checkout (git worktree add <dir> <rev>; cd <dir>; npm ci;
                         npx tsc -b), for a before/after comparison in one run
   --no-pin              do not pin server/client to cores 0/1
@@ -119,9 +120,9 @@ function parseArgs(argv) {
       console.error(`--baseline ${o.baseline}: no built checkout there (packages/core/dist/index.js is missing; run npm ci && npx tsc -b in it)`);
       process.exit(2);
     }
-    if (!o.modes.includes('oscore-ccm-baseline')) o.modes = [...o.modes, 'oscore-ccm-baseline'];
+    if (!o.modes.some((m) => MODES[m]?.baseline)) o.modes = [...o.modes, 'oscore-ccm-baseline'];
   } else if (o.modes.some((m) => MODES[m].baseline)) {
-    console.error('mode oscore-ccm-baseline needs --baseline <dir>');
+    console.error('the baseline modes need --baseline <dir>');
     usage(2);
   }
   if (!o.modes.includes('plain')) console.warn('note: without --mode plain there are no ratios');

@@ -23,6 +23,8 @@ export const MODES = Object.freeze({
   'structure-both': Object.freeze({ label: 'structure only, server and client', tls: false, structure: true, structureClient: true }),
   // Only with --baseline <dir>: oscore-ccm as built in another checkout, for before/after in one run.
   'oscore-ccm-baseline': Object.freeze({ label: 'OSCORE AES-CCM-16-64-128, baseline checkout', tls: false, aeadAlgorithm: 10, baseline: true }),
+  // The same for A128GCM through the baseline checkout's OpenSSL backend.
+  'oscore-gcm-openssl-baseline': Object.freeze({ label: 'OSCORE A128GCM, OpenSSL backend, baseline checkout', tls: false, aeadAlgorithm: 'A128GCM', openssl: true, baseline: true }),
 });
 
 /** The modes run when none are asked for. */
