@@ -5,7 +5,7 @@
  *     OSCORE = 2*base64url-char        base64url-char = ALPHA / DIGIT / "-" / "_"
  */
 
-import { MAX_OSCORE_OPTION_LENGTH } from '@oscore-http/core';
+import { createSlabAllocator, MAX_OSCORE_OPTION_LENGTH } from '@oscore-http/core';
 import { MalformedOscoreHeaderError } from '../errors.js';
 
 /** Media type of OSCORE messages (RFC 8613 §13.5). */
@@ -15,12 +15,41 @@ export const APPLICATION_OSCORE = 'application/oscore';
 const MAX_HEADER_LENGTH = Math.ceil((MAX_OSCORE_OPTION_LENGTH * 4) / 3);
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+const SEXTETS = new Uint8Array(128);
+for (let v = 0; v < 64; v++) SEXTETS[ALPHABET.charCodeAt(v)] = v;
+
 /** The 6-bit value of a base64url character (already validated). */
 function sextet(code: number): number {
-  if (code >= 0x61) return code - 0x61 + 26; // a-z
-  if (code >= 0x41) return code - 0x41; // A-Z
-  if (code >= 0x30 && code <= 0x39) return code - 0x30 + 52; // 0-9
-  return code === 0x2d ? 62 : 63; // - _
+  return SEXTETS[code]!;
+}
+
+/**
+ * Where decoded option values live: slabs of their own (core's buffers.ts), holding only
+ * option values, which travel in clear. `Buffer.from(value, 'base64url')` would take them
+ * from Node's shared pool and cost a native call per header; the decoder then hands out
+ * views (the kid, the Partial IV) of a small array that must not live inside V8's heap.
+ */
+const optionValues = createSlabAllocator();
+
+/** Decodes validated, canonical, unpadded base64url (`text.length % 4 !== 1`). */
+function decodeBase64url(text: string): Uint8Array {
+  const out = optionValues((text.length * 3) >> 2);
+  let o = 0;
+  let i = 0;
+  for (; i + 4 <= text.length; i += 4) {
+    const n = (sextet(text.charCodeAt(i)) << 18) | (sextet(text.charCodeAt(i + 1)) << 12) | (sextet(text.charCodeAt(i + 2)) << 6) | sextet(text.charCodeAt(i + 3));
+    out[o++] = n >>> 16;
+    out[o++] = (n >>> 8) & 0xff;
+    out[o++] = n & 0xff;
+  }
+  const rest = text.length - i;
+  if (rest >= 2) {
+    const n = (sextet(text.charCodeAt(i)) << 18) | (sextet(text.charCodeAt(i + 1)) << 12) | (rest === 3 ? sextet(text.charCodeAt(i + 2)) << 6 : 0);
+    out[o++] = n >>> 16;
+    if (rest === 3) out[o] = (n >>> 8) & 0xff;
+  }
+  return out;
 }
 
 /** Encodes an OSCORE option value for the header field (§11.2). */
@@ -49,10 +78,9 @@ export function decodeOscoreHeader(value: string | string[] | undefined): Uint8A
   // character carries beyond the final byte must be zero (RFC 4648 §3.5).
   const unused = value.length % 4 === 2 ? 0x0f : value.length % 4 === 3 ? 0x03 : 0;
   if ((sextet(value.charCodeAt(value.length - 1)) & unused) !== 0) throw new MalformedOscoreHeaderError('it is not canonical base64url');
-  const bytes = Buffer.from(value, 'base64url');
   // "empty if the value of the HTTP OSCORE header field is a single zero byte (0x00) represented by AA" (§11.3).
-  if (bytes.length === 1 && bytes[0] === 0) return new Uint8Array(0);
-  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
+  if (value === 'AA') return new Uint8Array(0);
+  return decodeBase64url(value);
 }
 
 /**
