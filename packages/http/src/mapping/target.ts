@@ -32,6 +32,9 @@ function percentEncode(bytes: Uint8Array, safe: boolean[]): string {
 }
 
 function percentDecode(text: string): Uint8Array {
+  // Every request maps its path: a segment without escapes (the usual case) is its own
+  // bytes, copied without the intermediate array and Uint8Array.from's iteration.
+  if (!text.includes('%')) return visibleAscii(text);
   const out: number[] = [];
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
@@ -41,12 +44,25 @@ function percentDecode(text: string): Uint8Array {
       out.push(parseInt(hex, 16));
       i += 2;
     } else if (c > 0x7e || c < 0x21) {
-      throw new UnmappableMessageError('the request target contains a character that must be percent-encoded');
+      throw new UnmappableMessageError(OUTSIDE_VISIBLE_ASCII);
     } else {
       out.push(c);
     }
   }
   return Uint8Array.from(out);
+}
+
+const OUTSIDE_VISIBLE_ASCII = 'the request target contains a character that must be percent-encoded';
+
+/** The bytes of a target part without escapes; every character must be visible ASCII (0x21–0x7e). */
+function visibleAscii(text: string): Uint8Array {
+  const out = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c > 0x7e || c < 0x21) throw new UnmappableMessageError(OUTSIDE_VISIBLE_ASCII);
+    out[i] = c;
+  }
+  return out;
 }
 
 /** Uri-Path segments and Uri-Query arguments of an origin-form target (`/path?query`). */
