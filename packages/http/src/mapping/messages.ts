@@ -85,23 +85,17 @@ const MAX_URI_OPTION = 255;
 const URI_OPTIONS = [O.UriPath, O.UriQuery] as const;
 
 /**
- * Yields every field with, for mapped names, how many lines the name has at its first
- * line (0 at the others); unmapped fields have count 1. Keeps the fields' order.
+ * How many lines each mapped name has (unmapped names are absent). The encoders walk the
+ * fields in order and read a name's count at its first line: 1 maps it, more sends every
+ * line as an HTTP-Field, and the count is then set to 0 so its further lines are skipped.
+ * A plain loop, not a generator: it runs for every message.
  */
-function* groupMapped(headers: HeaderList, mapped: ReadonlySet<string>): Generator<[string, string, number]> {
+function mappedLineCounts(headers: HeaderList, mapped: ReadonlySet<string>): Map<string, number> | undefined {
   let counts: Map<string, number> | undefined;
   for (const [name] of headers) {
     if (mapped.has(name)) (counts ??= new Map()).set(name, (counts.get(name) ?? 0) + 1);
   }
-  const seen = new Set<string>();
-  for (const [name, value] of headers) {
-    if (counts === undefined || !mapped.has(name)) yield [name, value, 1];
-    else if (seen.has(name)) yield [name, value, 0];
-    else {
-      seen.add(name);
-      yield [name, value, counts.get(name)!];
-    }
-  }
+  return counts;
 }
 
 /**
@@ -245,12 +239,15 @@ export function encodeRequest(request: HttpRequestParts, limits: MappingLimits =
   }
   if (!fits || composeTarget(path, query) !== target) w.field(PSEUDO_PATH, target);
   const coded = hasContentCoding(request.headers);
-  for (const [name, value, count] of groupMapped(request.headers, MAPPED_IN_REQUESTS)) {
+  const counts = mappedLineCounts(request.headers, MAPPED_IN_REQUESTS);
+  for (const [name, value] of request.headers) {
+    const count = counts?.get(name) ?? 1;
     if (count === 0) continue; // a further line of a field already written
     if (count > 1) {
       // Several lines of a mapped field: CoAP has one option per value and no line
       // structure, so every line travels exactly and the far side reads the fields only.
       for (const [n, v] of request.headers) if (n === name) w.field(n, v);
+      counts!.set(name, 0);
     } else if (name === 'content-type' && !coded) {
       mapMediaType(w, name, value, O.ContentFormat);
     } else if (name === 'accept' && value.trim() !== '*/*') {
@@ -295,10 +292,13 @@ export function encodeResponse(response: HttpResponseParts, limits: MappingLimit
     w.field(PSEUDO_REASON, response.statusMessage);
   }
   const coded = hasContentCoding(response.headers);
-  for (const [name, value, count] of groupMapped(response.headers, MAPPED_IN_RESPONSES)) {
+  const counts = mappedLineCounts(response.headers, MAPPED_IN_RESPONSES);
+  for (const [name, value] of response.headers) {
+    const count = counts?.get(name) ?? 1;
     if (count === 0) continue;
     if (count > 1) {
       for (const [n, v] of response.headers) if (n === name) w.field(n, v);
+      counts!.set(name, 0);
     } else if (name === 'content-type' && !coded) {
       mapMediaType(w, name, value, O.ContentFormat);
     } else if (name === 'etag') {
