@@ -481,7 +481,9 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): O
         inner.destroy();
       }
     };
-    res.once('close', abort);
+    // `on`, not `once`: a response closes once, and abort is a no-op when called again;
+    // `once` would wrap the listener and remove it again on every request.
+    res.on('close', abort);
     abortOnSocketClose(req, res, abort);
     // A bare node:http listener that throws (frameworks catch their own): the request is
     // verified, so it is answered protected (§8.3), a 500 without what the listener wrote.
@@ -553,7 +555,8 @@ function abortOnSocketClose(req: IncomingMessage, res: ServerResponse, abort: ()
     });
   }
   pending.push(abort);
-  res.once('finish', () => {
+  // `on` (see the 'close' listener in handle): a response finishes once, and a second call would find nothing.
+  res.on('finish', () => {
     const i = pending.indexOf(abort);
     if (i === -1) return;
     pending[i] = pending[pending.length - 1]!;
