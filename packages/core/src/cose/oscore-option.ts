@@ -41,7 +41,9 @@ export function encodeOscoreOption(fields: OscoreOptionFields): Uint8Array {
   if (kidContext !== undefined && kidContext.length > 255) throw new RangeError("a 'kid context' has at most 255 bytes");
   const flags = n | (kid !== undefined ? FLAG_K : 0) | (kidContext !== undefined ? FLAG_H : 0);
   // "If the OSCORE flag bits are all zero (0x00), the option value SHALL be empty." (§2)
-  if (flags === 0) return new Uint8Array(0);
+  // An empty view of the public slab: fresh, as before, without `new Uint8Array(0)`, which
+  // V8 11 makes through its runtime (~0.2 µs, on every response without a Partial IV).
+  if (flags === 0) return wireBuffer(0);
   const length = 1 + n + (kidContext !== undefined ? 1 + kidContext.length : 0) + (kid?.length ?? 0);
   if (length > MAX_OSCORE_OPTION_LENGTH) throw new RangeError(`the OSCORE option value would be ${length} bytes; at most 255 fit`);
   // Public bytes, carved like a ciphertext (buffers.ts): cheap to hand to Buffer and sockets.

@@ -79,7 +79,8 @@ export function decodeOscoreHeader(value: string | string[] | undefined): Uint8A
   const unused = value.length % 4 === 2 ? 0x0f : value.length % 4 === 3 ? 0x03 : 0;
   if ((sextet(value.charCodeAt(value.length - 1)) & unused) !== 0) throw new MalformedOscoreHeaderError('it is not canonical base64url');
   // "empty if the value of the HTTP OSCORE header field is a single zero byte (0x00) represented by AA" (§11.3).
-  if (value === 'AA') return new Uint8Array(0);
+  // An empty view of the slab: `new Uint8Array(0)` costs V8 a runtime call (~0.2 µs).
+  if (value === 'AA') return optionValues(0);
   return decodeBase64url(value);
 }
 
