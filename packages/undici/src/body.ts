@@ -80,14 +80,23 @@ async function collectIterable(body: AsyncIterable<unknown> | Iterable<unknown>,
 }
 
 /**
+ * Collects a body for which {@link isInMemory} holds, synchronously: the interceptor's hot
+ * path (a string or bytes) needs no promise.
+ * @throws {BodyTooLargeError} if it is larger than `limit`.
+ */
+export function collectInMemory(body: unknown, limit: number): CollectedBody {
+  if (body === undefined || body === null) return { bytes: new Uint8Array(0), contentType: undefined };
+  return { bytes: checked(toBytes(body), limit), contentType: undefined };
+}
+
+/**
  * Collects `body` (string, bytes, ArrayBuffer, Blob, FormData, stream, or (async) iterable).
  * @param aborted polled before each chunk of an iterable: once it says so, reading stops and
  * the iterator is closed (its `finally` runs), as undici stops reading when aborted.
  * @throws {BodyTooLargeError} as soon as more than `limit` bytes arrive.
  */
 export async function collectBody(body: unknown, limit: number, aborted: () => boolean = () => false): Promise<CollectedBody> {
-  if (body === undefined || body === null) return { bytes: new Uint8Array(0), contentType: undefined };
-  if (isInMemory(body)) return { bytes: checked(toBytes(body), limit), contentType: undefined };
+  if (isInMemory(body)) return collectInMemory(body, limit);
   if (isFormDataLike(body)) {
     // Serialise as fetch would: multipart/form-data with its boundary. undici's Response knows
     // only its own FormData class, so a FormData from elsewhere (Node's global) is copied first.

@@ -32,7 +32,7 @@ import {
   type ContextConfig,
   type HeaderPolicyOptions,
 } from '@oscore-http/http';
-import { collectBody, isInMemory, type CollectedBody } from './body.js';
+import { collectBody, collectInMemory, isInMemory, type CollectedBody } from './body.js';
 import { DeferredController } from './controller.js';
 import { isAddressOf } from './host-address.js';
 import { SequenceGate } from './sequence-gate.js';
@@ -203,9 +203,17 @@ export function oscore(options: OscoreInterceptorOptions): Dispatcher.Dispatcher
     return gate;
   };
 
-  /** The body, read so that an abort meanwhile fails at once and destroys a stream body, as undici would once dispatched. */
-  async function collectAbortably(body: unknown, controller: DeferredController): Promise<CollectedBody> {
-    if (isInMemory(body)) return collectBody(body, maxBodySize);
+  /**
+   * The body, read so that an abort meanwhile fails at once and destroys a stream body, as
+   * undici would once dispatched. A body in memory (the usual string or bytes) is taken at
+   * once, without a promise to await.
+   */
+  function collectAbortably(body: unknown, controller: DeferredController): CollectedBody | Promise<CollectedBody> {
+    if (isInMemory(body)) return collectInMemory(body, maxBodySize);
+    return collectStream(body, controller);
+  }
+
+  async function collectStream(body: unknown, controller: DeferredController): Promise<CollectedBody> {
     const unwatch = controller.onAbort((reason) => (body as { destroy?: (err: Error) => void }).destroy?.(reason));
     try {
       return await controller.race(collectBody(body, maxBodySize, () => controller.aborted));
@@ -271,7 +279,8 @@ export function oscore(options: OscoreInterceptorOptions): Dispatcher.Dispatcher
         if (typeof opts.method !== 'string') throw new errors.InvalidArgumentError('method must be a string');
         if (typeof opts.path !== 'string') throw new errors.InvalidArgumentError('path must be a string');
         if (opts.upgrade || opts.method === 'CONNECT') throw new UnmappableMessageError('upgrades and CONNECT cannot travel inside OSCORE');
-        const { bytes, contentType } = await collectAbortably(opts.body, controller);
+        const collected = collectAbortably(opts.body, controller);
+        const { bytes, contentType } = collected instanceof Promise ? await collected : collected;
         const headers = toHeaderList(opts.headers);
         if (contentType !== undefined && !headers.some(([n]) => n === 'content-type')) headers.push(['content-type', contentType]);
         // undici writes Host from the origin below this interceptor: a protected Host is added here, or nothing would go inside.
