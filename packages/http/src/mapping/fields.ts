@@ -83,24 +83,29 @@ function isOws(c: number): boolean {
 /** Normalises Node/undici header shapes (object with string, number or array values; flat array; iterable of pairs) to a list. */
 export function toHeaderList(headers: unknown): HeaderList {
   const out: HeaderList = [];
-  const push = (name: unknown, value: unknown) => {
-    if (value === undefined || value === null) return;
-    const n = String(name).toLowerCase();
-    if (Array.isArray(value)) for (const v of value) out.push([n, String(v)]);
-    else out.push([n, String(value)]);
-  };
   if (headers === undefined || headers === null) return out;
   if (Array.isArray(headers)) {
-    if (headers.length > 0 && Array.isArray(headers[0])) for (const [n, v] of headers as [unknown, unknown][]) push(n, v);
-    else for (let i = 0; i + 1 < headers.length; i += 2) push(headers[i], headers[i + 1]);
+    if (headers.length > 0 && Array.isArray(headers[0])) for (const [n, v] of headers as [unknown, unknown][]) pushField(out, n, v);
+    else for (let i = 0; i + 1 < headers.length; i += 2) pushField(out, headers[i], headers[i + 1]);
     return out;
   }
   if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function' && typeof headers !== 'string') {
-    for (const pair of headers as Iterable<[unknown, unknown]>) push(pair[0], pair[1]);
+    for (const pair of headers as Iterable<[unknown, unknown]>) pushField(out, pair[0], pair[1]);
     return out;
   }
-  for (const [n, v] of Object.entries(headers as Record<string, unknown>)) push(n, v);
+  // Own enumerable keys, as Object.entries, without a [key, value] array per field: this
+  // runs for every response a framework writes with a header object (fastify's reply).
+  const record = headers as Record<string, unknown>;
+  for (const name of Object.keys(record)) pushField(out, name, record[name]);
   return out;
+}
+
+/** Appends a field's lines to `out`: none for a missing value, one per element of an array. */
+function pushField(out: HeaderList, name: unknown, value: unknown): void {
+  if (value === undefined || value === null) return;
+  const n = String(name).toLowerCase();
+  if (Array.isArray(value)) for (const v of value) out.push([n, String(v)]);
+  else out.push([n, String(value)]);
 }
 
 // Node's rules for folding repeated request headers (IncomingMessage#headers).
