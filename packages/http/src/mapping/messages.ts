@@ -364,13 +364,14 @@ interface Collected {
   fields: HeaderList;
   /** Bytes of the HTTP-Field options, as counted against `maxHeaderSize`. */
   fieldBytes: number;
-  exact: Map<string, string>;
+  /** Pseudo-fields (`:path`, `:status`, `:reason`); made only when one arrives, which is rare. */
+  exact: Map<string, string> | undefined;
   byNumber: Map<number, CoapOption[]>;
 }
 
 function collect(message: InnerMessage, knownCritical: Set<number>, maxHeaderSize = Infinity): Collected {
   const fields: HeaderList = [];
-  const exact = new Map<string, string>();
+  let exact: Map<string, string> | undefined;
   const byNumber = new Map<number, CoapOption[]>();
   let fieldBytes = 0;
   for (const option of message.options) {
@@ -379,7 +380,7 @@ function collect(message: InnerMessage, knownCritical: Set<number>, maxHeaderSiz
       fieldBytes += option.value.length;
       if (fieldBytes > maxHeaderSize) throw new HeadersTooLargeError(maxHeaderSize);
       const [name, value] = decodeField(option.value);
-      if (name.startsWith(':')) exact.set(name, value);
+      if (name.startsWith(':')) (exact ??= new Map()).set(name, value);
       else fields.push([name, value]);
       continue;
     }
@@ -444,7 +445,7 @@ export function decodeRequest(message: InnerMessage, limits: MappingLimits = {})
     throw new InvalidInnerMessageError('it asks for a forward proxy (Proxy-Uri or Proxy-Scheme), which this endpoint is not', '5.05');
   }
   for (const number of URI_OPTIONS) for (const o of byNumber.get(number) ?? []) outOfRange(o, MAX_URI_OPTION);
-  const exactTarget = exact.get(PSEUDO_PATH);
+  const exactTarget = exact?.get(PSEUDO_PATH);
   // §5.10.1: "The value of a Uri-Path Option MUST NOT be "." or ".."". Composed into an HTTP
   // target, they would get a meaning (RFC 3986 §5.2.4) the options do not have. With the
   // exact target (:path) the options are not used.
@@ -511,8 +512,8 @@ export function decodeResponse(message: InnerMessage, limits: MappingLimits = {}
     const value = decodeUint(httpCode[0]!.value);
     if (httpCode.length > 1 || value === undefined || value < 200 || value > 599) throw new InvalidInnerMessageError('the HTTP-Code option does not hold a final status (200-599)');
     status = value;
-  } else if (message.payload.length === 0 && refinedStatus(exact.get(PSEUDO_STATUS), message.code)) {
-    status = Number(exact.get(PSEUDO_STATUS)); // see encodeResponse; any other `:status` is ignored, as an elective option may be
+  } else if (message.payload.length === 0 && refinedStatus(exact?.get(PSEUDO_STATUS), message.code)) {
+    status = Number(exact!.get(PSEUDO_STATUS)); // see encodeResponse; any other `:status` is ignored, as an elective option may be
   } else {
     status = codeToStatus(message.code, message.payload.length > 0);
   }
@@ -551,6 +552,6 @@ export function decodeResponse(message: InnerMessage, limits: MappingLimits = {}
     headers.push([maxAgeField, maxAgeField === 'retry-after' ? String(seconds) : `max-age=${seconds}`]);
   }
   checkRebuilt(headers, rebuilt, fieldBytes - implied, limits.maxHeaderSize);
-  return { status, statusMessage: exact.get(PSEUDO_REASON) ?? STATUS_CODES[status], headers, body: message.payload };
+  return { status, statusMessage: exact?.get(PSEUDO_REASON) ?? STATUS_CODES[status], headers, body: message.payload };
 }
 
