@@ -584,7 +584,12 @@ function kidOf(option: Uint8Array): string | undefined {
   }
 }
 
+/** The flag bit of a 'kid context' in the option's first byte (RFC 8613 §6.1, h). */
+const FLAG_KID_CONTEXT = 0x10;
+
 function kidContextOf(option: Uint8Array): string | undefined {
+  // Most requests carry none: no second decode of the option for them.
+  if (option.length === 0 || (option[0]! & FLAG_KID_CONTEXT) === 0) return undefined;
   const kidContext = decodeOscoreOption(option).kidContext;
   return kidContext === undefined ? undefined : toHex(kidContext);
 }

@@ -113,6 +113,7 @@ export function decodeOscoreHeader(value: string | string[] | undefined): Uint8A
  */
 export function isOscoreContentType(value: string | readonly string[] | undefined): boolean {
   if (typeof value !== 'string') return false;
+  if (value === APPLICATION_OSCORE) return true; // as every OSCORE peer sends it: no copies to compare
   const semi = value.indexOf(';');
   return (semi === -1 ? value : value.slice(0, semi)).trim().toLowerCase() === APPLICATION_OSCORE;
 }
