@@ -85,17 +85,30 @@ const MAX_URI_OPTION = 255;
 const URI_OPTIONS = [O.UriPath, O.UriQuery] as const;
 
 /**
- * How many lines each mapped name has (unmapped names are absent). The encoders walk the
- * fields in order and read a name's count at its first line: 1 maps it, more sends every
- * line as an HTTP-Field, and the count is then set to 0 so its further lines are skipped.
- * A plain loop, not a generator: it runs for every message.
+ * How many lines each mapped name has (unmapped names are absent), or `undefined` when no
+ * mapped name has more than one line (the usual case: every name then counts 1). The
+ * encoders walk the fields in order and read a name's count at its first line: 1 maps it,
+ * more sends every line as an HTTP-Field, and the count is then set to 0 so its further
+ * lines are skipped. Plain loops, not a generator: this runs for every message.
  */
 function mappedLineCounts(headers: HeaderList, mapped: ReadonlySet<string>): Map<string, number> | undefined {
-  let counts: Map<string, number> | undefined;
+  if (!repeatsMappedName(headers, mapped)) return undefined;
+  const counts = new Map<string, number>();
   for (const [name] of headers) {
-    if (mapped.has(name)) (counts ??= new Map()).set(name, (counts.get(name) ?? 0) + 1);
+    if (mapped.has(name)) counts.set(name, (counts.get(name) ?? 0) + 1);
   }
   return counts;
+}
+
+/** Whether a mapped name has more than one line (a mapping knows at most a handful of names). */
+function repeatsMappedName(headers: HeaderList, mapped: ReadonlySet<string>): boolean {
+  const seen: string[] = [];
+  for (const [name] of headers) {
+    if (!mapped.has(name)) continue;
+    if (seen.includes(name)) return true;
+    seen.push(name);
+  }
+  return false;
 }
 
 /**
