@@ -1,6 +1,7 @@
 /** The OSCORE header field (RFC 8613 §11.1–11.3) and the header policy. */
 
 import { fromHex, toHex } from '@oscore-http/core';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ContextConfigError, createHeaderPolicy, decodeOscoreHeader, encodeOscoreHeader, isOscoreContentType, MalformedOscoreHeaderError, UnprotectedResponseError } from '../src/index.js';
 
@@ -29,6 +30,24 @@ describe('OSCORE header field', () => {
     ['longer than any option value', 'A'.repeat(400)],
   ])('refuses %s', (_label, value) => {
     expect(() => decodeOscoreHeader(value as string | string[] | undefined)).toThrow(MalformedOscoreHeaderError);
+  });
+
+  it("agrees with Node's own base64url codec (RFC 4648 §5) for every option value up to 255 bytes, both ways", () => {
+    fc.assert(
+      // Not the single byte 00: its field, AA, stands for the empty value (§11.3), and no option value is 00 (§6.1).
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 255 }).filter((b) => !(b.length === 1 && b[0] === 0)), (bytes) => {
+        const field = encodeOscoreHeader(bytes);
+        expect(field).toBe(Buffer.from(bytes).toString('base64url'));
+        expect(Buffer.from(decodeOscoreHeader(field)).equals(Buffer.from(bytes))).toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
+    // Every character in every position of a short field, against Node's decoder.
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    for (const c of alphabet) {
+      const field = `${c}${c}${c}${c}${c}w`;
+      expect(toHex(decodeOscoreHeader(field))).toBe(Buffer.from(field, 'base64url').toString('hex'));
+    }
   });
 
   it('recognises application/oscore case-insensitively', () => {
