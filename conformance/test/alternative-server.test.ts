@@ -25,8 +25,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { coapCode, OscoreError, protectResponse, verifyRequest, type InnerMessage, type RequestBinding, type SecurityContext } from '@oscore-http/core';
-import { createContextSet, decodeOscoreHeader, decodeRequest, ECHO_OPTION, encodeOscoreHeader, encodeResponse, type ContextConfig } from '@oscore-http/http';
+import { coapCode, OscoreError, protectResponse, sequenceNumber, verifyRequest, type InnerMessage, type RequestBinding, type SecurityContext } from '@oscore-http/core';
+import { createContextSet, decodeOscoreHeader, decodeRequest, decodeResponse, ECHO_OPTION, encodeOscoreHeader, encodeResponse, type ContextConfig } from '@oscore-http/http';
 import { HTTP_TESTS, runHttpSuite, type HttpSuiteResult } from '../src/index.js';
 
 const SECRET = { hex: '0f1e2d3c4b5a69788796a5b4c3d2e1f000112233445566778899aabbccddeeff' };
@@ -69,11 +69,19 @@ interface AltOptions {
   readonly withoutRfc8132?: boolean;
   /** A smaller outer body limit, above which the answer is an unprotected 413 (RFC 8075 §7 for 4.13). Default: 128 KiB, then the connection is closed. */
   readonly bodyLimit413?: number;
+  /** A defect: every response carries Partial IV 0 — one nonce for all (RFC 8613 §7.2). */
+  readonly responsePartialIVZero?: boolean;
+  /** A defect: the echo's response fields also go outside, in clear (§4.1: Class E). */
+  readonly echoFieldsOutside?: boolean;
+  /** A defect: a verified request for anything but the echo gets a plain 404 (§8.3: protected). */
+  readonly notFoundInClear?: boolean;
 }
 
 async function startAlternativeServer(options: AltOptions = {}): Promise<AltServer> {
   const errors = options.errors ?? 'mapped';
-  const lookup = createContextSet(SERVER_CONTEXTS, { store: 'memory' }).registry;
+  // The defect of responsePartialIVZero: a Sender Sequence Number that never moves.
+  const state0 = options.responsePartialIVZero === true ? { state: () => ({ senderSequence: { next: () => sequenceNumber(0) } }) } : {};
+  const lookup = createContextSet(SERVER_CONTEXTS, { store: 'memory', ...state0 }).registry;
   const fresh = new Set<SecurityContext>();
   const issued = new Map<SecurityContext, Uint8Array>();
   let count = 0;
@@ -100,7 +108,8 @@ async function startAlternativeServer(options: AltOptions = {}): Promise<AltServ
 
   async function protectedAnswer(res: ServerResponse, binding: RequestBinding, message: InnerMessage): Promise<void> {
     const { option, payload } = await protectResponse(binding, message, { partialIV: !options.challengeWithoutPartialIV });
-    res.writeHead(200, { 'content-type': 'application/oscore', oscore: encodeOscoreHeader(option), 'content-length': payload.length }).end(payload);
+    const leaked = options.echoFieldsOutside === true ? Object.fromEntries(decodeResponse(message).headers.filter(([n]) => n.startsWith('x-echo-'))) : {};
+    res.writeHead(200, { ...leaked, 'content-type': 'application/oscore', oscore: encodeOscoreHeader(option), 'content-length': payload.length }).end(payload);
   }
 
   function application(method: string, target: string, type: string | undefined, body: Uint8Array): InnerMessage {
@@ -155,6 +164,7 @@ async function startAlternativeServer(options: AltOptions = {}): Promise<AltServ
       if (!(err instanceof OscoreError)) throw err;
       return protectedAnswer(res, binding, { code: coapCode(4, 0), options: [], payload: new Uint8Array(0) });
     }
+    if (options.notFoundInClear === true && !parts.target.startsWith('/conformance/echo')) return plain(res, 404, undefined);
     const type = parts.headers.find(([n]) => n === 'content-type')?.[1];
     return protectedAnswer(res, binding, application(parts.method, parts.target, type, parts.body));
   }
@@ -268,11 +278,24 @@ describe('an RFC 8613 server that makes other allowed choices', () => {
     });
   });
 
-  it('warns when its Echo challenge carries no Partial IV (Appendix B.1.2: MUST include it)', { timeout: 60_000 }, async () => {
-    const result = await runHttpSuite({ target: (await startAlternativeServer({ challengeWithoutPartialIV: true })).url, contexts: CLIENT_CONTEXTS, outerPath: OUTER_PATH, only: ['method.get'], sequenceStart: 5_000 });
+  it('an Echo challenge without its own Partial IV: a warning and a note, not a failure (Appendix B.1.2 binds a server that lost its state; this one challenges with its window intact)', { timeout: 60_000 }, async () => {
+    const result = await runHttpSuite({ target: (await startAlternativeServer({ challengeWithoutPartialIV: true })).url, contexts: CLIENT_CONTEXTS, outerPath: OUTER_PATH, only: ['method.get', 'binding.response-nonces'], sequenceStart: 5_000 });
     expect(result.preflight.map((r) => r.response.innerStatus)).toEqual([401, 200]);
     expect(result.warnings).toEqual([
       'The Echo challenge of the preflight request carried no Partial IV: RFC 8613 Appendix B.1.2 requires the server to use its own Partial IV and to include it.',
     ]);
+    expect(failures(result)).toEqual([]);
+    expect(result.tests.find((t) => t.id === 'binding.response-nonces')!.notes).toEqual([expect.stringMatching(/^Echo challenges \(advisory\): suggested each with the server's own Partial IV .*, got 1 without one$/)]);
+  });
+
+  it.each([
+    ['responsePartialIVZero', ['binding.response-nonces'], /^response Partial IVs: expected each new .*, got repeated: 0$/],
+    // Every accepted request shows it: the GET, and the four of binding.response-nonces.
+    ['echoFieldsOutside', ['method.get', 'binding.response-nonces'], /^#1: inner fields only inside: expected no x-echo-\* field in the outer response .*, got outer x-echo-method, x-echo-target, x-echo-count$/],
+    ['notFoundInClear', ['inner.not-found'], /^request: protected response: expected a protected response that verifies .*, got unprotected 404$/],
+  ] as const)('still fails a server with the defect %s, on %j', { timeout: 60_000 }, async (defect, ids, detail) => {
+    const result = await runHttpSuite({ target: (await startAlternativeServer({ [defect]: true })).url, contexts: CLIENT_CONTEXTS, outerPath: OUTER_PATH, only: ['method.get', 'inner.not-found', 'binding.response-nonces'], sequenceStart: 5_000 });
+    expect(failures(result).map((f) => f.split(':')[0])).toEqual(ids);
+    expect(result.tests.find((t) => t.id === ids[0])!.detail).toMatch(detail);
   });
 });

@@ -7,7 +7,7 @@ import { DEFAULT_OUTER_PATH } from '@oscore-http/http';
 import type { ContextConfig } from '@oscore-http/http';
 import { echoChallengeOf, SuiteClient } from './client.js';
 import { SuiteInputError, TargetUnreachableError } from './errors.js';
-import { initialSequenceNumber, SuiteSequence } from './sequence.js';
+import { initialSequenceNumber, SEQUENCE_NUMBERS_PER_SECOND, SuiteSequence } from './sequence.js';
 import { chooseContext, targetOrigin } from './target.js';
 import { newResponseNonces, TestRun, type HttpTestDefinition, type SuiteEnvironment } from './test-run.js';
 import { HTTP_TESTS } from './tests/index.js';
@@ -156,6 +156,13 @@ export async function runHttpSuite(options: HttpSuiteOptions): Promise<HttpSuite
       const result = t.result(test, performance.now() - testStarted, error);
       results.push(result);
       options.onTestEnd?.(result, index, tests.length);
+    }
+    // Runs started a second apart get start numbers this far apart: a run that used more
+    // overlaps the next one, whose first requests the target would then refuse as replays.
+    const used = sequence.upcoming - sequenceStart;
+    if (options.sequenceStart === undefined && used > SEQUENCE_NUMBERS_PER_SECOND) {
+      const seconds = Math.ceil(used / SEQUENCE_NUMBERS_PER_SECOND);
+      warnings.push(`This run used ${used} sequence numbers, more than the ${SEQUENCE_NUMBERS_PER_SECOND} a second of clock gives each run: start the next run against this target at least ${seconds} s after this one began, or give --sequence-start ${sequence.upcoming}.`);
     }
     return {
       target: { origin, outerPath, path, context: label, echo, sequenceStart, maxReplayWindow },

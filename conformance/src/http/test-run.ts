@@ -5,7 +5,7 @@
  * module says how an outcome is judged.
  */
 
-import { bindingForCapturedRequest, toHex, type RequestBinding } from '@oscore-http/core';
+import { bindingForCapturedRequest, partialIVToSequenceNumber, toHex, type RequestBinding } from '@oscore-http/core';
 import { echoChallengeOf, fieldOf, looksProtected, type InnerRequest, type OuterRequest, type ProtectedRequest, type RawResponse, type SuiteClient, type Verification } from './client.js';
 import { describeSuggestion, type Rejection } from './outcomes.js';
 import type { HttpCheck, HttpTestCategory, HttpTestResult, ResponseSummary, SentRequest } from './types.js';
@@ -29,10 +29,10 @@ export interface SuiteEnvironment {
 
 /** What the run saw of the nonces the server chose for its responses. */
 export interface ResponseNonces {
-  /** Partial IVs seen in verified responses, hex. */
-  readonly seen: Set<string>;
+  /** Partial IVs seen in verified responses, as sequence numbers. */
+  readonly seen: Set<number>;
   /** Those seen a second time (each time again). */
-  readonly repeated: string[];
+  readonly repeated: number[];
   /** Echo challenges that carried no Partial IV (Appendix B.1.2 requires one). */
   challengesWithoutPartialIV: number;
 }
@@ -206,9 +206,11 @@ export class TestRun {
       if (echoChallengeOf(v) !== undefined) nonces.challengesWithoutPartialIV++;
       return;
     }
-    const hex = toHex(piv);
-    if (nonces.seen.has(hex)) nonces.repeated.push(hex);
-    else nonces.seen.add(hex);
+    // Each verified response answers another request, so a number seen twice is one nonce
+    // under two plaintexts and AADs (the same bytes could not verify against both).
+    const seq = partialIVToSequenceNumber(piv);
+    if (nonces.seen.has(seq)) nonces.repeated.push(seq);
+    else nonces.seen.add(seq);
   }
 
   /** Protects `inner`, sends it and verifies the answer against it. */
@@ -258,12 +260,14 @@ export class TestRun {
   /**
    * Requires an error from the CoAP processing of a request that verified: "protected"
    * (RFC 8613 §8.3), verifying against its request, with the inner code `code` (advisory).
-   * With `errorAdvisory`, a success inside passes too, with a note (the application ran).
+   * With `errorAdvisory`, a success inside passes too, with a note (the application ran);
+   * with `protectedAdvisory`, so does any answer (for a test that judges something else).
    */
-  expectProtectedError(x: Exchange, code: number, name: string, why: string, options: { errorAdvisory?: boolean } = {}): void {
+  expectProtectedError(x: Exchange, code: number, name: string, why: string, options: { errorAdvisory?: boolean; protectedAdvisory?: boolean } = {}): void {
     const v = x.verification;
     const actual = v === undefined ? 'not judged' : describeVerification(v);
-    this.check(`${x.label}: protected response`, v?.kind === 'protected' && v.verified, 'a protected response that verifies (RFC 8613 §8.3, §8.4)', actual);
+    const soft = options.protectedAdvisory === true;
+    this.check(`${x.label}: protected response${soft ? ' (advisory)' : ''}`, v?.kind === 'protected' && v.verified, 'a protected response that verifies (RFC 8613 §8.3, §8.4)', actual, soft);
     if (v?.kind !== 'protected' || !v.verified) return;
     const seen = `${codeText(v.message.code)} inside (HTTP ${v.response.status})`;
     // RFC 8613 requires only that the error of CoAP processing be protected (§8.3).

@@ -150,7 +150,7 @@ describe('request verification (§8.2)', () => {
     const r = await protectRequest(client, get);
     expect(toHex(r.option)).toBe('190001aa03'); // flags h|n=1, Partial IV 00, kid context aa, kid 03 (§6.1)
     await expect(verifyRequest(loose, r.option, r.payload)).resolves.toMatchObject({ context: server });
-    // Neither 'kid context' nor 'kid' is in the AAD of this context: rewritten on the path, only the lookup can notice.
+    // The AAD and nonce come from the context's own Recipient ID, and 'kid context' is in neither: rewritten on the path, only the lookup can notice.
     const rewrittenContext = fromHex('190001bb03');
     const rewrittenKid = fromHex('190001aa04');
     const r2 = await protectRequest(client, get);

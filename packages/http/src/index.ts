@@ -26,7 +26,7 @@ export {
   type ContextSetOptions,
 } from './config/context-file.js';
 export { readFileBounded } from './config/bounded-read.js';
-export { choiceOption, integerOption } from './config/option-values.js';
+export { choiceOption, integerOption, sizeOption } from './config/option-values.js';
 export { ContextSet, httpOriginOf, normalizeOrigin } from './config/context-set.js';
 export { jsonSyntaxDetail, withoutJsonExcerpt } from './config/json-syntax.js';
 export { isShowableEnvName, resolveSecret, type SecretSource } from './config/secrets.js';

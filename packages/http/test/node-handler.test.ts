@@ -861,6 +861,17 @@ describe('options that would fail open (found in review)', () => {
     expect(() => new EchoIssuer(NaN)).toThrow(ContextConfigError);
     expect(() => new BodyBuffer(NaN)).toThrow(RangeError);
   });
+
+  it('Number.MAX_SAFE_INTEGER for "no limit", on both sides: requests are served (the derived outer limit stays an exact integer)', async () => {
+    const { origin } = await start(createOscoreHandler({ contexts: createContextSet([serverContextA()], { store: 'memory' }), maxBodySize: Number.MAX_SAFE_INTEGER, maxResponseSize: Number.MAX_SAFE_INTEGER }, (_req, res) => res.end('served')));
+    const agent = oscoreAgent(origin, { contexts: createContextSet([clientContextA(origin)], { store: 'memory' }), interceptor: { maxBodySize: Number.MAX_SAFE_INTEGER, maxResponseSize: Number.MAX_SAFE_INTEGER } });
+    try {
+      const res = await send(agent.dispatcher, origin, '/');
+      expect([res.status, res.body.toString()]).toEqual([200, 'served']);
+    } finally {
+      await agent.close();
+    }
+  });
 });
 
 describe('maxHeaderSize on the receiving side', () => {
@@ -896,13 +907,19 @@ describe('an async listener that rejects (found in review)', () => {
     const onUnhandled = (reason: unknown) => unhandled.push(reason);
     process.on('unhandledRejection', onUnhandled);
     const { origin } = await start(
-      createOscoreHandler({ contexts: createContextSet([serverContextA()], { store: 'memory' }), onEvent: (e) => seen.push(e) }, async (req, res) => {
-        await new Promise((resolve) => setImmediate(resolve));
-        if (req.url === '/after') {
-          res.end('answered');
-          throw new Error('after the answer');
+      createOscoreHandler({ contexts: createContextSet([serverContextA()], { store: 'memory' }), onEvent: (e) => seen.push(e) }, (req, res) => {
+        if (req.url === '/thenable') {
+          // Not a native Promise (another realm, a promise library): awaited all the same.
+          return { then: (_resolve: unknown, reject: (err: Error) => void) => setImmediate(() => reject(new Error('secret detail of a thenable'))) };
         }
-        throw new Error('secret detail of an async bug');
+        return (async () => {
+          await new Promise((resolve) => setImmediate(resolve));
+          if (req.url === '/after') {
+            res.end('answered');
+            throw new Error('after the answer');
+          }
+          throw new Error('secret detail of an async bug');
+        })();
       }),
     );
     const agent = oscoreAgent(origin, { contexts: createContextSet([clientContextA(origin)], { store: 'memory' }) });
@@ -911,6 +928,9 @@ describe('an async listener that rejects (found in review)', () => {
       expect(res.status).toBe(500);
       expect(res.body.toString()).not.toContain('secret detail');
       expect(seen).toMatchObject([{ type: 'response-failed', protected: true, status: 500, error: { code: 'ERR_OSCORE_HTTP_APPLICATION_FAILED' } }]);
+      const thenable = await send(agent.dispatcher, origin, '/thenable');
+      expect(thenable.status).toBe(500);
+      expect(thenable.body.toString()).not.toContain('secret detail');
       const after = await send(agent.dispatcher, origin, '/after');
       expect([after.status, after.body.toString()]).toEqual([200, 'answered']);
       await new Promise((resolve) => setTimeout(resolve, 20));

@@ -24,6 +24,7 @@ import {
   HostMismatchError,
   httpOriginOf,
   integerOption,
+  sizeOption,
   NoContextForOriginError,
   normalizeOrigin,
   toHeaderList,
@@ -188,9 +189,9 @@ function targetOf(opts: DispatchOptions): string {
 export function oscore(options: OscoreInterceptorOptions): Dispatcher.DispatcherComposeInterceptor {
   const resolve = contextResolver(options.contexts, options.backend);
   const policy = createHeaderPolicy(options.headers);
-  const maxBodySize = integerOption('maxBodySize', options.maxBodySize, DEFAULT_MAX_BODY_SIZE);
-  const maxHeaderSize = integerOption('maxHeaderSize', options.maxHeaderSize, DEFAULT_MAX_HEADER_SIZE);
-  const maxResponseBody = integerOption('maxResponseSize', options.maxResponseSize, maxBodySize);
+  const maxBodySize = sizeOption('maxBodySize', options.maxBodySize, DEFAULT_MAX_BODY_SIZE);
+  const maxHeaderSize = sizeOption('maxHeaderSize', options.maxHeaderSize, DEFAULT_MAX_HEADER_SIZE);
+  const maxResponseBody = sizeOption('maxResponseSize', options.maxResponseSize, maxBodySize);
   // The outer body also carries the inner header fields, options and the tag.
   const maxResponseSize = maxResponseBody + maxHeaderSize + 64 * 1024;
   const outerPathOf = typeof options.outerPath === 'function' ? options.outerPath : () => (options.outerPath as string | undefined) ?? DEFAULT_OUTER_PATH;
@@ -224,6 +225,11 @@ export function oscore(options: OscoreInterceptorOptions): Dispatcher.Dispatcher
 
   return (dispatch) =>
     function oscoreInterceptor(opts: DispatchOptions, handler: Handler): boolean {
+      // undici's Request checks these only below this interceptor, which reads them first.
+      if (typeof opts.method !== 'string' || typeof opts.path !== 'string') {
+        handler.onResponseError?.(null as unknown as Dispatcher.DispatchController, new errors.InvalidArgumentError(`${typeof opts.method !== 'string' ? 'method' : 'path'} must be a string`));
+        return true;
+      }
       let origin: string;
       try {
         // A Client or Pool passes no origin unless the caller gives one; it may well be a
@@ -275,9 +281,6 @@ export function oscore(options: OscoreInterceptorOptions): Dispatcher.Dispatcher
         const { context: resolved, origin } = chosen instanceof Promise ? await controller.race(chosen) : chosen;
         const context = resolved instanceof Promise ? await controller.race(resolved) : resolved;
         controller.throwIfAborted();
-        // undici's Request checks these only below this interceptor, which reads them first.
-        if (typeof opts.method !== 'string') throw new errors.InvalidArgumentError('method must be a string');
-        if (typeof opts.path !== 'string') throw new errors.InvalidArgumentError('path must be a string');
         if (opts.upgrade || opts.method === 'CONNECT') throw new UnmappableMessageError('upgrades and CONNECT cannot travel inside OSCORE');
         const collected = collectAbortably(opts.body, controller);
         const { bytes, contentType } = collected instanceof Promise ? await collected : collected;

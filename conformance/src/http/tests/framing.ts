@@ -127,14 +127,18 @@ export const standardBase64: HttpTestDefinition = {
         if (/[-_]/.test(base64url(encodeOscoreOption({ ...fields, partialIV: encodePartialIV(sequenceNumber(seq)) })))) chosen = seq;
       }
     }
+    // The suite's own limits are notes, not the target's failures.
     if (chosen === undefined) {
-      t.check('an OSCORE field with "-" or "_"', false, `one among ${SEARCH_BLOCK * SEARCH_BLOCKS} sequence numbers`, 'none found: this context cannot show the difference');
+      t.check('an OSCORE field with "-" or "_" (advisory)', false, `one among ${SEARCH_BLOCK * SEARCH_BLOCKS} sequence numbers`, 'none found: this context cannot show the difference', true);
       return;
     }
     const request = await t.protect({ method: 'GET', target: t.target() }, chosen);
     const field = oscoreField(request.outer);
     const standard = field.replaceAll('-', '+').replaceAll('_', '/');
-    t.check('the field differs in the standard alphabet', standard !== field, `"-" or "_" in ${field}`, field);
+    if (standard === field) {
+      t.check('the field differs in the standard alphabet (advisory)', false, `"-" or "_" in ${field}`, field, true);
+      return;
+    }
     const x = await t.send('#1', withField(request.outer, 'oscore', standard), { request, note: `${field} sent as ${standard}`, verifyWith: request.binding });
     t.expectRejected(x, BAD_OPTION);
     await t.expectNoApplicationEffect();

@@ -101,8 +101,8 @@ const afterError: HttpTestDefinition = {
     // Authentic, but with an unrecognized critical option inside (RFC 7252 §5.4.1): the
     // window is updated at decryption, whatever CoAP processing answers afterwards.
     const first = await t.exchange('#1', { method: 'GET', target: t.target(), coap: { options: [{ number: UNASSIGNED_CRITICAL, value: new Uint8Array(0) }] } });
-    // What it answers is inner.critical-option's concern; here only that the answer is protected.
-    t.expectProtectedError(first, coapCode(4, 2), '4.02 Bad Option', 'RFC 7252 §5.4.1 gives it for a Confirmable request; HTTP has no message types', { errorAdvisory: true });
+    // How it answers is inner.critical-option's concern (notes here); this test judges the replay.
+    t.expectProtectedError(first, coapCode(4, 2), '4.02 Bad Option', 'RFC 7252 §5.4.1 gives it for a Confirmable request; HTTP has no message types', { errorAdvisory: true, protectedAdvisory: true });
     const replay = await t.send('replay of #1', first.outer, { request: first.request!, note: 'the bytes of #1, unchanged' });
     t.expectRejected(replay, UNAUTHORIZED);
     await t.expectNoApplicationEffect();

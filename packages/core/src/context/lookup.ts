@@ -82,6 +82,8 @@ export function resolveRecipientContexts(
   kidContext: Uint8Array | undefined,
 ): readonly SecurityContext[] | Promise<readonly SecurityContext[]> {
   if (source instanceof SecurityContext) return matchesRecipient(source, kid, kidContext) ? [source] : [];
+  // A registry matches by construction (a subclass may not); any other lookup's answer is checked.
+  if (Object.getPrototypeOf(source) === ContextRegistry.prototype) return source.findRecipientContexts(kid, kidContext);
   const found = source.findRecipientContexts(kid, kidContext);
   return Array.isArray(found) ? onlyMatching(found as readonly SecurityContext[], kid, kidContext) : Promise.resolve(found).then((list) => onlyMatching(list, kid, kidContext));
 }
@@ -91,11 +93,16 @@ export function resolveRecipientContexts(
  * context's own Recipient ID, and 'kid context' is in neither, so a lookup that matched
  * loosely (on kid alone, say) would let a request whose kid or kid context was rewritten
  * on the path verify. §5: "If 'kid context' is present in the request, then the server
- * SHALL use a security context with that ID Context when verifying the request." Allocates
- * only for a loose lookup.
+ * SHALL use a security context with that ID Context when verifying the request." A list
+ * that matches is returned as it is. (Any iterable is taken, as the verification loop took it.)
  */
-function onlyMatching(list: readonly SecurityContext[], kid: Uint8Array, kidContext: Uint8Array | undefined): readonly SecurityContext[] {
-  if (!Array.isArray(list)) return [];
-  const matches = (ctx: SecurityContext): boolean => ctx instanceof SecurityContext && matchesRecipient(ctx, kid, kidContext);
-  return list.every(matches) ? list : list.filter(matches);
+function onlyMatching(found: Iterable<SecurityContext>, kid: Uint8Array, kidContext: Uint8Array | undefined): readonly SecurityContext[] {
+  const list: readonly SecurityContext[] = Array.isArray(found) ? found : found !== null && typeof found === 'object' && Symbol.iterator in found ? [...found] : [];
+  let i = 0;
+  while (i < list.length && isMatch(list[i], kid, kidContext)) i++;
+  return i === list.length ? list : list.filter((ctx) => isMatch(ctx, kid, kidContext));
+}
+
+function isMatch(ctx: unknown, kid: Uint8Array, kidContext: Uint8Array | undefined): boolean {
+  return ctx instanceof SecurityContext && matchesRecipient(ctx, kid, kidContext);
 }

@@ -16,16 +16,17 @@ import type { SequenceNumber } from '../types.js';
  * — remembered, so that responses with the request nonce, which take no number, stop too.
  */
 export function nextSequenceNumber(context: SecurityContext, internals: ContextInternals): SequenceNumber | Promise<SequenceNumber> {
-  const exhausted = (err: unknown): never => {
-    if (err instanceof SequenceNumbersExhaustedError) internals.senderSequenceExhausted.value = true;
-    throw err;
-  };
   try {
     const next = context.senderSequence.next();
-    return typeof next === 'number' ? next : next.catch(exhausted);
+    return typeof next === 'number' ? next : next.catch((err: unknown) => noteExhaustion(internals, err));
   } catch (err) {
-    return exhausted(err);
+    return noteExhaustion(internals, err);
   }
+}
+
+function noteExhaustion(internals: ContextInternals, err: unknown): never {
+  if (err instanceof SequenceNumbersExhaustedError) internals.senderSequenceExhausted.value = true;
+  throw err;
 }
 
 /** Throws once the Sender Context may protect nothing more for a reason other than its usage counts. */

@@ -6,6 +6,7 @@
  * option's name, instead of failing open at the first request.
  */
 
+import { constants } from 'node:buffer';
 import { ContextConfigError } from '../errors.js';
 
 /** What a wrong value is, for the message (configuration, not input: safe to show). */
@@ -16,8 +17,9 @@ function shown(value: unknown): string {
 }
 
 /**
- * A size in bytes, or a count: a whole number from `min` up.
- * @throws {ContextConfigError} for anything else (NaN, a string, a fraction, a negative number).
+ * A count: a whole number from `min` up.
+ * @throws {ContextConfigError} for anything else (NaN, a string, a fraction, a number below `min`).
+ * @internal For the packages of this project.
  */
 export function integerOption(name: string, value: unknown, fallback: number, min = 0): number {
   if (value === undefined) return fallback;
@@ -28,8 +30,21 @@ export function integerOption(name: string, value: unknown, fallback: number, mi
 }
 
 /**
+ * A size in bytes: a whole number from 0 up. One above what a Buffer can hold (say
+ * `Number.MAX_SAFE_INTEGER` for "no limit") counts as that much — no body could be larger,
+ * and the limits derived from it (the outer body is the body plus the fields and a tag)
+ * stay exact integers.
+ * @throws {ContextConfigError} as {@link integerOption}.
+ * @internal For the packages of this project.
+ */
+export function sizeOption(name: string, value: unknown, fallback: number): number {
+  return Math.min(integerOption(name, value, fallback), constants.MAX_LENGTH);
+}
+
+/**
  * A duration in seconds: a finite number above 0.
  * @throws {ContextConfigError} for anything else.
+ * @internal For the packages of this project.
  */
 export function secondsOption(name: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
@@ -42,6 +57,7 @@ export function secondsOption(name: string, value: unknown, fallback: number): n
 /**
  * One of a few words.
  * @throws {ContextConfigError} for anything else — a misspelt `refuse` must not mean `pass`.
+ * @internal For the packages of this project.
  */
 export function choiceOption<T extends string>(name: string, value: unknown, choices: readonly T[], fallback: T): T {
   if (value === undefined) return fallback;

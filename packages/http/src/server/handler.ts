@@ -33,7 +33,7 @@ import {
   type RequestBinding,
 } from '@oscore-http/core';
 import { ContextSet } from '../config/context-set.js';
-import { integerOption } from '../config/option-values.js';
+import { sizeOption } from '../config/option-values.js';
 import {
   ApplicationFailedError,
   BodyTooLargeError,
@@ -113,7 +113,8 @@ export interface OscoreServerOptions {
   readonly echoMaxAge?: number;
 }
 
-type Next = (req: IncomingMessage, res: ServerResponse) => void | Promise<unknown>;
+// `unknown`, not `void | Promise`: a listener such as `(req, res) => res.end()` returns something.
+type Next = (req: IncomingMessage, res: ServerResponse) => unknown;
 
 /** The listener {@link createOscoreHandler} returns. */
 export interface OscoreRequestListener {
@@ -299,9 +300,9 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): O
   const lookup = toLookup(options.contexts);
   const policy = createHeaderPolicy(options.headers);
   const outerPaths = new Set(typeof options.outerPath === 'string' ? [options.outerPath] : (options.outerPath ?? [DEFAULT_OUTER_PATH, '/']));
-  const maxBodySize = integerOption('maxBodySize', options.maxBodySize, DEFAULT_MAX_BODY_SIZE);
-  const maxHeaderSize = integerOption('maxHeaderSize', options.maxHeaderSize, DEFAULT_MAX_HEADER_SIZE);
-  const maxResponseSize = integerOption('maxResponseSize', options.maxResponseSize, maxBodySize);
+  const maxBodySize = sizeOption('maxBodySize', options.maxBodySize, DEFAULT_MAX_BODY_SIZE);
+  const maxHeaderSize = sizeOption('maxHeaderSize', options.maxHeaderSize, DEFAULT_MAX_HEADER_SIZE);
+  const maxResponseSize = sizeOption('maxResponseSize', options.maxResponseSize, maxBodySize);
   const limits = { maxHeaderSize };
   // The ciphertext carries the body, the protected fields, the path and query, a code, markers and a tag.
   const maxOuterBody = maxBodySize + maxHeaderSize + 64 * 1024;
@@ -419,7 +420,8 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): O
       body = await readBody(req, maxOuterBody);
     } catch (err) {
       if (err instanceof OscoreError) return reject(res, err);
-      return; // the client went away while sending
+      if (req.destroyed || req.socket.destroyed) return; // the client went away while sending
+      throw err; // a defect: answered as one (fail)
     }
     let verified;
     try {
@@ -488,15 +490,17 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): O
     // A bare node:http listener that throws (frameworks catch their own): the request is
     // verified, so it is answered protected (§8.3), a 500 without what the listener wrote.
     const failed = (err: unknown): boolean => {
-      failure = new ApplicationFailedError(err);
-      return abandonResponse(res);
+      failure = new ApplicationFailedError(err); // read by the capture's callback, which abandoning runs
+      if (abandonResponse(res)) return true;
+      failure = undefined; // it had answered: the answer stands
+      return false;
     };
     try {
-      const result: unknown = next(inner, res);
+      const result = next(inner, res);
       // An async listener that rejects before it answered: the same (else the request would
       // hang). After it answered, the rejection is left unhandled, as node:http leaves it.
-      if (result instanceof Promise) {
-        result.catch((err: unknown) => {
+      if (isThenable(result)) {
+        result.then(undefined, (err: unknown) => {
           if (!failed(err)) throw err;
         });
       }
@@ -544,6 +548,11 @@ type TrackedSocket = Socket & { [PENDING_ABORTS]?: (() => void)[] };
  * socket adds and removes one entry per request, and a Set rebuilds its table every few
  * such removals — garbage that outlives a scavenge (bench/README.md).
  */
+/** A promise of any origin (another realm, a library's own): what `await` would wait for. */
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
+
 function abortOnSocketClose(req: IncomingMessage, res: ServerResponse, abort: () => void): void {
   const socket = req.socket as TrackedSocket;
   let pending = socket[PENDING_ABORTS];
