@@ -283,7 +283,9 @@ export function oscore(options: OscoreInterceptorOptions): Dispatcher.Dispatcher
         controller.throwIfAborted();
         if (opts.upgrade || opts.method === 'CONNECT') throw new UnmappableMessageError('upgrades and CONNECT cannot travel inside OSCORE');
         const collected = collectAbortably(opts.body, controller);
-        const { bytes, contentType } = collected instanceof Promise ? await collected : collected;
+        // One turn of the microtask queue even for a body in memory: a caller that aborts as
+        // soon as dispatch returns must find nothing spent — no sequence number, no count_q.
+        const { bytes, contentType } = await collected;
         const headers = toHeaderList(opts.headers);
         if (contentType !== undefined && !headers.some(([n]) => n === 'content-type')) headers.push(['content-type', contentType]);
         // undici writes Host from the origin below this interceptor: a protected Host is added here, or nothing would go inside.

@@ -11,20 +11,23 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createContextSet, createOscoreHandler, type OscoreServerEvent } from '@oscore-http/http';
+import { createContextSet, createOscoreHandler, oscoreInfoOf, type OscoreServerEvent } from '@oscore-http/http';
 import { clientContextA, closeServer, countTraffic, listen, oscoreAgent, Resources, serverContextA, type OscoreClient, type TrafficCounter } from '../../fastify/test/support/oscore-peers.js';
 
 const resources = new Resources();
 const events: OscoreServerEvent[] = [];
 const served: string[] = [];
+/** The Sender Sequence Number each served request carried, by path. */
+const sequenceOf = new Map<string, number | undefined>();
 let origin: string;
 let traffic: TrafficCounter;
 let client: OscoreClient;
 
 beforeAll(async () => {
   const server = createServer(
-    createOscoreHandler({ contexts: createContextSet([serverContextA()], { store: 'memory' }), onEvent: (e) => events.push(e) }, (req: IncomingMessage, res: ServerResponse) => {
+    createOscoreHandler({ contexts: createContextSet([serverContextA(), serverContextA({ name: 'client-b', senderId: '51', recipientId: '52' })], { store: 'memory' }), onEvent: (e) => events.push(e) }, (req: IncomingMessage, res: ServerResponse) => {
       served.push(req.url ?? '');
+      sequenceOf.set(req.url ?? '', oscoreInfoOf(req)?.sequenceNumber);
       const delay = req.url === '/slow' ? 1_500 : 0;
       setTimeout(() => res.end(`done ${req.url}`), delay);
     }),
@@ -48,6 +51,23 @@ async function timed(call: Promise<unknown>): Promise<{ error: unknown; ms: numb
 }
 
 describe('aborting an OSCORE request', () => {
+  it('at once, as dispatch returns, with a body in memory: nothing spent — no sequence number, no encryption (found in review)', async () => {
+    const fresh = oscoreAgent(origin, { contexts: createContextSet([clientContextA(origin, { senderId: '52', recipientId: '51' })], { store: 'memory' }) });
+    try {
+      const aborted = new AbortController();
+      const call = fresh.dispatcher.request({ origin, path: '/given-up', method: 'POST', body: 'hello', signal: aborted.signal });
+      aborted.abort();
+      expect(((await timed(call)).error as Error).name).toBe('AbortError');
+      const next = await fresh.dispatcher.request({ origin, path: '/after-abort', method: 'GET' });
+      await next.body.text();
+      // The given-up request took no Sender Sequence Number: the next one is still the first.
+      expect(sequenceOf.get('/after-abort')).toBe(0);
+      expect(sequenceOf.has('/given-up')).toBe(false);
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it('while its body is still being read: fails at once with the reason, destroys the body, sends nothing', async () => {
     traffic.reset();
     const body = new Readable({ read() {} }); // never ends
