@@ -12,6 +12,21 @@ import { stateStoreContract } from './state-store.contract.js';
 
 const seq = sequenceNumber;
 const tempDir = () => mkdtempSync(join(tmpdir(), 'oscore-state-'));
+
+/**
+ * After a crash, a process that never uses window 'late' and closes cleanly, then the next
+ * one: 'late' must still be known as lost (its request 0 not accepted a second time), and
+ * the counter 's/seq' must continue after its first block of 16. Removes `dir`.
+ */
+async function expectLateWindowKeptAcrossCrash(dir: string): Promise<void> {
+  simulateCrash(dir);
+  await new FileStateStore(dir).close();
+  const next = new FileStateStore(dir);
+  expect(next.replayWindow('late', 64).checkAndUpdate(seq(0))).toBe('unknown');
+  expect(await next.reserve('s/seq', 16)).toBe(16);
+  await next.close();
+  rmSync(dir, { recursive: true, force: true });
+}
 /** What a SIGKILL leaves behind, in-process: the store stays open, and its lock names a process that is gone. */
 const simulateCrash = (dir: string) => writeFileSync(join(dir, 'lock'), lockTokenForTests({ pid: 2147483646, start: '1', nonce: 'crashed' }));
 
@@ -238,14 +253,7 @@ describe('file store: one owner, trustworthy state (found in review)', () => {
     expect(await crashed.reserve('s/seq', 16)).toBe(0); // its last write before the window exists
     expect(crashed.replayWindow('late', 64).checkAndUpdate(seq(0))).toBe('accepted');
     expect(Object.keys(JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')).windows)).toContain('late');
-    simulateCrash(dir);
-    const untouched = new FileStateStore(dir); // never uses 'late', closes cleanly
-    await untouched.close();
-    const next = new FileStateStore(dir);
-    expect(next.replayWindow('late', 64).checkAndUpdate(seq(0))).toBe('unknown'); // not accepted a second time
-    expect(await next.reserve('s/seq', 16)).toBe(16);
-    await next.close();
-    rmSync(dir, { recursive: true, force: true });
+    await expectLateWindowKeptAcrossCrash(dir);
   });
 
   it('does not let a reservation write prepared before a new window was listed put the older state back', async () => {
@@ -257,13 +265,7 @@ describe('file store: one owner, trustworthy state (found in review)', () => {
     const file = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8'));
     expect(Object.keys(file.windows)).toContain('late');
     expect(file.counters['s/seq']).toBe(16);
-    simulateCrash(dir);
-    await new FileStateStore(dir).close();
-    const next = new FileStateStore(dir);
-    expect(next.replayWindow('late', 64).checkAndUpdate(seq(0))).toBe('unknown');
-    expect(await next.reserve('s/seq', 16)).toBe(16);
-    await next.close();
-    rmSync(dir, { recursive: true, force: true });
+    await expectLateWindowKeptAcrossCrash(dir);
   });
 
   it('refuses a new window\'s first request when it cannot be listed', async () => {
