@@ -1,6 +1,7 @@
 /**
  * The command line itself, run in-process with injected streams: help, version, usage
- * errors and their exit codes, the colour and progress rules, and input errors.
+ * errors and their exit codes, the colour and progress rules, and input errors; and the
+ * same help, version and usage errors through the real binary, spawned.
  */
 
 import { createServer, type Server } from 'node:http';
@@ -74,6 +75,41 @@ describe('usage errors exit 2 with a message and a pointer to --help on stderr',
     expect(await main(argv, f.io)).toBe(2);
     expect(f.stderr()).toMatch(message);
     expect(f.stdout()).toBe('');
+  });
+});
+
+describe('the installed binary (spawned): help on every command, the version, usage errors', () => {
+  it('--help of every command, and `help <command>`, print its usage on stdout and exit 0', async () => {
+    for (const [argv, first] of [
+      [['--help'], 'Usage: oscore-http <command> [options]'],
+      [['-h'], 'Usage: oscore-http <command> [options]'],
+      [['keygen', '--help'], 'Usage: oscore-http keygen [options]'],
+      [['doctor', '--help'], 'Usage: oscore-http doctor [options] <contexts-file | ->'],
+      [['inspect', '--help'], 'Usage: oscore-http inspect [options] <message-file | ->'],
+      [['conformance', '--help'], 'Usage: oscore-http conformance <command> [options]'],
+      [['conformance', 'vectors', '--help'], 'Usage: oscore-http conformance vectors <file-or-dir>... [options]'],
+      [['conformance', 'http', '--help'], 'Usage: oscore-http conformance http --target <url> --contexts <file> [options]'],
+      [['help', 'inspect'], 'Usage: oscore-http inspect [options] <message-file | ->'],
+    ] as const) {
+      const run = await runCli(argv);
+      expect(run.code, argv.join(' ')).toBe(0);
+      expect(run.stdout.split('\n')[0], argv.join(' ')).toBe(first);
+      expect(run.stderr, argv.join(' ')).toBe('');
+    }
+    const version = await runCli(['--version']);
+    expect(version).toEqual({ code: 0, stdout: '0.1.0\n', stderr: '' });
+  });
+
+  it.each([
+    [[], /^Usage: oscore-http <command>/],
+    [['nope'], /^oscore-http: unknown command "nope"; commands: keygen, doctor, inspect, conformance\nRun "oscore-http --help" for usage\.\n$/],
+    [['keygen', '--bogus'], /Unknown option '--bogus'[\s\S]*\nRun "oscore-http keygen --help" for usage\.\n$/],
+    [['conformance', 'vectors'], /^oscore-http: give a vector file or a directory of them\nRun "oscore-http conformance vectors --help"/],
+  ])('%j exits 2, the message on stderr, nothing on stdout', async (argv, message) => {
+    const run = await runCli(argv);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(message);
+    expect(run.stdout).toBe('');
   });
 });
 
