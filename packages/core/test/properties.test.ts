@@ -447,18 +447,29 @@ function expectedRequestError(option: Uint8Array, spec: ContextSpec): ErrorClass
   return DecryptionFailedError;
 }
 
-describe('tampering is detected (RFC 8613 §8.2 steps 2–6, §8.4 steps 2–5)', () => {
+/**
+ * Payloads under 2 KiB for many runs (the flips' outcome does not depend on the size), and the
+ * full 0 B – 64 KiB range for fewer: a flip deep in a long ciphertext, or in the tag after it.
+ */
+const TAMPER_SIZES = [
+  { sizes: 'payloads under 2 KiB', requests: smallRequestSpecArb, responses: smallResponseSpecArb, runs: 300, largest: 0 },
+  { sizes: 'payloads from 0 B to 64 KiB', requests: requestSpecArb, responses: responseSpecArb, runs: 40, largest: 60_000 },
+];
+
+describe.each(TAMPER_SIZES)('tampering is detected (RFC 8613 §8.2 steps 2–6, §8.4 steps 2–5), $sizes', ({ requests, responses, runs, largest }) => {
   it('any single-bit change of a protected request is refused with the typed error the oracle predicts; the original still verifies', async () => {
     const seen = new Map<string, number>();
+    let longest = 0;
     await fc.assert(
       fc.asyncProperty(
         contextSpecArb(),
-        smallRequestSpecArb,
+        requests,
         fc.constantFrom('option' as const, 'payload' as const),
         fc.nat(),
         async (spec, reqSpec, target, bitSeed) => {
           const { client, server } = makePair(spec);
           const request = buildMessage(reqSpec, spec.alg);
+          longest = Math.max(longest, request.payload.length);
           const sent = await protectRequest(client, request);
           const original = target === 'option' ? sent.option : sent.payload;
           const bit = bitSeed % (original.length * 8);
@@ -480,8 +491,9 @@ describe('tampering is detected (RFC 8613 §8.2 steps 2–6, §8.4 steps 2–5)'
           expectSameMessage(genuine.message, request);
         },
       ),
-      { numRuns: 300 },
+      { numRuns: runs },
     );
+    expect(longest).toBeGreaterThanOrEqual(largest);
     // The flips reached the decryption and the option/COSE checks.
     expect(seen.get('DecryptionFailedError')).toBeGreaterThan(0);
     expect((seen.get('MalformedOptionError') ?? 0) + (seen.get('ContextNotFoundError') ?? 0)).toBeGreaterThan(0);
@@ -490,11 +502,12 @@ describe('tampering is detected (RFC 8613 §8.2 steps 2–6, §8.4 steps 2–5)'
   it('any single-bit change of a protected response is refused (except adding the unauthenticated kid flag); the binding stays usable', async () => {
     let kidFlagAccepted = 0;
     let refused = 0;
+    let longest = 0;
     await fc.assert(
       fc.asyncProperty(
         contextSpecArb(),
-        smallRequestSpecArb,
-        smallResponseSpecArb,
+        requests,
+        responses,
         fc.boolean(),
         fc.constantFrom('option' as const, 'payload' as const),
         fc.nat(),
@@ -503,6 +516,7 @@ describe('tampering is detected (RFC 8613 §8.2 steps 2–6, §8.4 steps 2–5)'
           const sent = await protectRequest(client, buildMessage(reqSpec, spec.alg));
           const received = await verifyRequest(server, sent.option, sent.payload);
           const response = buildMessage(resSpec, spec.alg);
+          longest = Math.max(longest, response.payload.length);
           const answer = await protectResponse(received.binding, response, { partialIV: responsePiv });
           // Without a Partial IV the option value is empty: there is no bit of it to change.
           const target = answer.option.length === 0 ? 'payload' : targetChoice;
@@ -549,10 +563,11 @@ describe('tampering is detected (RFC 8613 §8.2 steps 2–6, §8.4 steps 2–5)'
           expectSameMessage(genuine.message, response);
         },
       ),
-      { numRuns: 300 },
+      { numRuns: runs },
     );
+    expect(longest).toBeGreaterThanOrEqual(largest);
     expect(refused).toBeGreaterThan(0);
-    expect(kidFlagAccepted + refused).toBe(300);
+    expect(kidFlagAccepted + refused).toBe(runs);
   });
 });
 
