@@ -15,7 +15,18 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { decodeOscoreOption, DecryptionFailedError, MalformedCoseError, MalformedOptionError, OscoreError } from '@oscore-http/core';
+import {
+  createSecurityContext,
+  decodeOscoreOption,
+  DecryptionFailedError,
+  encodeInnerMessage,
+  fromHex,
+  MalformedCoseError,
+  MalformedOptionError,
+  MemoryStateStore,
+  OscoreError,
+  verifyRequest,
+} from '@oscore-http/core';
 import { createContextSet, decodeOscoreHeader, encodeOscoreHeader, MalformedOscoreHeaderError, UnprotectedResponseError } from '@oscore-http/http';
 import oscore from '@oscore-http/fastify';
 import { oscore as oscoreInterceptor } from '@oscore-http/undici';
@@ -160,9 +171,32 @@ function flipPartialIV(req: ProxiedRequest): ProxiedRequest {
   return withOption(req, flipBit(value, n, bit));
 }
 
+/**
+ * Changes the protected Authorization value, the only way an intermediary can: in the
+ * ciphertext. AES-CCM encrypts in counter mode, so ciphertext byte i is plaintext byte i
+ * masked (RFC 9053 §4.2), and flipping it flips that plaintext byte. Where the value lies in
+ * the plaintext is found by decrypting the captured request with a twin of the server's
+ * context that keeps its own (memory) state, so the server's replay window is not touched.
+ */
+async function flipProtectedAuthorization(req: ProxiedRequest): Promise<ProxiedRequest> {
+  const twin = createSecurityContext({
+    masterSecret: fromHex(MASTER_SECRET),
+    masterSalt: fromHex(MASTER_SALT),
+    senderId: fromHex(SERVER_ID),
+    recipientId: fromHex(CLIENT_ID),
+    state: new MemoryStateStore(),
+  });
+  const { message } = await verifyRequest(twin, option(req), req.body);
+  const plaintext = Buffer.from(encodeInnerMessage(message));
+  expect(plaintext.length).toBe(req.body.length - 8); // the tag of AES-CCM-16-64-128 is 8 bytes
+  const at = plaintext.indexOf('Bearer secret-token');
+  expect(at).toBeGreaterThan(0);
+  return { ...req, body: flipBit(req.body, at + 'Bearer '.length, 0) }; // "secret" → "recret"
+}
+
 interface RequestCase {
   name: string;
-  tamper: (req: ProxiedRequest) => ProxiedRequest;
+  tamper: (req: ProxiedRequest) => ProxiedRequest | Promise<ProxiedRequest>;
   status: number;
   reason: string;
   code: string;
@@ -184,6 +218,8 @@ const requestCases: RequestCase[] = [
   { name: 'body: one bit of the first byte flipped', tamper: (r) => ({ ...r, body: flipBit(r.body, 0, 0) }), status: 400, reason: 'Decryption failed', code: 'ERR_OSCORE_DECRYPTION_FAILED' },
   { name: 'body: one bit of a middle byte flipped', tamper: (r) => ({ ...r, body: flipBit(r.body, r.body.length >> 1, 4) }), status: 400, reason: 'Decryption failed', code: 'ERR_OSCORE_DECRYPTION_FAILED' },
   { name: 'body: one bit of the last (tag) byte flipped', tamper: (r) => ({ ...r, body: flipBit(r.body, -1, 7) }), status: 400, reason: 'Decryption failed', code: 'ERR_OSCORE_DECRYPTION_FAILED' },
+  // A protected header field: it exists only inside, so changing it means changing the ciphertext.
+  { name: 'a protected header: the Authorization value changed in the ciphertext', tamper: flipProtectedAuthorization, status: 400, reason: 'Decryption failed', code: 'ERR_OSCORE_DECRYPTION_FAILED' },
   { name: 'body: one byte cut off', tamper: (r) => ({ ...r, body: r.body.subarray(0, -1) }), status: 400, reason: 'Decryption failed', code: 'ERR_OSCORE_DECRYPTION_FAILED' },
   { name: 'body: one byte appended', tamper: (r) => ({ ...r, body: Buffer.concat([r.body, Buffer.of(0)]) }), status: 400, reason: 'Decryption failed', code: 'ERR_OSCORE_DECRYPTION_FAILED' },
   { name: 'body: emptied', tamper: (r) => ({ ...r, body: Buffer.alloc(0) }), status: 400, reason: 'Failed to decode COSE', code: 'ERR_OSCORE_MALFORMED_COSE' },
@@ -226,7 +262,7 @@ describe('a request changed on the way is rejected before any application code r
   });
 
   it.each(requestCases)('$name → $status "$reason"', async ({ tamper, status, reason, code, header }) => {
-    proxy.onRequest = (r) => tamper(r);
+    proxy.onRequest = tamper;
     const err = await failure('/orders', postOrder);
 
     // What the client sees: the typed error, with the server's status and reason.
