@@ -5,7 +5,8 @@
  * When Redis is back, the same server process serves again by itself, and its replay
  * state survived: a request served before the crash is still refused as a replay.
  * And when Redis loses a window the server has used, the server does not start it afresh:
- * it proves freshness with Echo (RFC 8613 Appendix B.1.2) first.
+ * it proves freshness with Echo (RFC 8613 Appendix B.1.2) first. Killed under load, with
+ * requests in flight, the same holds for each of them.
  */
 
 import { createContextSet } from '@oscore-http/http';
@@ -21,6 +22,7 @@ import { startRedisServer, type RedisServer } from './support/redis-server.js';
 
 const masterSecret = { hex: '3c'.repeat(16) };
 const secondSecret = { hex: '4d'.repeat(16) };
+const thirdSecret = { hex: '5e'.repeat(16) };
 let redis: RedisServer;
 let store: RedisStateStore;
 let app: FastifyInstance;
@@ -48,6 +50,7 @@ beforeAll(async () => {
       [
         { name: 'client', masterSecret, senderId: '00', recipientId: '01' },
         { name: 'second', masterSecret: secondSecret, senderId: '00', recipientId: '02' },
+        { name: 'third', masterSecret: thirdSecret, senderId: '00', recipientId: '03' },
       ],
       { store },
     ),
@@ -178,5 +181,58 @@ it('a replay window Redis lost is not started afresh: old requests get an Echo c
   }
   expect(await post(101)).toBe(200);
   expect(rec.sent.length - sentBefore).toBe(3);
+  await agent.close();
+});
+
+it('killed under load, with requests in flight: each request is served once with its own answer or refused 503, never served unchecked; after recovery nothing served before is served again', { timeout: 60_000 }, async () => {
+  const rec = recorder();
+  const contexts = createContextSet([{ peer: origin, masterSecret: thirdSecret, senderId: '03', recipientId: '00' }], { store: 'memory' });
+  const agent = new Agent().compose(rec.interceptor, oscoreClient({ contexts }));
+  const handledBefore = handled;
+  const outcomes: { i: number; status: number }[] = [];
+  let done = false;
+  let served = 0;
+  // Eight lanes, one request each in flight at all times, until the store has been back for a while.
+  const lanes = Array.from({ length: 8 }, async (_, lane) => {
+    for (let i = lane * 100_000; !done; i++) {
+      try {
+        const res = await request(`${origin}/orders`, { dispatcher: agent, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ i }) });
+        const body = (await res.body.json()) as { ok: boolean; body: { i: number } };
+        expect(res.statusCode).toBe(200);
+        expect(body).toEqual({ ok: true, body: { i } }); // its own answer, verified against its request
+        outcomes.push({ i, status: 200 });
+        served++;
+      } catch (err) {
+        // The only other outcome: fail closed, unprotected 503, before anything ran.
+        expect(err).toMatchObject({ code: 'ERR_OSCORE_HTTP_UNPROTECTED_RESPONSE', status: 503, diagnostic: 'State store unavailable' });
+        outcomes.push({ i, status: 503 });
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    }
+  });
+  while (served < 100) await new Promise((r) => setTimeout(r, 5));
+  await redis.stop('SIGKILL'); // with up to eight requests between the client and the store
+  await new Promise((r) => setTimeout(r, 300));
+  await redis.start();
+  const servedAtRestart = served;
+  while (served < servedAtRestart + 100) await new Promise((r) => setTimeout(r, 5));
+  done = true;
+  await Promise.all(lanes);
+
+  const ok = outcomes.filter((o) => o.status === 200).length;
+  expect(outcomes.filter((o) => o.status === 503).length).toBeGreaterThan(0); // the outage was seen
+  // Nothing accepted unchecked: the handler ran exactly once per 200 the client verified.
+  expect(handled - handledBefore).toBe(ok);
+  // The windows survived in Redis: every request sent before, served or refused, replayed now is
+  // not served again. One refused with 503 never reached the window; it may be served once, late.
+  const servedNow = handled;
+  for (const r of rec.sent) {
+    const first = await request(`${origin}/oscore`, { method: 'POST', headers: { 'content-type': 'application/oscore', oscore: r.oscore }, body: r.body });
+    await first.body.dump();
+    const again = await request(`${origin}/oscore`, { method: 'POST', headers: { 'content-type': 'application/oscore', oscore: r.oscore }, body: r.body });
+    expect(again.statusCode).toBe(401);
+    expect(await again.body.text()).toBe('Replay detected');
+  }
+  expect(handled - servedNow).toBeLessThanOrEqual(outcomes.length - ok);
   await agent.close();
 });
