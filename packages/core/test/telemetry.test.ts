@@ -97,6 +97,18 @@ describe('spans and metrics', () => {
     expect(sum('oscore.sender.sequence_numbers.used', { 'oscore.context': 'orders' })).toBe(0); // a response without its own Partial IV uses none
   });
 
+  it('emits every span attribute the doc lists (the doc names nothing that is never set)', async () => {
+    const withContext = { ...params, idContext: fromHex('37cbf3210017a2d3'), sendKidContext: true };
+    const c = createSecurityContext({ ...withContext, name: 'kid-context client', senderId: fromHex('0c'), recipientId: fromHex('0d') });
+    const s = createSecurityContext({ ...withContext, name: 'kid-context server', senderId: fromHex('0d'), recipientId: fromHex('0c') });
+    const sent = await protectRequest(c, get);
+    await verifyRequest(s, sent.option, sent.payload);
+    await expect(verifyRequest(s, sent.option, sent.payload)).rejects.toMatchObject({ code: 'ERR_OSCORE_REPLAY' });
+    const emitted = new Set(spans.getFinishedSpans().flatMap((span) => [span.name, ...Object.keys(span.attributes)]));
+    expect(documentedSpansAndAttributes.filter((name) => !emitted.has(name))).toEqual([]);
+    expect(emitted.has('oscore.kid_context')).toBe(true);
+  });
+
   it('never records a key, the Common IV or plaintext', async () => {
     const d = deriveParameters({ ...params, senderId: fromHex('0a'), recipientId: fromHex('0b'), idContext: undefined, aead: client.aead, hkdf: client.hkdf }, (await import('../src/index.js')).defaultBackend());
     const secrets = [toHex(params.masterSecret), toHex(d.senderKey), toHex(d.recipientKey), toHex(d.commonIV), '4111', 'secret reply'];
