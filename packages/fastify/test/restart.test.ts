@@ -186,18 +186,18 @@ it('killed with requests in flight: each call gets its own answer or an error, n
     const captured = clients.map((c) => [...c.rec.exchanges]); // everything sent before the restart, in flight included
 
     await start(port, dir);
-    // Each client, four requests at once: each passes through its own Echo exchange and succeeds.
+    // Each client, eight requests at once: each passes through its own Echo exchange and succeeds.
     for (const c of clients) {
-      const replies = await Promise.all([0, 1, 2, 3].map((k) => post(origin, c, 100_000 + k)));
+      const replies = await Promise.all(Array.from({ length: 8 }, (_, k) => post(origin, c, 100_000 + k)));
       for (const [k, reply] of replies.entries()) {
         expect(reply.status).toBe(200);
         expect(reply.body.order).toEqual({ client: c.n, i: 100_000 + k });
       }
     }
-    expect(await handled(origin)).toBe(12);
+    expect(await handled(origin)).toBe(24);
     // Every request sent before the kill, answered or cut off, is refused now as a replay and never served.
     for (const list of captured) for (const old of list) expect(await replay(origin, old)).toEqual({ status: 401, text: 'Replay detected' });
-    expect(await handled(origin)).toBe(12);
+    expect(await handled(origin)).toBe(24);
     for (const c of clients) await c.agent.close();
   } finally {
     if (running()) await kill();

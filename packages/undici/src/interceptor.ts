@@ -295,12 +295,42 @@ export function oscore(options: OscoreInterceptorOptions): Dispatcher.Dispatcher
         const outerExtra = outer;
         await send(message, true);
 
-        async function send(message: InnerMessage, mayRetry: boolean): Promise<void> {
-          controller.throwIfAborted();
-          const { option, payload, binding } = await protectRequest(context, message);
+        /**
+         * @param lead given to the retry that proves freshness to a server that lost its
+         * replay window (sequence-gate.ts, RFC 8613 Appendix B.1.2): it ends the proof, and is
+         * called once this request was answered or failed.
+         */
+        async function send(message: InnerMessage, mayRetry: boolean, lead?: () => void): Promise<void> {
           const gate = gateOf(context);
+          let protecting = false;
+          let sent;
+          try {
+            controller.throwIfAborted();
+            if (lead !== undefined) {
+              // Protected only when nothing of this context is unanswered: no lower Partial
+              // IV can then reach the server after this one sets its window's lower limit.
+              await controller.race(gate.idle());
+            } else {
+              // Behind a proof under way: protected once it is answered, above its Partial IV.
+              for (let barrier = gate.barrier; barrier !== undefined; barrier = gate.barrier) await controller.race(barrier);
+            }
+            gate.protecting();
+            protecting = true;
+            sent = await protectRequest(context, message);
+          } catch (err) {
+            if (protecting) gate.notProtected();
+            lead?.();
+            throw err;
+          }
+          const { option, payload, binding } = sent;
           const seq = binding.sequenceNumber;
-          const release = () => gate.done(seq);
+          const release =
+            lead === undefined
+              ? () => gate.done(seq)
+              : () => {
+                  gate.done(seq);
+                  lead();
+                };
           // Held while dispatching now could overtake an unanswered request by a whole window.
           const wait = gate.admit(seq);
           try {
@@ -316,9 +346,10 @@ export function oscore(options: OscoreInterceptorOptions): Dispatcher.Dispatcher
             const prev = outerHeaders[name];
             outerHeaders[name] = prev === undefined ? value : ([] as string[]).concat(prev, value);
           }
+          // The first challenged request of a context leads the freshness proof; the others wait for it.
           const retry = mayRetry
             ? (echo: Uint8Array) => {
-                send(withEcho(message, echo), false).catch((err: unknown) => handler.onResponseError?.(controller, err as Error));
+                send(withEcho(message, echo), false, gate.lead()).catch((err: unknown) => handler.onResponseError?.(controller, err as Error));
               }
             : undefined;
           try {

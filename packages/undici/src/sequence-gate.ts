@@ -11,6 +11,15 @@
  * while r was unanswered — so r always arrives inside the window. Bounding concurrency
  * alone would not do: a request stuck in a queue can be overtaken by any number of
  * newer ones as slots free up.
+ *
+ * It also orders a freshness proof (RFC 8613 Appendix B.1.2): a server that lost its replay
+ * window challenges requests with Echo, and "the Partial IV of the second request is set as
+ * the lower limit of the Replay Window". A request with a lower Partial IV that reaches the
+ * server after that one is refused as a replay — so when several concurrent requests were
+ * challenged, their retries must not race. The first retry leads ({@link lead}): it is
+ * protected only once no other request of the context is unanswered or being protected
+ * ({@link idle}), and until it is answered every other request waits ({@link barrier})
+ * before it is protected, so every Partial IV the server sees after the proof is above it.
  */
 
 /** One gate per security context. */
@@ -24,6 +33,10 @@ export class SequenceGate {
   readonly #unanswered: number[] = [];
   #lowest = Infinity;
   readonly #held: { seq: number; go: () => void }[] = [];
+  /** Requests between {@link protecting} and {@link admit}: sequence numbers taken, not yet registered. */
+  #protecting = 0;
+  #barrier: Promise<void> | undefined;
+  #idleWaiters: (() => void)[] = [];
 
   /** @param window the peer's replay window size. */
   constructor(window: number) {
@@ -31,8 +44,58 @@ export class SequenceGate {
     this.#window = window;
   }
 
-  /** Registers `seq` as unanswered; resolves when it may be dispatched. */
+  /** A request is about to be protected: its sequence number will be taken before {@link admit} (or {@link notProtected}). */
+  protecting(): void {
+    this.#protecting++;
+  }
+
+  /** A request announced with {@link protecting} was not protected after all. */
+  notProtected(): void {
+    this.#protecting--;
+    this.#wakeIfIdle();
+  }
+
+  /** While a freshness proof is under way: resolves when it was answered. Undefined otherwise (the usual case: nothing to wait for). */
+  get barrier(): Promise<void> | undefined {
+    return this.#barrier;
+  }
+
+  /**
+   * Starts a freshness proof, unless one is under way (then `undefined`: wait for
+   * {@link barrier} instead). Returns the function that ends it, to call once its
+   * request was answered or failed; calling it again does nothing.
+   */
+  lead(): (() => void) | undefined {
+    if (this.#barrier !== undefined) return undefined;
+    let end!: () => void;
+    this.#barrier = new Promise<void>((resolve) => (end = resolve));
+    return () => {
+      if (this.#barrier === undefined) return;
+      this.#barrier = undefined;
+      end();
+    };
+  }
+
+  /** Resolves when no request is unanswered or being protected. */
+  idle(): Promise<void> {
+    if (this.#isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  #isIdle(): boolean {
+    return this.#protecting === 0 && this.#unanswered.length === 0;
+  }
+
+  #wakeIfIdle(): void {
+    if (this.#idleWaiters.length === 0 || !this.#isIdle()) return;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  /** Registers `seq`, announced with {@link protecting}, as unanswered; resolves when it may be dispatched. */
   admit(seq: number): Promise<void> | undefined {
+    this.#protecting--;
     this.#unanswered.push(seq);
     if (seq < this.#lowest) this.#lowest = seq;
     if (seq - this.#lowest < this.#window) return undefined;
@@ -48,6 +111,7 @@ export class SequenceGate {
     unanswered.pop();
     const own = this.#held.findIndex((h) => h.seq === seq);
     if (own !== -1) this.#held.splice(own, 1);
+    this.#wakeIfIdle();
     if (seq !== this.#lowest) return;
     this.#lowest = Infinity;
     for (const s of unanswered) if (s < this.#lowest) this.#lowest = s;

@@ -11,7 +11,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Agent, request, type Dispatcher } from 'undici';
-import { coapCode, createSecurityContext, protectResponse, verifyRequest } from '@oscore-http/core';
+import { coapCode, createSecurityContext, decodeOscoreOption, protectResponse, verifyRequest } from '@oscore-http/core';
 import { decodeOscoreHeader, ECHO_OPTION, encodeOscoreHeader } from '@oscore-http/http';
 import { oscore } from '@oscore-http/undici';
 import { closeServer, listen, Resources } from '../../fastify/test/support/oscore-peers.js';
@@ -77,5 +77,84 @@ describe('an Echo challenge', () => {
     expect(res.statusCode).toBe(401);
     await res.body.dump();
     expect(received).toEqual([undefined]);
+  });
+});
+
+/**
+ * A server that lost its replay window (RFC 8613 Appendix B.1.2) behind a network that
+ * reorders: requests arriving close together are processed highest Partial IV first. It
+ * challenges every request until one returns its Echo value; that request's Partial IV
+ * becomes the window's lower limit, and a request below it is refused, unprotected, as a
+ * replay — before decryption (§8.2 step 3), as this project's server does.
+ */
+describe('concurrent requests challenged after the server lost its window', () => {
+  const context = createSecurityContext({ masterSecret: secret, senderId: new Uint8Array([3]), recipientId: new Uint8Array([4]) });
+  const value = Buffer.alloc(8, 0xec);
+  let lowerLimit: number | undefined;
+  const log: string[] = [];
+  let batch: { piv: number; req: IncomingMessage; res: ServerResponse; body: Buffer }[] = [];
+  let timer: NodeJS.Timeout | undefined;
+
+  async function processOne({ piv, req, res, body }: (typeof batch)[number]): Promise<void> {
+    if (lowerLimit !== undefined && piv < lowerLimit) {
+      log.push(`${piv} replay`);
+      res.writeHead(401, { 'content-type': 'text/plain; charset=utf-8' }).end('Replay detected');
+      return;
+    }
+    const { message, binding } = await verifyRequest(context, decodeOscoreHeader(req.headers.oscore), body);
+    const echo = message.options.find((o) => o.number === ECHO_OPTION)?.value;
+    let reply;
+    if (lowerLimit === undefined && (echo === undefined || !Buffer.from(echo).equals(value))) {
+      log.push(`${piv} challenged`);
+      reply = await protectResponse(binding, { code: coapCode(4, 1), options: [{ number: ECHO_OPTION, value }], payload: new Uint8Array(0) }, { partialIV: true });
+    } else {
+      if (lowerLimit === undefined) lowerLimit = piv; // "the Partial IV of the second request is set as the lower limit"
+      log.push(`${piv} served`);
+      reply = await protectResponse(binding, { code: coapCode(2, 5), options: [], payload: Buffer.from('fresh') });
+    }
+    res.writeHead(200, { 'content-type': 'application/oscore', oscore: encodeOscoreHeader(reply.option), 'content-length': reply.payload.length });
+    res.end(reply.payload);
+  }
+
+  let reordering: Dispatcher;
+  let reorderingOrigin: string;
+
+  beforeAll(async () => {
+    const server = createServer((req, res) => {
+      void req.toArray().then((chunks) => {
+        const piv = decodeOscoreOption(decodeOscoreHeader(req.headers.oscore)).partialIV!.reduce((n, b) => n * 256 + b, 0);
+        batch.push({ piv, req, res, body: Buffer.concat(chunks) });
+        clearTimeout(timer);
+        timer = setTimeout(() => {
+          const now = batch.sort((a, b) => b.piv - a.piv);
+          batch = [];
+          void (async () => {
+            for (const entry of now) await processOne(entry).catch(() => entry.res.destroy());
+          })();
+        }, 30);
+      });
+    });
+    reorderingOrigin = await listen(resources.add(server, closeServer));
+    const client = createSecurityContext({ masterSecret: secret, senderId: new Uint8Array([4]), recipientId: new Uint8Array([3]) });
+    const agent = new Agent();
+    resources.add(agent, (a) => a.close());
+    reordering = agent.compose(oscore({ contexts: { [reorderingOrigin]: client } }));
+  });
+
+  it('all succeed: one retry proves freshness alone, the others are protected after it, above the lower limit', async () => {
+    const replies = await Promise.all(
+      [0, 1, 2, 3].map(async (i) => {
+        const res = await request(`${reorderingOrigin}/resource/${i}`, { dispatcher: reordering });
+        return `${res.statusCode} ${await res.body.text()}`;
+      }),
+    );
+    expect(replies).toEqual(['200 fresh', '200 fresh', '200 fresh', '200 fresh']);
+    // The four first requests were challenged (highest first); one retry, with nothing else
+    // outstanding, set the lower limit; the other three came after it, above it.
+    expect(log.slice(0, 4)).toEqual(['3 challenged', '2 challenged', '1 challenged', '0 challenged']);
+    expect(lowerLimit).toBe(4);
+    expect(log.slice(4, 5)).toEqual(['4 served']);
+    expect(log.slice(5).sort()).toEqual(['5 served', '6 served', '7 served']);
+    expect(log.filter((l) => l.endsWith('replay'))).toEqual([]);
   });
 });
