@@ -29,6 +29,7 @@ import {
   verifyRequest,
   OscoreError,
   SecurityContext,
+  type InnerMessage,
   type RecipientContextLookup,
   type RequestBinding,
 } from '@oscore-http/core';
@@ -58,6 +59,9 @@ import { ECHO_OPTION, EchoIssuer } from './echo.js';
 import { createInnerRequest } from './inner-request.js';
 import type { OscoreRequestInfo } from './request-info.js';
 import { abandonResponse, captureResponse, type CapturedResponse } from './response-capture.js';
+
+/** What `handle` asks of verifyRequest, one object for every request. */
+const FRESHNESS_BY_CALLER = Object.freeze({ freshness: 'caller' } as const);
 
 /** The outer request target when none is configured. */
 export const DEFAULT_OUTER_PATH = '/oscore';
@@ -192,7 +196,9 @@ function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
       req.resume();
       reject(new BodyTooLargeError(limit, 'request'));
     });
-    req.once('end', () => resolve(body.bytes()));
+    // `on`, not `once`: a request ends once, and `once` would wrap the listener (a bound
+    // function and its state) on every request.
+    req.on('end', () => resolve(body.bytes()));
     req.once('error', reject);
   });
 }
@@ -325,6 +331,21 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): O
     }
   }
 
+  /**
+   * The protected fields the application may see (policy.acceptsInner), kept in place:
+   * `headers` is the list decodeRequest just made for this request alone. A loop, not
+   * `filter`: no callback and no second array per request.
+   */
+  function acceptedInner(headers: HeaderList): HeaderList {
+    let kept = 0;
+    for (let i = 0; i < headers.length; i++) {
+      const entry = headers[i]!;
+      if (policy.acceptsInner(entry[0])) headers[kept++] = entry;
+    }
+    headers.length = kept;
+    return headers;
+  }
+
   function reject(res: ServerResponse, err: OscoreError, kid?: string): void {
     report('rejected', err, sendUnprotected(res, err), false, kid, undefined);
   }
@@ -347,7 +368,7 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): O
       if (captured.failed) throw failure ?? new InternalError();
       if (captured.overflow) throw new ResponseTooLargeError(maxResponseSize);
       const split = policy.split(captured.headers);
-      outer = split.outer.filter(([name]) => name !== 'host');
+      outer = withoutHost(split.outer);
       // Checked before protecting: once the response is protected, its binding is spent,
       // and a field Node refuses in writeHead could then only be answered unprotected.
       for (const [name, value] of outer) if (!isFieldValue(value)) throw new UnmappableMessageError(`the value of the outer field "${name}" is not a valid field value`);
@@ -425,7 +446,7 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): O
     }
     let verified;
     try {
-      verified = await verifyRequest(lookup, option, body, { freshness: 'caller' });
+      verified = await verifyRequest(lookup, option, body, FRESHNESS_BY_CALLER);
     } catch (err) {
       if (!(err instanceof OscoreError)) throw err;
       // Authentic, but its plaintext is malformed: CoAP processing, answered protected (§8.3).
@@ -443,7 +464,7 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): O
       if (!(err instanceof OscoreError)) throw err;
       return reject(res, err, info.kid);
     }
-    const value = verified.message.options.find((o) => o.number === ECHO_OPTION)?.value;
+    const value = echoValueOf(verified.message.options);
     // A good Echo value is spent by the request that carries it, also when the window was
     // re-established meanwhile by another answer to a challenge (concurrent requests): else
     // a captured copy of this request would still hold an unspent value, and prove its
@@ -469,7 +490,7 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): O
       if (!(err instanceof OscoreError)) throw err;
       return sendProtectedError(res, binding, err, info);
     }
-    const inner = createInnerRequest(req, parts, parts.headers.filter(([name]) => policy.acceptsInner(name)), policy.passThroughRaw(req.rawHeaders), info);
+    const inner = createInnerRequest(req, parts, acceptedInner(parts.headers), policy.passThroughRaw(req.rawHeaders), info);
     let failure: ApplicationFailedError | undefined;
     const release = captureResponse(res, maxResponseSize, parts.method === 'HEAD', (captured) => {
       sendProtectedResponse(res, binding, captured, info, parts.method, release, inner, failure).catch((err: unknown) => fail(res, err, info, inner));
@@ -477,7 +498,12 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): O
     // A client that goes away before the answer aborts the inner request as Node aborts a
     // plain one (IncomingMessage 'aborted', then 'close'): frameworks cancel work on it
     // (fastify: request.signal, onRequestAbort hooks). Nothing to do once it has closed.
+    // Also run when the socket closes first (pendingAborts); it leaves the socket's list at
+    // the response's 'close', which Node emits after every finish (the tick after), so no
+    // 'finish' listener of its own is needed.
+    const pending = pendingAborts(req.socket);
     const abort = (): void => {
+      unlist(pending, abort);
       if (!res.writableFinished && !inner.destroyed) {
         inner.aborted = true;
         inner.destroy();
@@ -486,7 +512,7 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): O
     // `on`, not `once`: a response closes once, and abort is a no-op when called again;
     // `once` would wrap the listener and remove it again on every request.
     res.on('close', abort);
-    abortOnSocketClose(req, res, abort);
+    pending.push(abort);
     // A bare node:http listener that throws (frameworks catch their own): the request is
     // verified, so it is answered protected (§8.3), a 500 without what the listener wrote.
     const failed = (err: unknown): boolean => {
@@ -540,37 +566,38 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): O
 const PENDING_ABORTS = Symbol('oscore-http.pending-aborts');
 type TrackedSocket = Socket & { [PENDING_ABORTS]?: (() => void)[] };
 
+/** A promise of any origin (another realm, a library's own): what `await` would wait for. */
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
+
 /**
- * Calls `abort` if the outer request's socket closes before `res` finished. A pipelined
+ * The aborts to call if `socket` closes before their responses finished. A pipelined
  * response queued behind another has no socket yet and never emits 'close' of its own; Node
  * aborts the outer request instead, which is already read to its end. One listener per
  * socket, however many requests are pipelined on it. An array, not a Set: a keep-alive
  * socket adds and removes one entry per request, and a Set rebuilds its table every few
  * such removals — garbage that outlives a scavenge (bench/README.md).
  */
-/** A promise of any origin (another realm, a library's own): what `await` would wait for. */
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
-}
-
-function abortOnSocketClose(req: IncomingMessage, res: ServerResponse, abort: () => void): void {
-  const socket = req.socket as TrackedSocket;
-  let pending = socket[PENDING_ABORTS];
+function pendingAborts(socket: Socket): (() => void)[] {
+  const tracked = socket as TrackedSocket;
+  let pending = tracked[PENDING_ABORTS];
   if (pending === undefined) {
     const list: (() => void)[] = [];
-    socket[PENDING_ABORTS] = pending = list;
+    tracked[PENDING_ABORTS] = pending = list;
     socket.once('close', () => {
       for (const a of list.splice(0)) a();
     });
   }
-  pending.push(abort);
-  // `on` (see the 'close' listener in handle): a response finishes once, and a second call would find nothing.
-  res.on('finish', () => {
-    const i = pending.indexOf(abort);
-    if (i === -1) return;
-    pending[i] = pending[pending.length - 1]!;
-    pending.pop();
-  });
+  return pending;
+}
+
+/** Removes `abort` from a socket's list, if it is still there (order does not matter). */
+function unlist(pending: (() => void)[], abort: () => void): void {
+  const i = pending.indexOf(abort);
+  if (i === -1) return;
+  pending[i] = pending[pending.length - 1]!;
+  pending.pop();
 }
 
 /** The CoAP code of an outcome such as `'4.02'`. */
@@ -579,9 +606,34 @@ function outcomeCode(outcome: string): number {
   return coapCode(Number(cls), Number(detail));
 }
 
+/**
+ * The request kid in hex, per context. A server binding's kid is its context's Recipient
+ * ID (verifyRequest), so it is the same string for every request of a context: made
+ * once, not a copy of the kid (`binding.kid`) and a new string per request.
+ */
+const kidHexes = new WeakMap<SecurityContext, string>();
+
+function kidHexOf(binding: RequestBinding): string {
+  let hex = kidHexes.get(binding.context);
+  if (hex === undefined) kidHexes.set(binding.context, (hex = toHex(binding.kid)));
+  return hex;
+}
+
 function infoOf(binding: RequestBinding, option: Uint8Array): OscoreRequestInfo {
   const context = binding.context;
-  return Object.freeze({ context, peer: context.name, kid: toHex(binding.kid), kidContext: kidContextOf(option), sequenceNumber: binding.sequenceNumber });
+  return Object.freeze({ context, peer: context.name, kid: kidHexOf(binding), kidContext: kidContextOf(option), sequenceNumber: binding.sequenceNumber });
+}
+
+/** The value of a request's first Echo option, if any (a loop: no callback per request). */
+function echoValueOf(options: InnerMessage['options']): Uint8Array | undefined {
+  for (const o of options) if (o.number === ECHO_OPTION) return o.value;
+  return undefined;
+}
+
+/** The outer fields without Host, which the outer response never carries; the list itself when it has none (the usual case). */
+function withoutHost(outer: HeaderList): HeaderList {
+  for (const [name] of outer) if (name === 'host') return outer.filter(([n]) => n !== 'host');
+  return outer;
 }
 
 function kidOf(option: Uint8Array): string | undefined {
