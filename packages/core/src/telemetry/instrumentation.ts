@@ -173,7 +173,8 @@ export function protectedMessage(
   ctx: SecurityContext,
   details: { kid: Uint8Array; partialIV?: Uint8Array | undefined; sequenceNumber?: number | undefined; keyUses: number; size: number },
 ): void {
-  const attributes = contextAttributes(ctx);
+  const cached = attributesOf(ctx); // one lookup for the counter's and the span's attributes
+  const attributes = cached.base;
   let sender = senders.get(ctx.senderStateId);
   if (sender === undefined) {
     sender = { attributes: { ...attributes, [A.kid]: toHex(ctx.senderId) }, used: 0, keyUses: 0, limitQ: ctx.usageLimits.q };
@@ -181,7 +182,7 @@ export function protectedMessage(
   }
   if (details.sequenceNumber !== undefined && details.sequenceNumber + 1 > sender.used) sender.used = details.sequenceNumber + 1;
   if (details.keyUses > sender.keyUses) sender.keyUses = details.keyUses;
-  count('protected', attributesOf(ctx)[kind]);
+  count('protected', cached[kind]);
   try {
     if (span.isRecording()) {
       span.setAttributes({ ...attributes, [A.kid]: toHex(details.kid), [A.size]: details.size, [A.outcome]: 'ok' });
@@ -196,8 +197,9 @@ export function protectedMessage(
 
 /** Records a successful verification. */
 export function verifiedMessage(span: Span, kind: MessageKind, ctx: SecurityContext, details: { kid: Uint8Array; kidContext?: Uint8Array | undefined; partialIV?: Uint8Array | undefined; sequenceNumber?: number | undefined; size: number }): void {
-  const attributes = contextAttributes(ctx);
-  count('verified', attributesOf(ctx)[kind]);
+  const cached = attributesOf(ctx); // one lookup for the counter's and the span's attributes
+  const attributes = cached.base;
+  count('verified', cached[kind]);
   try {
     if (span.isRecording()) {
       span.setAttributes({ ...attributes, [A.kid]: toHex(details.kid), [A.size]: details.size, [A.outcome]: 'ok' });
