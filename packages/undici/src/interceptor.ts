@@ -31,13 +31,14 @@ import {
   APPLICATION_OSCORE,
   UnmappableMessageError,
   type ContextConfig,
+  type HeaderList,
   type HeaderPolicyOptions,
 } from '@oscore-http/http';
 import { collectBody, collectInMemory, isInMemory, type CollectedBody } from './body.js';
 import { DeferredController } from './controller.js';
 import { isAddressOf } from './host-address.js';
 import { SequenceGate } from './sequence-gate.js';
-import { OscoreResponseHandler } from './response-handler.js';
+import { OscoreResponseHandler, type ExchangeSettings } from './response-handler.js';
 
 /** Where the client's contexts come from. */
 export type ClientContexts =
@@ -126,6 +127,12 @@ function withEcho(message: InnerMessage, echo: Uint8Array): InnerMessage {
   return { ...message, options: [...message.options.filter((o) => o.number !== ECHO_OPTION), { number: ECHO_OPTION, value: echo }] };
 }
 
+/** Whether a list has a field of this (lower-case) name: a loop, not `some` and a callback per request. */
+function hasField(headers: HeaderList, name: string): boolean {
+  for (const entry of headers) if (entry[0] === name) return true;
+  return false;
+}
+
 /** The request's Host field, if it has one (headers in any shape undici accepts). */
 function hostFieldOf(headers: DispatchOptions['headers']): string | undefined {
   if (headers === undefined || headers === null) return undefined;
@@ -197,6 +204,9 @@ export function oscore(options: OscoreInterceptorOptions): Dispatcher.Dispatcher
   const outerPathOf = typeof options.outerPath === 'function' ? options.outerPath : () => (options.outerPath as string | undefined) ?? DEFAULT_OUTER_PATH;
   const refuse = choiceOption('unprotectedOrigins', options.unprotectedOrigins, ['pass', 'refuse'], 'pass') === 'refuse';
   const peerWindow = integerOption('peerReplayWindow', options.peerReplayWindow, DEFAULT_HTTP_REPLAY_WINDOW, 1);
+  // The same for every exchange but for HEAD: made once, not per request.
+  const exchange: ExchangeSettings = { policy, limit: maxResponseSize, bodyLimit: maxResponseBody, maxHeaderSize, head: false };
+  const headExchange: ExchangeSettings = { ...exchange, head: true };
   const gates = new WeakMap<SecurityContext, SequenceGate>();
   const gateOf = (context: SecurityContext) => {
     let gate = gates.get(context);
@@ -287,9 +297,9 @@ export function oscore(options: OscoreInterceptorOptions): Dispatcher.Dispatcher
         // soon as dispatch returns must find nothing spent — no sequence number, no count_q.
         const { bytes, contentType } = await collected;
         const headers = toHeaderList(opts.headers);
-        if (contentType !== undefined && !headers.some(([n]) => n === 'content-type')) headers.push(['content-type', contentType]);
+        if (contentType !== undefined && !hasField(headers, 'content-type')) headers.push(['content-type', contentType]);
         // undici writes Host from the origin below this interceptor: a protected Host is added here, or nothing would go inside.
-        if (policy.protectsHost && !headers.some(([n]) => n === 'host')) headers.push(['host', new URL(origin).host]);
+        if (policy.protectsHost && !hasField(headers, 'host')) headers.push(['host', new URL(origin).host]);
         const { inner, outer } = policy.split(headers);
         const message = encodeRequest({ method: opts.method, target: targetOf(opts), headers: inner, body: bytes }, { maxHeaderSize });
         const outerExtra = outer;
@@ -370,7 +380,7 @@ export function oscore(options: OscoreInterceptorOptions): Dispatcher.Dispatcher
               // must not choose where the protected request goes next.
               maxRedirections: 0,
             });
-            dispatch(outerOpts, new OscoreResponseHandler(handler, controller, binding, { policy, limit: maxResponseSize, bodyLimit: maxResponseBody, maxHeaderSize, head: opts.method === 'HEAD' }, release, retry));
+            dispatch(outerOpts, new OscoreResponseHandler(handler, controller, binding, opts.method === 'HEAD' ? headExchange : exchange, release, retry));
           } catch (err) {
             release();
             throw err;

@@ -6,7 +6,7 @@
 
 import type { Dispatcher } from 'undici';
 import type { DeferredController } from './controller.js';
-import { verifyResponse, type RequestBinding } from '@oscore-http/core';
+import { verifyResponse, type CoapOption, type RequestBinding } from '@oscore-http/core';
 import {
   BodyBuffer,
   BodyTooLargeError,
@@ -32,6 +32,32 @@ function diagnosticExcerpt(headers: Headers, body: Buffer): string | undefined {
   if (typeof type !== 'string' || !type.startsWith('text/plain') || body.length === 0 || body.length > 256) return undefined;
   const text = body.toString('latin1').replace(/[^\x20-\x7e]/g, '').trim();
   return text === '' ? undefined : text.slice(0, 120);
+}
+
+/** The first Echo option of a message, if any (a loop: no callback per response). */
+function echoOptionOf(options: readonly CoapOption[]): CoapOption | undefined {
+  for (const o of options) if (o.number === ECHO_OPTION) return o;
+  return undefined;
+}
+
+/** The value of a field's first line, if any. */
+function fieldValue(list: HeaderList, name: string): string | undefined {
+  for (const entry of list) if (entry[0] === name) return entry[1];
+  return undefined;
+}
+
+/**
+ * The protected fields the caller may see (policy.acceptsInner), kept in place: `list` is
+ * the one decodeResponse just made for this response alone. A loop, not `filter`.
+ */
+function accepted(list: HeaderList, policy: HeaderPolicy): HeaderList {
+  let kept = 0;
+  for (let i = 0; i < list.length; i++) {
+    const entry = list[i]!;
+    if (policy.acceptsInner(entry[0])) list[kept++] = entry;
+  }
+  list.length = kept;
+  return list;
 }
 
 function headerObject(list: HeaderList): Headers {
@@ -136,7 +162,7 @@ export class OscoreResponseHandler implements Handler {
     // §2.4; RFC 8613 Appendix B.1.2). Send it once more, with the Echo value, as a new request.
     // An Echo value outside 1-40 bytes is an elective option out of its range: ignored
     // (RFC 9175 §2.2.1, RFC 7252 §5.4.3), so the caller gets the 4.01 as it is.
-    const echo = message.code === UNAUTHORIZED ? message.options.find((o) => o.number === ECHO_OPTION) : undefined;
+    const echo = message.code === UNAUTHORIZED ? echoOptionOf(message.options) : undefined;
     if (echo !== undefined && echo.value.length >= 1 && echo.value.length <= ECHO_MAX_LENGTH && this.#retryWithEcho !== undefined) {
       this.#retryWithEcho(echo.value);
       return;
@@ -144,11 +170,12 @@ export class OscoreResponseHandler implements Handler {
     const response = decodeResponse(message, this.#exchange);
     // The outer limit leaves room for header fields and the tag; the option bounds the body.
     if (response.body.length > this.#exchange.bodyLimit) throw new BodyTooLargeError(this.#exchange.bodyLimit, 'response');
-    const list = response.headers.filter(([name]) => this.#exchange.policy.acceptsInner(name));
+    const exchange = this.#exchange;
     // A HEAD answer reports the GET representation's length, which the server protected (RFC 9110 §9.3.2).
-    const headLength = this.#exchange.head ? response.headers.find(([name]) => name === 'content-length')?.[1] : undefined;
+    const headLength = exchange.head ? fieldValue(response.headers, 'content-length') : undefined;
+    const list = accepted(response.headers, exchange.policy);
     list.push(['content-length', headLength !== undefined && /^\d{1,15}$/.test(headLength) ? headLength : String(response.body.length)]);
-    const passed = this.#exchange.policy.passThrough(headers); // by default none
+    const passed = exchange.policy.passThrough(headers); // by default none
     if (passed.length > 0) {
       const present = new Set(list.map(([n]) => n));
       for (const entry of passed) if (!present.has(entry[0])) list.push(entry);
