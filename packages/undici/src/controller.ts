@@ -26,8 +26,10 @@ export class DeferredController implements Controller {
   #aborted = false;
   #reason: Error | null = null;
   #paused = false;
-  #listeners: ((reason: Error) => void)[] = [];
-  #resumeWaiters: (() => void)[] = [];
+  // Made when first needed: most exchanges never wait on an abort or a resume, and these
+  // would otherwise be two arrays per request.
+  #listeners: ((reason: Error) => void)[] | undefined;
+  #resumeWaiters: (() => void)[] | undefined;
   #lines: readonly (readonly [string, string])[] | undefined;
   #rawHeaders: Buffer[] | null = null;
   rawTrailers: Buffer[] | null = null;
@@ -74,8 +76,8 @@ export class DeferredController implements Controller {
     // the request with RequestAbortedError (client-h1's abort), never with `undefined`.
     this.#reason = reason ?? new errors.RequestAbortedError();
     const listeners = this.#listeners;
-    this.#listeners = [];
-    for (const listener of listeners) listener(this.#reason);
+    this.#listeners = undefined;
+    if (listeners !== undefined) for (const listener of listeners) listener(this.#reason);
     this.#transport?.abort(this.#reason);
   }
 
@@ -86,8 +88,8 @@ export class DeferredController implements Controller {
   resume(): void {
     this.#paused = false;
     const waiters = this.#resumeWaiters;
-    this.#resumeWaiters = [];
-    for (const go of waiters) go();
+    this.#resumeWaiters = undefined;
+    if (waiters !== undefined) for (const go of waiters) go();
   }
 
   /**
@@ -99,7 +101,7 @@ export class DeferredController implements Controller {
    */
   resumed(): Promise<void> {
     if (!this.#paused) return Promise.resolve();
-    return this.race(new Promise<void>((go) => this.#resumeWaiters.push(go)));
+    return this.race(new Promise<void>((go) => (this.#resumeWaiters ??= []).push(go)));
   }
 
   /** Calls `listener` once if the caller aborts; returns a function that removes it. */
@@ -108,9 +110,9 @@ export class DeferredController implements Controller {
       listener(this.#reason!);
       return () => {};
     }
-    this.#listeners.push(listener);
+    (this.#listeners ??= []).push(listener);
     return () => {
-      this.#listeners = this.#listeners.filter((l) => l !== listener);
+      this.#listeners = this.#listeners?.filter((l) => l !== listener);
     };
   }
 

@@ -60,6 +60,9 @@ function accepted(list: HeaderList, policy: HeaderPolicy): HeaderList {
   return list;
 }
 
+/** The outer fields before a response started: one empty object for all exchanges, never written to. */
+const NO_HEADERS: Headers = Object.freeze({}) as Headers;
+
 function headerObject(list: HeaderList): Headers {
   const out: Headers = {};
   for (const [name, value] of list) {
@@ -91,7 +94,7 @@ export class OscoreResponseHandler implements Handler {
   readonly #binding: RequestBinding;
   readonly #exchange: ExchangeSettings;
   #status = 0;
-  #headers: Headers = {};
+  #headers: Headers = NO_HEADERS;
   #body: BodyBuffer | undefined;
   #failed = false;
   readonly #done: () => void;
