@@ -83,6 +83,32 @@ const MAPPED_IN_RESPONSES = new Set(['content-type', 'etag', 'location', 'cache-
 /** Largest Uri-Path, Uri-Query, Location-Path and Location-Query value (RFC 7252 §5.10). */
 const MAX_URI_OPTION = 255;
 const URI_OPTIONS = [O.UriPath, O.UriQuery] as const;
+/**
+ * No options of a number: one empty list for every message, never written to (readonly).
+ * Not frozen: a frozen array has elements of another kind, and the loops over it would
+ * then see two kinds of arrays.
+ */
+const NONE: readonly CoapOption[] = [];
+
+// Loops, not every/some/map with a callback: these run for every message.
+
+/** Whether every segment or argument fits a Uri-Path or Uri-Query option. */
+function allFit(values: readonly Uint8Array[]): boolean {
+  for (const v of values) if (v.length > MAX_URI_OPTION) return false;
+  return true;
+}
+
+function hasDotSegment(options: readonly CoapOption[]): boolean {
+  for (const o of options) if (isDotSegment(o.value)) return true;
+  return false;
+}
+
+/** The values of a number's options, in order (none when there are none). */
+function valuesOf(options: readonly CoapOption[] | undefined): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  if (options !== undefined) for (const o of options) out.push(o.value);
+  return out;
+}
 
 /**
  * How many lines each mapped name has (unmapped names are absent), or `undefined` when no
@@ -241,11 +267,12 @@ export function encodeRequest(request: HttpRequestParts, limits: MappingLimits =
     code = FALLBACK_REQUEST_CODE;
     w.add(HTTP_CODE_OPTION, Buffer.from(request.method, 'latin1'));
   }
-  const target = request.target.split('#', 1)[0]!;
+  const hash = request.target.indexOf('#');
+  const target = hash === -1 ? request.target : request.target.slice(0, hash);
   const { path, query } = decomposeTarget(target);
   // Uri-Path and Uri-Query values are 0 … 255 bytes (RFC 7252 §5.10): a longer segment
   // cannot be an option, so such a target travels as :path only.
-  const fits = path.every((s) => s.length <= MAX_URI_OPTION) && query.every((q) => q.length <= MAX_URI_OPTION);
+  const fits = allFit(path) && allFit(query);
   if (fits) {
     for (const segment of path) w.add(O.UriPath, segment);
     for (const arg of query) w.add(O.UriQuery, arg);
@@ -457,19 +484,13 @@ export function decodeRequest(message: InnerMessage, limits: MappingLimits = {})
   if (byNumber.has(O.ProxyUri) || byNumber.has(O.ProxyScheme)) {
     throw new InvalidInnerMessageError('it asks for a forward proxy (Proxy-Uri or Proxy-Scheme), which this endpoint is not', '5.05');
   }
-  for (const number of URI_OPTIONS) for (const o of byNumber.get(number) ?? []) outOfRange(o, MAX_URI_OPTION);
+  for (const number of URI_OPTIONS) for (const o of byNumber.get(number) ?? NONE) outOfRange(o, MAX_URI_OPTION);
   const exactTarget = exact?.get(PSEUDO_PATH);
   // §5.10.1: "The value of a Uri-Path Option MUST NOT be "." or ".."". Composed into an HTTP
   // target, they would get a meaning (RFC 3986 §5.2.4) the options do not have. With the
   // exact target (:path) the options are not used.
-  if (exactTarget === undefined && byNumber.get(O.UriPath)?.some((o) => isDotSegment(o.value))) throw new InvalidInnerMessageError('a Uri-Path option is "." or ".."');
-  const target =
-    exactTarget !== undefined
-      ? checkExactTarget(exactTarget)
-      : composeTarget(
-          (byNumber.get(O.UriPath) ?? []).map((o) => o.value),
-          (byNumber.get(O.UriQuery) ?? []).map((o) => o.value),
-        );
+  if (exactTarget === undefined && hasDotSegment(byNumber.get(O.UriPath) ?? NONE)) throw new InvalidInnerMessageError('a Uri-Path option is "." or ".."');
+  const target = exactTarget !== undefined ? checkExactTarget(exactTarget) : composeTarget(valuesOf(byNumber.get(O.UriPath)), valuesOf(byNumber.get(O.UriQuery)));
   const headers = fields;
   const rebuilt = headers.length;
   pushMediaType(headers, 'content-type', byNumber.get(O.ContentFormat));
