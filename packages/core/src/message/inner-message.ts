@@ -151,8 +151,11 @@ export function decodeInnerMessage(plaintext: Uint8Array): InnerMessage {
     let length = head & 0x0f;
     // Nibble 15 is reserved for the payload marker (RFC 7252 §3.1).
     if (delta === 15 || length === 15) throw new MalformedPlaintextError('an option uses the reserved nibble 15');
-    [delta, offset] = readExtension(plaintext, offset, delta);
-    [length, offset] = readExtension(plaintext, offset, length);
+    // Offsets advanced by hand, not through a returned [value, offset] pair: two arrays per option otherwise.
+    delta = readExtension(plaintext, offset, delta);
+    offset += extensionSize(head >>> 4);
+    length = readExtension(plaintext, offset, length);
+    offset += extensionSize(head & 0x0f);
     number += delta;
     if (options.length === MAX_OPTIONS) throw new MalformedPlaintextError(`it has more than ${MAX_OPTIONS} options`);
     if (number > MAX_OPTION_NUMBER) throw new MalformedPlaintextError('an option number exceeds 65535');
@@ -163,14 +166,20 @@ export function decodeInnerMessage(plaintext: Uint8Array): InnerMessage {
   return { code, options, payload: plaintext.subarray(offset) };
 }
 
-function readExtension(bytes: Uint8Array, offset: number, n: number): [number, number] {
+/** The value of an option delta or length whose nibble is `n`, its extension bytes (if any) read at `offset`. */
+function readExtension(bytes: Uint8Array, offset: number, n: number): number {
   if (n === 13) {
     if (offset + 1 > bytes.length) throw new MalformedPlaintextError('an option extension is truncated');
-    return [bytes[offset]! + 13, offset + 1];
+    return bytes[offset]! + 13;
   }
   if (n === 14) {
     if (offset + 2 > bytes.length) throw new MalformedPlaintextError('an option extension is truncated');
-    return [((bytes[offset]! << 8) | bytes[offset + 1]!) + 269, offset + 2];
+    return ((bytes[offset]! << 8) | bytes[offset + 1]!) + 269;
   }
-  return [n, offset];
+  return n;
+}
+
+/** How many extension bytes follow a delta or length nibble `n` (RFC 7252 §3.1). */
+function extensionSize(n: number): number {
+  return n === 13 ? 1 : n === 14 ? 2 : 0;
 }
