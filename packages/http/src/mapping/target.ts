@@ -73,7 +73,14 @@ export interface DecomposedTarget {
 
 /** Whether a decoded segment is "." or "..", which no Uri-Path or Location-Path may be (RFC 7252 §5.10.1, §5.10.7). */
 export function isDotSegment(segment: Uint8Array): boolean {
-  return (segment.length === 1 || segment.length === 2) && segment.every((b) => b === 0x2e);
+  // Byte by byte, not `every` with a callback: this runs for every segment of every request.
+  if (segment.length === 1) return segment[0] === 0x2e;
+  return segment.length === 2 && segment[0] === 0x2e && segment[1] === 0x2e;
+}
+
+function hasDotSegment(segments: readonly Uint8Array[]): boolean {
+  for (const segment of segments) if (isDotSegment(segment)) return true;
+  return false;
 }
 
 /**
@@ -82,7 +89,7 @@ export function isDotSegment(segment: Uint8Array): boolean {
  * "%2E" counts as "." (RFC 3986 §6.2.2.2), as WHATWG URL parsers read it.
  */
 function removeDotSegments(segments: Uint8Array[]): Uint8Array[] {
-  if (!segments.some(isDotSegment)) return segments;
+  if (!hasDotSegment(segments)) return segments;
   const out: Uint8Array[] = [];
   segments.forEach((segment, i) => {
     if (!isDotSegment(segment)) return void out.push(segment);

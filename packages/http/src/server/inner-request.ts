@@ -6,7 +6,7 @@
 
 import { IncomingMessage } from 'node:http';
 import type { HeaderList } from '../mapping/fields.js';
-import { toHeaderObject } from '../mapping/fields.js';
+import { firstValue, toHeaderObject } from '../mapping/fields.js';
 import type { HttpRequestParts } from '../mapping/messages.js';
 import type { OscoreRequestInfo } from './request-info.js';
 
@@ -40,7 +40,7 @@ export function createInnerRequest(
   // Protected fields win over outer ones of the same name (pass-through is empty by default).
   const present = passThrough.length > 0 ? new Set(list.map(([n]) => n)) : undefined;
   // Transport fields are rebuilt by the server, never taken from the outer message's framing.
-  if (outer.headers.host !== undefined && !list.some(([n]) => n === 'host')) list.push(['host', outer.headers.host]);
+  if (outer.headers.host !== undefined && firstValue(list, 'host') === undefined) list.push(['host', outer.headers.host]);
   if (parts.body.length > 0 || METHODS_WITH_BODY.has(parts.method)) list.push(['content-length', String(parts.body.length)]);
   if (present !== undefined) for (const entry of passThrough) if (!present.has(entry[0])) list.push(entry);
 

@@ -23,7 +23,7 @@
  */
 
 import { ServerResponse, validateHeaderName, validateHeaderValue } from 'node:http';
-import { toHeaderList, type HeaderList } from '../mapping/fields.js';
+import { firstValue, toHeaderList, type HeaderList } from '../mapping/fields.js';
 
 /** What the application wrote. */
 export interface CapturedResponse {
@@ -209,7 +209,7 @@ function finish(res: Captured, c: CaptureState): void {
     headers.push(...toHeaderList(res.getHeaders()));
     for (const name of stored) res.removeHeader(name);
   }
-  if (res.sendDate && !headers.some(([name]) => name === 'date')) headers.push(['date', httpDate()]);
+  if (res.sendDate && firstValue(headers, 'date') === undefined) headers.push(['date', httpDate()]);
   const chunks = c.chunks;
   c.chunks = [];
   c.onEnd({
