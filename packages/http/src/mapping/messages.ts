@@ -126,13 +126,17 @@ function mappedLineCounts(headers: HeaderList, mapped: ReadonlySet<string>): Map
   return counts;
 }
 
-/** Whether a mapped name has more than one line (a mapping knows at most a handful of names). */
+/**
+ * Whether a mapped name has more than one line. Each mapped line is looked for among the
+ * lines before it, not in a list of names seen (an array per message): a mapping knows at
+ * most a handful of names, so at most that many lines are looked back from before a
+ * repeat is found.
+ */
 function repeatsMappedName(headers: HeaderList, mapped: ReadonlySet<string>): boolean {
-  const seen: string[] = [];
-  for (const [name] of headers) {
+  for (let i = 1; i < headers.length; i++) {
+    const name = headers[i]![0];
     if (!mapped.has(name)) continue;
-    if (seen.includes(name)) return true;
-    seen.push(name);
+    for (let j = 0; j < i; j++) if (headers[j]![0] === name) return true;
   }
   return false;
 }
