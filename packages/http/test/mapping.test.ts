@@ -209,6 +209,32 @@ describe('request target (RFC 7252 §6.4, §6.5)', () => {
     );
   });
 
+  it('splits a target into the segments and arguments String#split gives (the decoder cuts them by hand)', () => {
+    // An independent reference for targets without dot segments: split, then percent-decode
+    // each part (visible ASCII only, %XX escapes).
+    const decodePart = (text: string): Uint8Array => {
+      if (/%(?![0-9A-Fa-f]{2})/.test(text) || /[^\x21-\x7e]/.test(text)) throw new Error('not a valid part');
+      return Uint8Array.from(Buffer.from(text.replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1'));
+    };
+    const units = ['a', 'b', '&', '=', '%41', '%2F', '%', 'é', ' ', '%zz'];
+    const path = fc.string({ unit: fc.constantFrom(...units, '/'), maxLength: 12 });
+    const query = fc.option(fc.string({ unit: fc.constantFrom(...units, '/', '?'), maxLength: 12 }), { nil: undefined });
+    fc.assert(
+      fc.property(path, query, (p, q) => {
+        const target = `/${p}${q === undefined ? '' : `?${q}`}`;
+        let expected: { path: Uint8Array[]; query: Uint8Array[] } | undefined;
+        try {
+          expected = { path: p === '' ? [] : p.split('/').map(decodePart), query: q === undefined || q === '' ? [] : q.split('&').map(decodePart) };
+        } catch {
+          expected = undefined;
+        }
+        if (expected === undefined) expect(() => decomposeTarget(target)).toThrow(UnmappableMessageError);
+        else expect(decomposeTarget(target)).toEqual(expected);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
   it('sends a target with dot segments resolved in Uri-Path and exact in :path, so an HTTP peer gets it as sent', () => {
     const m = encodeRequest({ method: 'GET', target: '/public/../admin?x=1', headers: [], body: empty });
     expect(m.options.filter((o) => o.number === 11).map((o) => new TextDecoder().decode(o.value))).toEqual(['admin']);

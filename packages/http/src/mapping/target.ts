@@ -114,10 +114,27 @@ export function decomposeTarget(target: string): DecomposedTarget {
   const path = q === -1 ? target : target.slice(0, q);
   const query = q === -1 ? undefined : target.slice(q + 1);
   // Step 8: nothing for "" or "/"; otherwise every segment, empty ones included.
-  const segments = path === '/' ? [] : removeDotSegments(path.slice(1).split('/').map(percentDecode));
+  const segments = path === '/' ? [] : removeDotSegments(decodedParts(path, 1, 0x2f)); // '/'
   // Step 9: every argument of a query component.
-  const args = query === undefined || query === '' ? [] : query.split('&').map(percentDecode);
+  const args = query === undefined || query === '' ? [] : decodedParts(query, 0, 0x26); // '&'
   return { path: segments, query: args };
+}
+
+/**
+ * `text.slice(from).split(separator).map(percentDecode)`, without the split: V8 runs
+ * `String#split` through its runtime, about 0.15 µs even for `/echo`, on every request.
+ * Empty parts count as `split` counts them.
+ */
+function decodedParts(text: string, from: number, separator: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let start = from;
+  for (let i = from; i < text.length; i++) {
+    if (text.charCodeAt(i) !== separator) continue;
+    out.push(percentDecode(text.slice(start, i)));
+    start = i + 1;
+  }
+  out.push(percentDecode(text.slice(start)));
+  return out;
 }
 
 /** Composes the target in normal form from decoded segments and arguments (§6.5 steps 6–8). */
