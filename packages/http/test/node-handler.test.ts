@@ -1123,6 +1123,27 @@ describe('the OSCORE body as it arrives', () => {
 // A Connect-style (req, res, next) chain behind createOscoreHandler
 // ---------------------------------------------------------------------------------
 
+describe('the aborts a connection holds', () => {
+  it('a keep-alive connection holds no abort of an answered request: each leaves its socket’s list at its response’s close', async () => {
+    const { server, origin } = await start(createOscoreHandler({ contexts: createContextSet([serverContextA()]) }, (_req, res) => res.end('ok')));
+    const sockets: Socket[] = [];
+    server.on('connection', (socket: Socket) => sockets.push(socket));
+    const peer = oscoreAgent(origin);
+    try {
+      for (let i = 0; i < 20; i++) expect((await send(peer.dispatcher, origin, '/')).status).toBe(200);
+      await new Promise((r) => setImmediate(r)); // a response closes the tick after it finished
+      const held = sockets.map((socket) => {
+        const key = Object.getOwnPropertySymbols(socket).find((k) => k.description === 'oscore-http.pending-aborts');
+        return key === undefined ? undefined : (socket as unknown as Record<symbol, unknown[]>)[key]!.length;
+      });
+      expect(held.length).toBeGreaterThan(0);
+      expect(held.every((n) => n === 0)).toBe(true);
+    } finally {
+      await peer.close();
+    }
+  });
+});
+
 describe('Connect-style middleware chain behind createOscoreHandler', () => {
   const viaChain = (path: string, options?: Options) => send(client.dispatcher, connectOrigin, path, options);
 
