@@ -21,6 +21,7 @@ import {
   ECHO_OPTION,
   encodeOscoreHeader,
   encodeRequest,
+  firstValue,
   HostMismatchError,
   httpOriginOf,
   integerOption,
@@ -31,7 +32,6 @@ import {
   APPLICATION_OSCORE,
   UnmappableMessageError,
   type ContextConfig,
-  type HeaderList,
   type HeaderPolicyOptions,
 } from '@oscore-http/http';
 import { collectBody, collectInMemory, isInMemory, type CollectedBody } from './body.js';
@@ -125,12 +125,6 @@ function originKey(key: string): string {
 /** The request with the Echo option (RFC 9175 §2.2.1: Class E) set to `echo`. */
 function withEcho(message: InnerMessage, echo: Uint8Array): InnerMessage {
   return { ...message, options: [...message.options.filter((o) => o.number !== ECHO_OPTION), { number: ECHO_OPTION, value: echo }] };
-}
-
-/** Whether a list has a field of this (lower-case) name: a loop, not `some` and a callback per request. */
-function hasField(headers: HeaderList, name: string): boolean {
-  for (const entry of headers) if (entry[0] === name) return true;
-  return false;
 }
 
 /** The request's Host field, if it has one (headers in any shape undici accepts). */
@@ -297,9 +291,9 @@ export function oscore(options: OscoreInterceptorOptions): Dispatcher.Dispatcher
         // soon as dispatch returns must find nothing spent — no sequence number, no count_q.
         const { bytes, contentType } = await collected;
         const headers = toHeaderList(opts.headers);
-        if (contentType !== undefined && !hasField(headers, 'content-type')) headers.push(['content-type', contentType]);
+        if (contentType !== undefined && firstValue(headers, 'content-type') === undefined) headers.push(['content-type', contentType]);
         // undici writes Host from the origin below this interceptor: a protected Host is added here, or nothing would go inside.
-        if (policy.protectsHost && !hasField(headers, 'host')) headers.push(['host', new URL(origin).host]);
+        if (policy.protectsHost && firstValue(headers, 'host') === undefined) headers.push(['host', new URL(origin).host]);
         const { inner, outer } = policy.split(headers);
         const message = encodeRequest({ method: opts.method, target: targetOf(opts), headers: inner, body: bytes }, { maxHeaderSize });
         const outerExtra = outer;

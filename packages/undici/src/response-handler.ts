@@ -14,6 +14,7 @@ import {
   decodeResponse,
   ECHO_MAX_LENGTH,
   ECHO_OPTION,
+  firstValue,
   isOscoreContentType,
   UnprotectedResponseError,
   type HeaderList,
@@ -38,26 +39,6 @@ function diagnosticExcerpt(headers: Headers, body: Buffer): string | undefined {
 function echoOptionOf(options: readonly CoapOption[]): CoapOption | undefined {
   for (const o of options) if (o.number === ECHO_OPTION) return o;
   return undefined;
-}
-
-/** The value of a field's first line, if any. */
-function fieldValue(list: HeaderList, name: string): string | undefined {
-  for (const entry of list) if (entry[0] === name) return entry[1];
-  return undefined;
-}
-
-/**
- * The protected fields the caller may see (policy.acceptsInner), kept in place: `list` is
- * the one decodeResponse just made for this response alone. A loop, not `filter`.
- */
-function accepted(list: HeaderList, policy: HeaderPolicy): HeaderList {
-  let kept = 0;
-  for (let i = 0; i < list.length; i++) {
-    const entry = list[i]!;
-    if (policy.acceptsInner(entry[0])) list[kept++] = entry;
-  }
-  list.length = kept;
-  return list;
 }
 
 /** The outer fields before a response started: one empty object for all exchanges, never written to. */
@@ -175,8 +156,8 @@ export class OscoreResponseHandler implements Handler {
     if (response.body.length > this.#exchange.bodyLimit) throw new BodyTooLargeError(this.#exchange.bodyLimit, 'response');
     const exchange = this.#exchange;
     // A HEAD answer reports the GET representation's length, which the server protected (RFC 9110 §9.3.2).
-    const headLength = exchange.head ? fieldValue(response.headers, 'content-length') : undefined;
-    const list = accepted(response.headers, exchange.policy);
+    const headLength = exchange.head ? firstValue(response.headers, 'content-length') : undefined;
+    const list = exchange.policy.keepInner(response.headers);
     list.push(['content-length', headLength !== undefined && /^\d{1,15}$/.test(headLength) ? headLength : String(response.body.length)]);
     const passed = exchange.policy.passThrough(headers); // by default none
     if (passed.length > 0) {

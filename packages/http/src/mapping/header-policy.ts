@@ -60,6 +60,12 @@ export interface HeaderPolicy {
   passThroughRaw(rawHeaders: readonly string[]): HeaderList;
   /** Whether a protected field may be handed to the application (framing fields are rebuilt, not trusted). */
   acceptsInner(name: string): boolean;
+  /**
+   * Keeps, in place, the protected fields that may be handed to the application
+   * ({@link acceptsInner}), and returns `list`: for a list made for one message alone (the
+   * decoded one), so no second array per message.
+   */
+  keepInner(list: HeaderList): HeaderList;
   /** Whether Host is configured `protect`: a client then puts the request's authority inside. */
   readonly protectsHost: boolean;
 }
@@ -86,6 +92,7 @@ export function createHeaderPolicy(overrides: HeaderPolicyOptions = {}): HeaderP
   }
   const passThroughNames = new Set([...table].filter(([, d]) => d === 'outer').map(([n]) => n));
 
+  const acceptsInner = (name: string): boolean => !NEVER_INSIDE.has(name) && table.get(name) !== 'drop';
   return {
     split(headers) {
       const inner: HeaderList = [];
@@ -122,8 +129,15 @@ export function createHeaderPolicy(overrides: HeaderPolicyOptions = {}): HeaderP
       }
       return out;
     },
-    acceptsInner(name) {
-      return !NEVER_INSIDE.has(name) && table.get(name) !== 'drop';
+    acceptsInner,
+    keepInner(list) {
+      let kept = 0;
+      for (let i = 0; i < list.length; i++) {
+        const entry = list[i]!;
+        if (acceptsInner(entry[0])) list[kept++] = entry;
+      }
+      list.length = kept;
+      return list;
     },
     protectsHost: table.get('host') === 'protect',
   };

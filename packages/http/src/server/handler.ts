@@ -331,21 +331,6 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): O
     }
   }
 
-  /**
-   * The protected fields the application may see (policy.acceptsInner), kept in place:
-   * `headers` is the list decodeRequest just made for this request alone. A loop, not
-   * `filter`: no callback and no second array per request.
-   */
-  function acceptedInner(headers: HeaderList): HeaderList {
-    let kept = 0;
-    for (let i = 0; i < headers.length; i++) {
-      const entry = headers[i]!;
-      if (policy.acceptsInner(entry[0])) headers[kept++] = entry;
-    }
-    headers.length = kept;
-    return headers;
-  }
-
   function reject(res: ServerResponse, err: OscoreError, kid?: string): void {
     report('rejected', err, sendUnprotected(res, err), false, kid, undefined);
   }
@@ -490,7 +475,7 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): O
       if (!(err instanceof OscoreError)) throw err;
       return sendProtectedError(res, binding, err, info);
     }
-    const inner = createInnerRequest(req, parts, acceptedInner(parts.headers), policy.passThroughRaw(req.rawHeaders), info);
+    const inner = createInnerRequest(req, parts, policy.keepInner(parts.headers), policy.passThroughRaw(req.rawHeaders), info);
     let failure: ApplicationFailedError | undefined;
     const release = captureResponse(res, maxResponseSize, parts.method === 'HEAD', (captured) => {
       sendProtectedResponse(res, binding, captured, info, parts.method, release, inner, failure).catch((err: unknown) => fail(res, err, info, inner));
