@@ -10,13 +10,12 @@
  * store), protectResponse and verifyResponse. With the Redis store every verifyRequest is a
  * round trip (one Lua check-and-update); with the file store nothing but a block reservation
  * every 4,096 sequence numbers touches the disk — the table shows the durable writes per
- * exchange, and the read and write system calls the kernel counted, to prove it. Redis
- * runs locally (redis-server from Debian, started here on a free port with AOF and
- * appendfsync always, as the store requires).
+ * exchange to prove it. Redis runs locally (redis-server from Debian, started here on a free
+ * port with AOF and appendfsync always, as the store requires).
  */
 
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -87,20 +86,6 @@ async function exchange({ client, server }) {
   await verifyResponse(sent.binding, answer.option, answer.payload);
 }
 
-/**
- * Read and write system calls of this whole process so far, as Linux counts them
- * (/proc/self/io: files, sockets, pipes, libuv's wake-ups; every thread): the stores' I/O
- * measured from outside, not by their own counters. `undefined` where /proc is missing.
- */
-function syscalls() {
-  try {
-    const io = Object.fromEntries(readFileSync('/proc/self/io', 'utf8').trim().split('\n').map((line) => line.split(': ')));
-    return Number(io.syscr) + Number(io.syscw);
-  } catch {
-    return undefined;
-  }
-}
-
 /** Runs `concurrency` exchange loops for `seconds`; returns exchanges per second. */
 async function measure(p, seconds) {
   let count = 0;
@@ -128,7 +113,7 @@ try {
   const env = environment();
   console.log('State stores side by side (bench/stores.mjs)');
   for (const [k, v] of Object.entries({ ...env, redis: redis.version, concurrency: o.concurrency, timing: `${o.rounds} rounds × ${o.seconds} s per store, interleaved; medians` })) console.log(`  ${k.padEnd(12)} ${v}`);
-  const results = Object.fromEntries(Object.keys(stores).map((k) => [k, { rates: [], exchanges: 0, syscalls: 0 }]));
+  const results = Object.fromEntries(Object.keys(stores).map((k) => [k, { rates: [], exchanges: 0 }]));
   let n = 0;
   const pairs = Object.fromEntries(Object.entries(stores).map(([k, s]) => [k, pair(s, n++)]));
   // Warm-up: first reservations, JIT.
@@ -138,12 +123,7 @@ try {
     const order = Object.keys(stores);
     for (let i = 0; i < round; i++) order.push(order.shift()); // rotate the order every round
     for (const k of order) {
-      // What the previous store's window left running (Redis replies, libuv wake-ups) ends first.
-      await new Promise((settle) => setTimeout(settle, 200));
-      const before = syscalls();
       const rate = await measure(pairs[k], o.seconds);
-      const after = syscalls();
-      if (before !== undefined && after !== undefined) results[k].syscalls += after - before;
       results[k].rates.push(rate);
       results[k].exchanges += Math.round(rate * o.seconds);
       process.stderr.write(`  round ${round + 1}: ${k.padEnd(6)} ${Math.round(rate)} exchanges/s\n`);
@@ -156,7 +136,7 @@ try {
     const m = median(r.rates);
     const io =
       k === 'memory' ? 'none' : k === 'file' ? `${fileWrites} durable writes / ${r.exchanges} exchanges = ${(fileWrites / r.exchanges).toFixed(5)} per exchange` : '1 round trip per verifyRequest (Lua) + 1 INCRBY per 4,096 numbers';
-    return [k, Math.round(m).toLocaleString('en-US'), `±${Math.round(((Math.max(...r.rates) - Math.min(...r.rates)) / 2 / m) * 100)}%`, `${(m / base).toFixed(2)}x`, (r.syscalls / r.exchanges).toFixed(4), io];
+    return [k, Math.round(m).toLocaleString('en-US'), `±${Math.round(((Math.max(...r.rates) - Math.min(...r.rates)) / 2 / m) * 100)}%`, `${(m / base).toFixed(2)}x`, io];
   });
   console.log('\n1 KiB request and response, protect + verify on both sides');
   printTable(
@@ -165,14 +145,12 @@ try {
       { header: 'exchanges/s', align: 'right' },
       { header: 'spread', align: 'right' },
       { header: '× memory', align: 'right' },
-      { header: 'syscalls/exchange', align: 'right' },
       { header: 'I/O on the hot path', align: 'left' },
     ],
     rows,
   );
   const fileExchanges = results.file.exchanges;
   console.log(`\nfile store: ${fileWrites} writes of state.json while ${fileExchanges} exchanges took ${fileExchanges} client sequence numbers and counted ${2 * fileExchanges} encryptions (count_q, both sides) — reservations in blocks of 4,096, written together; no write per message.`);
-  console.log('syscalls/exchange: read and write system calls of this process (Linux /proc/self/io: files, sockets, pipes, wake-ups) during the measured windows of that store, per exchange; counted by the kernel, not by the store.');
   if (o.json) writeJson(o.json, { env, options: o, results, fileWrites });
 } finally {
   await stores.redis.close();
