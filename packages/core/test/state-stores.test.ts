@@ -119,8 +119,9 @@ describe('file store', () => {
       }
     };
     const hot = run(5000);
-    expect(hot.writes).toBeLessThan(5000 / 100);
-    expect(hot.reads).toBeLessThan(5000 / 100);
+    // A few calls per block reservation (measured: ~20 reads, ~20 writes); one per message would be 5,000.
+    expect(hot.writes).toBeLessThan(5000 / 50);
+    expect(hot.reads).toBeLessThan(5000 / 50);
     const control = run(200, 1);
     expect(control.writes).toBeGreaterThan(200);
   });
