@@ -68,7 +68,7 @@ export { codeToMethod, methodToCode } from './mapping/method.js';
 export { codeToStatus, statusToCode } from './mapping/status.js';
 export { composeTarget, decomposeTarget } from './mapping/target.js';
 export { diagnosticOf } from './server/diagnostics.js';
-export { ECHO_MAX_LENGTH, ECHO_OPTION, EchoIssuer } from './server/echo.js';
+export { ECHO_MAX_LENGTH, ECHO_OPTION, echoOptionOf, EchoIssuer } from './server/echo.js';
 export {
   createOscoreHandler,
   DEFAULT_MAX_BODY_SIZE,

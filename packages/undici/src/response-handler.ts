@@ -6,14 +6,14 @@
 
 import type { Dispatcher } from 'undici';
 import type { DeferredController } from './controller.js';
-import { verifyResponse, type CoapOption, type RequestBinding } from '@oscore-http/core';
+import { verifyResponse, type RequestBinding } from '@oscore-http/core';
 import {
   BodyBuffer,
   BodyTooLargeError,
   decodeOscoreHeader,
   decodeResponse,
   ECHO_MAX_LENGTH,
-  ECHO_OPTION,
+  echoOptionOf,
   firstValue,
   isOscoreContentType,
   UnprotectedResponseError,
@@ -33,12 +33,6 @@ function diagnosticExcerpt(headers: Headers, body: Buffer): string | undefined {
   if (typeof type !== 'string' || !type.startsWith('text/plain') || body.length === 0 || body.length > 256) return undefined;
   const text = body.toString('latin1').replace(/[^\x20-\x7e]/g, '').trim();
   return text === '' ? undefined : text.slice(0, 120);
-}
-
-/** The first Echo option of a message, if any (a loop: no callback per response). */
-function echoOptionOf(options: readonly CoapOption[]): CoapOption | undefined {
-  for (const o of options) if (o.number === ECHO_OPTION) return o;
-  return undefined;
 }
 
 /** The outer fields before a response started: one empty object for all exchanges, never written to. */

@@ -18,12 +18,19 @@
 
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import type { CoapOption } from '@oscore-http/core';
 import { secondsOption } from '../config/option-values.js';
 
 /** The Echo option (RFC 9175 §2.2.1): elective, Class E in OSCORE. */
 export const ECHO_OPTION = 252;
 /** Longest Echo value (RFC 9175 §2.2.1: 1-40 bytes). */
 export const ECHO_MAX_LENGTH = 40;
+
+/** A message's first Echo option, if any (a loop: it runs for every request and response). */
+export function echoOptionOf(options: readonly CoapOption[]): CoapOption | undefined {
+  for (const o of options) if (o.number === ECHO_OPTION) return o;
+  return undefined;
+}
 /** How long a challenge may be answered by default, in seconds. */
 const DEFAULT_ECHO_MAX_AGE = 30;
 

@@ -29,7 +29,6 @@ import {
   verifyRequest,
   OscoreError,
   SecurityContext,
-  type InnerMessage,
   type RecipientContextLookup,
   type RequestBinding,
 } from '@oscore-http/core';
@@ -55,7 +54,7 @@ import { codeToStatus } from '../mapping/status.js';
 import { BodyBuffer } from '../wire/body-buffer.js';
 import { APPLICATION_OSCORE, decodeOscoreHeader, encodeOscoreHeader, isOscoreContentType } from '../wire/oscore-header.js';
 import { diagnosticOf } from './diagnostics.js';
-import { ECHO_OPTION, EchoIssuer } from './echo.js';
+import { ECHO_OPTION, echoOptionOf, EchoIssuer } from './echo.js';
 import { createInnerRequest } from './inner-request.js';
 import type { OscoreRequestInfo } from './request-info.js';
 import { abandonResponse, captureResponse, type CapturedResponse } from './response-capture.js';
@@ -449,7 +448,7 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): O
       if (!(err instanceof OscoreError)) throw err;
       return reject(res, err, info.kid);
     }
-    const value = echoValueOf(verified.message.options);
+    const value = echoOptionOf(verified.message.options)?.value;
     // A good Echo value is spent by the request that carries it, also when the window was
     // re-established meanwhile by another answer to a challenge (concurrent requests): else
     // a captured copy of this request would still hold an unspent value, and prove its
@@ -607,12 +606,6 @@ function kidHexOf(binding: RequestBinding): string {
 function infoOf(binding: RequestBinding, option: Uint8Array): OscoreRequestInfo {
   const context = binding.context;
   return Object.freeze({ context, peer: context.name, kid: kidHexOf(binding), kidContext: kidContextOf(option), sequenceNumber: binding.sequenceNumber });
-}
-
-/** The value of a request's first Echo option, if any (a loop: no callback per request). */
-function echoValueOf(options: InnerMessage['options']): Uint8Array | undefined {
-  for (const o of options) if (o.number === ECHO_OPTION) return o.value;
-  return undefined;
 }
 
 /** The outer fields without Host, which the outer response never carries; the list itself when it has none (the usual case). */
