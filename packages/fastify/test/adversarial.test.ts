@@ -17,7 +17,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { createContextSet } from '@oscore-http/http';
 import { startFastify, type LogLine, type TestServer } from './support/fastify-server.js';
 import { Resources, SECRET_A, serverContextA } from './support/oscore-peers.js';
-import { code, deriveContext, headerOf, IndependentClient, opt, Opt, optionOf, text, uint, type Binding, type CoapMessage } from './support/independent-peer.js';
+import { code, codeString, deriveContext, headerOf, IndependentClient, opt, Opt, optionOf, readUint, text, uint, type Binding, type CoapMessage } from './support/independent-peer.js';
 
 const GET = code(0, 1);
 const POST = code(0, 2);
@@ -766,5 +766,38 @@ describe('slow clients', () => {
     }
     const [res] = await s.waitFor(1);
     expect(text(verified(peer, slow, res).payload)).toBe('echo slowly');
+  });
+});
+
+/**
+ * What a verified peer puts inside is bounded as what a client puts in a plain request:
+ * Node refuses a request line and fields beyond 16 KiB (431) before fastify sees them.
+ */
+describe('inner messages beyond what HTTP would let through', () => {
+  /** The exact HTTP status of a protected answer: its HTTP-Code option (65003, docs/wire-format.md §3). */
+  const httpCodeOf = (m: CoapMessage): number | undefined => {
+    const option = m.options.find((o) => o.number === 65003);
+    return option === undefined ? undefined : readUint(option.value);
+  };
+
+  it('a target of Uri-Path options longer than maxHeaderSize (16 KiB) gets a protected 431 before any route runs, and is never composed', async () => {
+    // 70 segments of 255 bytes: 17,920 bytes of target, each byte percent-encoded (0xff) three times that as a string.
+    const long = peer.protect({ code: GET, options: Array.from({ length: 70 }, () => opt(Opt.UriPath, new Uint8Array(255).fill(0xff))), payload: EMPTY });
+    const c = await open();
+    await c.write(outerRequest(long));
+    const [res] = await c.waitFor(1);
+    const answer = verified(peer, long, res);
+    expect([codeString(answer.code), httpCodeOf(answer)]).toEqual(['4.00', 431]);
+    expect(text(answer.payload)).toBe('Header fields too large');
+    expect(routed).toBe(0);
+    expect(server.seen).toEqual([]);
+    expect(rejections().map((r) => r.code)).toEqual(['ERR_OSCORE_HTTP_HEADERS_TOO_LARGE']);
+    // A target within the limit (/hello/x and 60 Uri-Query arguments of 255 bytes: 15,371) is still served.
+    const within = peer.protect({ code: GET, options: [opt(Opt.UriPath, 'hello'), opt(Opt.UriPath, 'x'), ...Array.from({ length: 60 }, () => opt(Opt.UriQuery, 'a'.repeat(255)))], payload: EMPTY });
+    await c.write(outerRequest(within));
+    const [, ok] = await c.waitFor(2);
+    const served = verified(peer, within, ok);
+    expect([codeString(served.code), text(served.payload)]).toEqual(['2.05', 'hello x']);
+    expect(routed).toBe(1);
   });
 });

@@ -122,14 +122,14 @@ export class BodyTooLargeError extends OscoreHttpError {
   }
 }
 
-/** The protected header fields exceed the configured limit. */
+/** The protected header fields (a request's target included) exceed the configured limit. */
 export class HeadersTooLargeError extends OscoreHttpError {
   readonly code = 'ERR_OSCORE_HTTP_HEADERS_TOO_LARGE';
   readonly outcome: OscoreOutcome = '4.13';
   readonly httpStatus = 431;
   readonly limit: number;
   constructor(limit: number) {
-    super(`The protected header fields exceed the configured limit of ${limit} bytes; send fewer or shorter headers, or raise maxHeaderSize on both peers.`);
+    super(`The protected header fields (a request's target included) exceed the configured limit of ${limit} bytes; send fewer or shorter headers or a shorter target, or raise maxHeaderSize on both peers.`);
     this.limit = limit;
   }
 }

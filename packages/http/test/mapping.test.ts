@@ -376,6 +376,21 @@ describe('header fields', () => {
     expect(() => decodeRequest(encodeRequest(conditional, { maxHeaderSize: 15 }), { maxHeaderSize: 14 })).toThrow(HeadersTooLargeError);
   });
 
+  it('counts a target of Uri-Path and Uri-Query options as its ":path" line, on both sides (Node counts the request line in its limit)', () => {
+    // 70 segments of 255 bytes: ":path:" (6) + 70 × ("/" + 255) = 17,926 bytes, as options only.
+    const target = `/${Array(70).fill('a'.repeat(255)).join('/')}`;
+    const lineBytes = ':path:'.length + target.length;
+    const request = { method: 'GET', target, headers: [] as [string, string][], body: empty };
+    expect(() => encodeRequest(request)).toThrow(HeadersTooLargeError);
+    const message = encodeRequest(request, { maxHeaderSize: lineBytes });
+    expect(message.options.some((o) => o.number === HTTP_FIELD_OPTION)).toBe(false);
+    expect(() => decodeRequest(message, { maxHeaderSize: lineBytes - 1 })).toThrow(HeadersTooLargeError);
+    expect(decodeRequest(message, { maxHeaderSize: lineBytes }).target).toBe(target);
+    // Refused before the target is composed: 1,024 options of 255 bytes 0xff would be a string of 784,384 characters.
+    const huge = { code: message.code, options: Array.from({ length: 1024 }, () => ({ number: 11, value: new Uint8Array(255).fill(0xff) })), payload: empty };
+    expect(() => decodeRequest(huge, { maxHeaderSize: 16 * 1024 })).toThrow(HeadersTooLargeError);
+  });
+
   it('a message the sender fits within the limit fits the receiver, whether its fields travel as options or HTTP-Fields', () => {
     const line = fc.oneof(
       fc.tuple(fc.constant('content-type'), fc.constantFrom('application/json', 'text/plain; charset=utf-8', 'application/x-unknown')),

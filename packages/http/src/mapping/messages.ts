@@ -281,7 +281,11 @@ export function encodeRequest(request: HttpRequestParts, limits: MappingLimits =
     for (const segment of path) w.add(O.UriPath, segment);
     for (const arg of query) w.add(O.UriQuery, arg);
   }
+  // A target of Uri-Path and Uri-Query options counts against the limit as the `:path` line
+  // it stands for, as the receiver counts it (decodeRequest): Node's header limit covers the
+  // request line too. The target "/" has none and counts nothing.
   if (!fits || composeTarget(path, query) !== target) w.field(PSEUDO_PATH, target);
+  else if (path.length > 0 || query.length > 0) w.mapped(PSEUDO_PATH, target);
   const coded = hasContentCoding(request.headers);
   const counts = mappedLineCounts(request.headers, MAPPED_IN_REQUESTS);
   for (const [name, value] of request.headers) {
@@ -450,6 +454,18 @@ function checkRebuilt(headers: HeaderList, from: number, fieldBytes: number, max
   if (total > maxHeaderSize) throw new HeadersTooLargeError(maxHeaderSize);
 }
 
+/**
+ * The bytes of a request's Uri-Path and Uri-Query options, each with its `/`, `?` or `&`:
+ * the least its composed target can be. Throws once `fieldBytes` and they pass the limit.
+ */
+function uriOptionBytes(byNumber: Map<number, CoapOption[]>, fieldBytes: number, maxHeaderSize = Infinity): number {
+  if (maxHeaderSize === Infinity) return 0;
+  let total = 0;
+  for (const number of URI_OPTIONS) for (const o of byNumber.get(number) ?? NONE) total += 1 + o.value.length;
+  if (fieldBytes + total > maxHeaderSize) throw new HeadersTooLargeError(maxHeaderSize);
+  return total;
+}
+
 function hasField(fields: HeaderList, name: string): boolean {
   return fields.some(([n]) => n === name);
 }
@@ -490,6 +506,11 @@ export function decodeRequest(message: InnerMessage, limits: MappingLimits = {})
   }
   for (const number of URI_OPTIONS) for (const o of byNumber.get(number) ?? NONE) outOfRange(o, MAX_URI_OPTION);
   const exactTarget = exact?.get(PSEUDO_PATH);
+  // A target of Uri-Path and Uri-Query options counts against the limit as its `:path` line
+  // would (the exact one is an HTTP-Field, counted already): Node's own limit covers the
+  // request line. Checked on the option bytes before the target is composed, which
+  // percent-encodes up to 1,024 options of 255 bytes into a string three times as long.
+  const targetBytes = exactTarget === undefined ? uriOptionBytes(byNumber, fieldBytes, limits.maxHeaderSize) : 0;
   // §5.10.1: "The value of a Uri-Path Option MUST NOT be "." or ".."". Composed into an HTTP
   // target, they would get a meaning (RFC 3986 §5.2.4) the options do not have. With the
   // exact target (:path) the options are not used.
@@ -518,7 +539,7 @@ export function decodeRequest(message: InnerMessage, limits: MappingLimits = {})
     const tags = etags.filter((o) => !outOfRange(o, 8, 1)).map((o) => httpEtagOf(o.value)!);
     if (tags.length > 0) headers.push(['if-none-match', tags.join(', ')]);
   }
-  checkRebuilt(headers, rebuilt, fieldBytes, limits.maxHeaderSize);
+  checkRebuilt(headers, rebuilt, fieldBytes + (targetBytes === 0 ? 0 : fieldLineBytes(PSEUDO_PATH, target)), limits.maxHeaderSize);
   return { method, target, headers, body: message.payload };
 }
 
