@@ -128,6 +128,30 @@ describe('Echo challenge after a lost replay window (Appendix B.1.2)', () => {
   });
 });
 
+describe('a request replayed while the window is lost', () => {
+  it('every copy gets the challenge the first got: no new Partial IV, no Sender Key use, however often it comes (a captured request could otherwise use up limit_q)', async () => {
+    window.lose();
+    served.length = 0;
+    const sent = await protectRequest(client, get('replayed'));
+    const answer = await post(sent);
+    const { message, partialIV } = await verifyResponse(sent.binding, answer.option!, answer.payload!);
+    expect(message.code).toBe(coapCode(4, 1));
+    const copies = await Promise.all(Array.from({ length: 50 }, () => post(sent)));
+    for (const copy of copies) {
+      // The same answer, byte for byte: the same nonce over the same plaintext, nothing encrypted again.
+      expect(copy.status).toBe(200);
+      expect(Buffer.from(copy.option!).equals(Buffer.from(answer.option!))).toBe(true);
+      expect(Buffer.from(copy.payload!).equals(Buffer.from(answer.payload!))).toBe(true);
+    }
+    // The next challenge takes the next Partial IV: the 50 copies took none.
+    const next = await exchange('next');
+    expect(next.code).toBe(coapCode(4, 1));
+    const number = (piv: Uint8Array) => Buffer.from(piv).readUIntBE(0, piv.length);
+    expect(number(next.partialIV!)).toBe(number(partialIV!) + 1);
+    expect(served).toEqual([]);
+  });
+});
+
 describe('concurrent requests when the window is lost', () => {
   it('a retry that finds the window re-established by another retry still spends its Echo: after a second loss, its captured copy is not served again', async () => {
     window.lose();

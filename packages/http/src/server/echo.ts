@@ -18,7 +18,7 @@
 
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { CoapOption } from '@oscore-http/core';
+import type { CoapOption, ProtectedMessage } from '@oscore-http/core';
 import { secondsOption } from '../config/option-values.js';
 
 /** The Echo option (RFC 9175 §2.2.1): elective, Class E in OSCORE. */
@@ -61,6 +61,11 @@ export class EchoIssuer {
    * The key lives only in this process, so the process's own clock is the only one that
    * ever reads a value.
    */
+  /** How long a challenge may be answered, in seconds. */
+  get maxAgeSeconds(): number {
+    return this.#maxAgeSeconds;
+  }
+
   #now(): number {
     return Math.floor(performance.now() / 1000);
   }
@@ -97,5 +102,51 @@ export class EchoIssuer {
     if (this.#used.has(key)) return false;
     this.#used.set(key, issued);
     return true;
+  }
+}
+
+/** Most challenges remembered at once; an older one forgotten costs only a new challenge if its request comes again. */
+const MAX_SENT_CHALLENGES = 4096;
+
+/**
+ * The protected challenges sent, by the request they answer (its Recipient Context and
+ * Partial IV), while their Echo value may still be answered. While the replay window is
+ * lost, a replayed request decrypts and cannot be told from the original, and each
+ * challenge takes a new Partial IV (Appendix B.1.2) — one Sender Sequence Number and one
+ * use of the Sender Key: a request captured once and replayed 2^20 times would use up the
+ * Sender Key ('limit_q', draft-ietf-core-oscore-key-limits §2.1.1). So a request seen
+ * again gets the very challenge it got before, as CoAP answers a duplicate (RFC 7252
+ * §4.5): the same bytes under the same nonce, so nothing is encrypted twice, and nothing
+ * new is revealed to whoever sent it again.
+ */
+export class SentChallenges {
+  readonly #maxAgeMs: number;
+  /** In the order sent, which is the order of expiry. */
+  readonly #sent = new Map<string, { readonly challenge: Promise<ProtectedMessage>; readonly expires: number }>();
+
+  constructor(maxAgeSeconds: number) {
+    this.#maxAgeMs = maxAgeSeconds * 1000;
+  }
+
+  /** The challenge to the request `key` names: the one sent before, or what `protect` makes (then remembered). */
+  challenge(key: string, protect: () => Promise<ProtectedMessage>): Promise<ProtectedMessage> {
+    const now = performance.now();
+    // Forget the expired (at the front: sent first) and, past the bound, the oldest.
+    for (const [k, entry] of this.#sent) {
+      if (entry.expires > now && this.#sent.size < MAX_SENT_CHALLENGES) break;
+      this.#sent.delete(k);
+    }
+    const sent = this.#sent.get(key);
+    if (sent !== undefined) return sent.challenge;
+    // Copies of their own: the protected bytes are views of shared slabs (core's buffers.ts),
+    // and a view kept for the Echo's lifetime would keep its whole slab alive.
+    const challenge = protect().then((m) => ({ option: m.option.slice(), payload: m.payload.slice() }));
+    const entry = { challenge, expires: now + this.#maxAgeMs };
+    this.#sent.set(key, entry);
+    // A challenge that could not be protected is not remembered: the next copy tries again.
+    challenge.catch(() => {
+      if (this.#sent.get(key) === entry) this.#sent.delete(key);
+    });
+    return challenge;
   }
 }

@@ -54,7 +54,7 @@ import { codeToStatus } from '../mapping/status.js';
 import { BodyBuffer } from '../wire/body-buffer.js';
 import { APPLICATION_OSCORE, decodeOscoreHeader, encodeOscoreHeader, isOscoreContentType } from '../wire/oscore-header.js';
 import { diagnosticOf } from './diagnostics.js';
-import { ECHO_OPTION, echoOptionOf, EchoIssuer } from './echo.js';
+import { ECHO_OPTION, echoOptionOf, EchoIssuer, SentChallenges } from './echo.js';
 import { createInnerRequest } from './inner-request.js';
 import type { OscoreRequestInfo } from './request-info.js';
 import { abandonResponse, captureResponse, type CapturedResponse } from './response-capture.js';
@@ -314,6 +314,7 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): O
   const allowed = compileAllowList(options.allowUnprotected);
   const onEvent = options.onEvent;
   const echo = new EchoIssuer(options.echoMaxAge);
+  const challenges = new SentChallenges(echo.maxAgeSeconds);
 
   function report(type: OscoreServerEvent['type'], error: OscoreError, status: number, isProtected: boolean, kid: string | undefined, peer: string | undefined, request?: IncomingMessage): void {
     if (onEvent === undefined) return;
@@ -403,8 +404,11 @@ export function createOscoreHandler(options: OscoreServerOptions, next: Next): O
    * generating the AEAD nonce and MUST include the Partial IV in the response" (Appendix B.1.2).
    */
   async function sendEchoChallenge(res: ServerResponse, binding: RequestBinding, info: OscoreRequestInfo): Promise<void> {
-    const challenge = { code: coapCode(4, 1), options: [{ number: ECHO_OPTION, value: echo.issue(info.context.recipientStateId) }], payload: new Uint8Array(0) };
-    const sent = await protectResponse(binding, challenge, { partialIV: true });
+    // A copy of a request already challenged gets the same challenge (SentChallenges).
+    const sent = await challenges.challenge(`${info.context.recipientStateId}/${info.sequenceNumber}`, () => {
+      const challenge = { code: coapCode(4, 1), options: [{ number: ECHO_OPTION, value: echo.issue(info.context.recipientStateId) }], payload: new Uint8Array(0) };
+      return protectResponse(binding, challenge, { partialIV: true });
+    });
     writeProtected(res, sent.option, sent.payload, [], 401);
     report('rejected', new FreshnessRequiredError(), 401, true, info.kid, info.peer);
   }
