@@ -35,6 +35,9 @@ function diagnosticExcerpt(headers: Headers, body: Buffer): string | undefined {
   return text === '' ? undefined : text.slice(0, 120);
 }
 
+/** The content of a response that has none (HEAD, 204, 304). */
+const NO_CONTENT = new Uint8Array(0);
+
 /** The outer fields before a response started: one empty object for all exchanges, never written to. */
 const NO_HEADERS: Headers = Object.freeze({}) as Headers;
 
@@ -149,10 +152,14 @@ export class OscoreResponseHandler implements Handler {
     // The outer limit leaves room for header fields and the tag; the option bounds the body.
     if (response.body.length > this.#exchange.bodyLimit) throw new BodyTooLargeError(this.#exchange.bodyLimit, 'response');
     const exchange = this.#exchange;
+    // The answer to HEAD and every 204 and 304 end with their header section (RFC 9110 §6.4.1,
+    // §9.3.2, §15.3.5, §15.4.5): a payload the server put in one anyway is not played, as
+    // undici's own client never delivers content for them and its callers rely on that.
+    const content = exchange.head || response.status === 204 || response.status === 304 ? NO_CONTENT : response.body;
     // A HEAD answer reports the GET representation's length, which the server protected (RFC 9110 §9.3.2).
     const headLength = exchange.head ? firstValue(response.headers, 'content-length') : undefined;
     const list = exchange.policy.keepInner(response.headers);
-    list.push(['content-length', headLength !== undefined && /^\d{1,15}$/.test(headLength) ? headLength : String(response.body.length)]);
+    list.push(['content-length', headLength !== undefined && /^\d{1,15}$/.test(headLength) ? headLength : String(exchange.head ? response.body.length : content.length)]);
     const passed = exchange.policy.passThrough(headers); // by default none
     if (passed.length > 0) {
       const present = new Set(list.map(([n]) => n));
@@ -166,8 +173,8 @@ export class OscoreResponseHandler implements Handler {
     this.#handler.onResponseStart?.(controller, response.status, headerObject(list), response.statusMessage ?? '');
     controller.throwIfAborted();
     if (controller.paused) await controller.resumed();
-    if (response.body.length > 0) {
-      this.#handler.onResponseData?.(controller, Buffer.from(response.body.buffer, response.body.byteOffset, response.body.length));
+    if (content.length > 0) {
+      this.#handler.onResponseData?.(controller, Buffer.from(content.buffer, content.byteOffset, content.length));
       controller.throwIfAborted();
       if (controller.paused) await controller.resumed();
     }
