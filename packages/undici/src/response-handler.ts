@@ -41,12 +41,19 @@ const NO_CONTENT = new Uint8Array(0);
 /** The outer fields before a response started: one empty object for all exchanges, never written to. */
 const NO_HEADERS: Headers = Object.freeze({}) as Headers;
 
+/**
+ * The fields as undici's parseHeaders gives them: own properties only. Read through the
+ * prototype, a field named `constructor` began as `[Object, value]`, and one named
+ * `__proto__` set the object's prototype to an array of the server's values.
+ */
 function headerObject(list: HeaderList): Headers {
   const out: Headers = {};
   for (const [name, value] of list) {
-    const prev = out[name];
-    if (prev === undefined) out[name] = value;
-    else if (Array.isArray(prev)) prev.push(value);
+    const prev = Object.hasOwn(out, name) ? out[name] : undefined;
+    if (prev === undefined) {
+      if (name === '__proto__') Object.defineProperty(out, name, { value, enumerable: true, configurable: true, writable: true });
+      else out[name] = value;
+    } else if (Array.isArray(prev)) prev.push(value);
     else out[name] = [prev, value];
   }
   return out;

@@ -93,3 +93,28 @@ describe('a verified answer that must have no content, but has a payload (found 
     });
   }
 });
+
+describe('verified fields named __proto__ and constructor (found in review)', () => {
+  it('is a field like any other, as undici parses it — never the prototype of the headers object handlers get', async () => {
+    answer = () => ({ code: code(2, 5), options: [field('__proto__', 'p1'), field('__proto__', 'p2'), field('constructor', 'c1'), field('x-a', '1')], payload: text('ok') });
+    const seen = await new Promise<Record<string, unknown>>((resolve, reject) => {
+      dispatcher.dispatch(
+        { origin, path: '/r', method: 'GET' },
+        {
+          onRequestStart: () => {},
+          onResponseStart: (_c, _status, headers) => resolve(headers as Record<string, unknown>),
+          onResponseError: (_c, err) => reject(err),
+        },
+      );
+    });
+    expect(Object.getPrototypeOf(seen)).toBe(Object.prototype);
+    expect(Object.getOwnPropertyDescriptor(seen, '__proto__')?.value).toEqual(['p1', 'p2']);
+    expect(seen.constructor).toBe('c1');
+    expect(seen['x-a']).toBe('1');
+
+    const res = await dispatcher.request({ origin, path: '/r', method: 'GET' });
+    await res.body.text();
+    expect(Object.getPrototypeOf(res.headers)).toBe(Object.prototype);
+    expect(Object.getOwnPropertyDescriptor(res.headers, '__proto__')?.value).toEqual(['p1', 'p2']);
+  });
+});
