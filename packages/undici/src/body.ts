@@ -3,7 +3,7 @@
  * OSCORE protects the body as a whole, so it must be complete before encryption.
  */
 
-import { FormData as UndiciFormData, Response } from 'undici';
+import { errors, FormData as UndiciFormData, Response } from 'undici';
 import { BodyTooLargeError } from '@oscore-http/http';
 
 /** The bytes of a body and, for FormData/Blob, the media type the body implies. */
@@ -34,7 +34,9 @@ function toBytes(chunk: unknown): Uint8Array {
   if (chunk instanceof Uint8Array) return chunk;
   if (ArrayBuffer.isView(chunk)) return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
   if (chunk instanceof ArrayBuffer) return new Uint8Array(chunk);
-  throw new TypeError('request body chunks must be strings or bytes');
+  // undici's own error for a body it cannot send (code UND_ERR_INVALID_ARG): a caller that
+  // branches on the code gets the same one with or without this interceptor.
+  throw new errors.InvalidArgumentError('request body chunks must be strings or bytes; yield Buffers, Uint8Arrays or strings from the body iterable');
 }
 
 /** Whether `body` is already all in memory (nothing to wait for while collecting it). */
@@ -121,5 +123,5 @@ export async function collectBody(body: unknown, limit: number, aborted: () => b
     return { bytes: new Uint8Array(await body.arrayBuffer()), contentType: body.type === '' ? undefined : body.type };
   }
   if (isAsyncIterable(body) || isIterable(body)) return collectIterable(body, limit, aborted);
-  throw new TypeError('the request body must be a string, bytes, a Blob, FormData, a stream, or an iterable');
+  throw new errors.InvalidArgumentError('body must be a string, a Buffer, a Readable stream, an iterable, or an async iterable (or a Blob or FormData); convert the value, e.g. JSON.stringify an object');
 }

@@ -608,6 +608,14 @@ describe('request bodies and queries as undici takes them (found in review)', ()
     }
   });
 
+  it('a body undici cannot send (a number, an object, a boolean, an iterable of numbers): undici\'s InvalidArgumentError with its code, as without the interceptor, nothing sent', async () => {
+    for (const body of [42, { a: 1 }, true, [1, 2]]) {
+      const err = await dispatcher.request({ origin: server.origin, path: '/echo', method: 'POST', body: body as never }).then(() => undefined, (e: unknown) => e);
+      expect(err, JSON.stringify(body)).toMatchObject({ name: 'InvalidArgumentError', code: 'UND_ERR_INVALID_ARG' });
+    }
+    expect(server.traffic.requests).toBe(0);
+  });
+
   it('query is serialized as undici serializes it (node:querystring), and with a path that has a query already, refused with undici\'s message (typed: InvalidArgumentError, where undici throws a bare Error)', async () => {
     const query = { a: 'x y', b: [1, 2], c: null, d: undefined, e: { n: 1 } };
     const res = await dispatcher.request({ origin: server.origin, path: '/echo', method: 'GET', query });
