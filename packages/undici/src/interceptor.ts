@@ -127,6 +127,26 @@ function withEcho(message: InnerMessage, echo: Uint8Array): InnerMessage {
   return { ...message, options: [...message.options.filter((o) => o.number !== ECHO_OPTION), { number: ECHO_OPTION, value: echo }] };
 }
 
+/**
+ * Headers given as an iterable of `[name, value]` pairs (a Map, a Headers object, a
+ * generator), as a flat list — the same fields, in order, read once. undici reads such an
+ * iterable once; this interceptor reads the headers twice (the Host field, then all of
+ * them), so a one-shot iterable (a generator, `map.entries()`) came out empty the second
+ * time and the request went out, protected or in clear, without the caller's fields.
+ * Undefined for the shapes that can be read again (an object, an array).
+ */
+function headersReadOnce(headers: DispatchOptions['headers']): string[] | undefined {
+  if (headers === undefined || headers === null || typeof headers !== 'object' || Array.isArray(headers)) return undefined;
+  if (typeof (headers as Iterable<unknown>)[Symbol.iterator] !== 'function') return undefined;
+  const flat: string[] = [];
+  for (const pair of headers as Iterable<unknown>) {
+    // undici's own check and message for such an iterable (core/request.js).
+    if (!Array.isArray(pair) || pair.length !== 2) throw new errors.InvalidArgumentError('headers must be in key-value pair format');
+    flat.push(pair[0] as string, pair[1] as string);
+  }
+  return flat;
+}
+
 /** The request's Host field, if it has one (headers in any shape undici accepts). */
 function hostFieldOf(headers: DispatchOptions['headers']): string | undefined {
   if (headers === undefined || headers === null) return undefined;
@@ -232,6 +252,13 @@ export function oscore(options: OscoreInterceptorOptions): Dispatcher.Dispatcher
       // undici's Request checks these only below this interceptor, which reads them first.
       if (typeof opts.method !== 'string' || typeof opts.path !== 'string') {
         handler.onResponseError?.(null as unknown as Dispatcher.DispatchController, new errors.InvalidArgumentError(`${typeof opts.method !== 'string' ? 'method' : 'path'} must be a string`));
+        return true;
+      }
+      try {
+        const flat = headersReadOnce(opts.headers);
+        if (flat !== undefined) opts = { ...opts, headers: flat };
+      } catch (err) {
+        handler.onResponseError?.(null as unknown as Dispatcher.DispatchController, err as Error);
         return true;
       }
       let origin: string;

@@ -6,6 +6,7 @@
  * concurrent requests to two servers with different contexts through one Agent.
  */
 
+import { createServer as createHttpServer } from 'node:http';
 import { createServer as createNetServer, connect, type AddressInfo } from 'node:net';
 import { Readable, Writable, pipeline as streamPipeline } from 'node:stream';
 import { promisify } from 'node:util';
@@ -16,7 +17,7 @@ import { BodyTooLargeError, createContextSet, UnprotectedResponseError, type Con
 import { flipBit, TamperProxy } from '../../fastify/test/proxy/tamper-proxy.js';
 import { oscore } from '@oscore-http/undici';
 import { startFastify, type TestServer } from '../../fastify/test/support/fastify-server.js';
-import { clientContextA, clientContextB, patternBytes, Resources, serverContextA, serverContextB } from '../../fastify/test/support/oscore-peers.js';
+import { clientContextA, clientContextB, closeServer, listen, patternBytes, Resources, serverContextA, serverContextB } from '../../fastify/test/support/oscore-peers.js';
 
 const KiB = 1024;
 const resources = new Resources();
@@ -614,6 +615,26 @@ describe('request bodies and queries as undici takes them (found in review)', ()
       expect(err, JSON.stringify(body)).toMatchObject({ name: 'InvalidArgumentError', code: 'UND_ERR_INVALID_ARG' });
     }
     expect(server.traffic.requests).toBe(0);
+  });
+
+  it('headers as a one-shot iterable of pairs (a generator, a Map\'s entries()) all arrive, protected or passed in clear, as undici sends them', async () => {
+    const fields = () => new Map([['x-one', '1'], ['authorization', 'Bearer t'], ['x-two', '2']]).entries();
+    server.seen.length = 0;
+    const res = await dispatcher.request({ origin: server.origin, path: '/echo', method: 'GET', headers: fields() as never });
+    await res.body.dump();
+    expect(server.seen[0]?.headers).toMatchObject({ 'x-one': '1', authorization: 'Bearer t', 'x-two': '2' });
+    // An origin without a context: the request goes to undici as the caller gave it.
+    const plain = createHttpServer((req, reply) => reply.end(JSON.stringify(req.headers)));
+    const plainOrigin = await listen(plain);
+    try {
+      const passed = await dispatcher.request({ origin: plainOrigin, path: '/', method: 'GET', headers: fields() as never });
+      expect(await passed.body.json()).toMatchObject({ 'x-one': '1', authorization: 'Bearer t', 'x-two': '2' });
+    } finally {
+      await closeServer(plain);
+    }
+    // An entry that is not a pair: undici's own error, nothing sent.
+    const err = await dispatcher.request({ origin: server.origin, path: '/echo', method: 'GET', headers: [['x-one']].values() as never }).then(() => undefined, (e: unknown) => e);
+    expect(err).toMatchObject({ code: 'UND_ERR_INVALID_ARG', message: 'headers must be in key-value pair format' });
   });
 
   it('query is serialized as undici serializes it (node:querystring), and with a path that has a query already, refused with undici\'s message (typed: InvalidArgumentError, where undici throws a bare Error)', async () => {
