@@ -108,7 +108,16 @@ export class OscoreResponseHandler implements Handler {
     this.#status = statusCode;
     this.#headers = headers;
     const length = headers['content-length'];
-    this.#body = new BodyBuffer(this.#exchange.limit, typeof length === 'string' ? Number(length) : undefined);
+    const declared = typeof length === 'string' ? Number(length) : undefined;
+    if (declared !== undefined && declared > this.#exchange.limit) {
+      // It can only end in BodyTooLargeError: fail now, as the server does with such a
+      // request, instead of waiting (up to bodyTimeout, or for ever without one) for bytes
+      // that would be refused anyway.
+      this.#failed = true;
+      controller.abort(new BodyTooLargeError(this.#exchange.bodyLimit, 'response'));
+      return;
+    }
+    this.#body = new BodyBuffer(this.#exchange.limit, declared);
   }
 
   onResponseData(controller: Controller, chunk: Buffer): void {

@@ -362,6 +362,31 @@ describe('maxResponseSize', () => {
   });
 });
 
+describe('a response declaring a length beyond the limit (found in review)', () => {
+  it('fails at once with BodyTooLargeError and the connection closed, not after bodyTimeout waiting for bytes it would refuse', async () => {
+    // The head of an OSCORE response declaring 100 MB, ten bytes of it, then nothing.
+    let closed = false;
+    const onPath = resources.add(
+      createNetServer((socket) => {
+        socket.once('data', () => socket.write('HTTP/1.1 200 OK\r\ncontent-type: application/oscore\r\noscore: AA\r\ncontent-length: 100000000\r\n\r\n0123456789'));
+        socket.on('close', () => (closed = true));
+        socket.on('error', () => {});
+      }),
+      (s) => new Promise<void>((resolve) => s.close(() => resolve())),
+    );
+    await new Promise<void>((resolve) => onPath.listen(0, '127.0.0.1', resolve));
+    const origin = `http://127.0.0.1:${(onPath.address() as AddressInfo).port}`;
+    const set = resources.add(createContextSet([clientContextA(origin)], { store: 'memory' }), (c) => c.close());
+    const dispatcher = resources.add(new Agent({ bodyTimeout: 20_000 }), (a) => a.close()).compose(oscore({ contexts: set, maxResponseSize: 1_000 }));
+    const started = Date.now();
+    const err = await dispatcher.request({ origin, path: '/x', method: 'GET' }).then(() => undefined, (e: unknown) => e);
+    expect(err).toMatchObject({ code: 'ERR_OSCORE_HTTP_BODY_TOO_LARGE', limit: 1_000 });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(closed).toBe(true);
+  });
+});
+
 describe('a response body in 1-byte chunks (an on-path attacker)', () => {
   it('costs the client memory of its size while it arrives, not an object per chunk, and fails typed once over the limit', async () => {
     // Answers every request with the head of an OSCORE response and 100,000 one-byte chunks,
