@@ -43,6 +43,7 @@ export {
   NoContextForOriginError,
   OscoreHttpError,
   OscoreRequiredError,
+  OuterContentEncodingError,
   OuterMethodError,
   OuterPathError,
   ResponseTooLargeError,
