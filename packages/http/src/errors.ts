@@ -184,15 +184,16 @@ export class UnprotectedResponseError extends OscoreHttpError {
 }
 
 /**
- * An OSCORE response whose outer body carries a Content-Encoding: its server sends the
- * ciphertext as it is, so a hop on the path coded it (a compressing proxy or mesh).
+ * An OSCORE response whose outer body carries a Content-Encoding, or a Transfer-Encoding
+ * other than chunked: its server sends the ciphertext as it is, so a hop on the path coded
+ * it (a compressing proxy or mesh).
  */
 export class OuterContentEncodingError extends OscoreHttpError {
   readonly code = 'ERR_OSCORE_HTTP_OUTER_CONTENT_ENCODING';
   readonly outcome = undefined;
   readonly httpStatus = 502;
   constructor() {
-    super('The OSCORE response arrived content-coded (Content-Encoding), so a proxy or mesh between the peers compressed it; it was not decrypted. Configure that hop not to compress application/oscore.');
+    super('The OSCORE response arrived coded (Content-Encoding, or a Transfer-Encoding other than chunked), so a proxy or mesh between the peers compressed it; it was not decrypted. Configure that hop not to compress application/oscore.');
   }
 }
 

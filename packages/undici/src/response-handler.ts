@@ -151,12 +151,19 @@ export class OscoreResponseHandler implements Handler {
     if (this.#status !== 200 || !isOscoreContentType(headers['content-type']) || headers.oscore === undefined) {
       throw new UnprotectedResponseError(this.#status, diagnosticExcerpt(headers, body));
     }
-    // The server sends the ciphertext as it is: a coding was applied on the path, and the
-    // bytes are not the ciphertext. Refused before the AEAD runs, which would count them as
-    // a failed decryption against the Recipient Key's limit_v (draft-ietf-core-oscore-key-
-    // limits §2.2) — a compressing hop would retire the context for good, its count stored.
+    // The server sends the ciphertext as it is: a coding was applied on the path (a content
+    // coding, or a transfer coding other than chunked, which undici does not decode), and
+    // the bytes are not the ciphertext. Refused before the AEAD runs, which would count them
+    // as a failed decryption against the Recipient Key's limit_v (draft-ietf-core-oscore-
+    // key-limits §2.2) — a compressing hop would retire the context for good, its count stored.
     const coding = headers['content-encoding'];
-    if (coding !== undefined && (typeof coding !== 'string' || !/^\s*(identity\s*)?$/i.test(coding))) throw new OuterContentEncodingError();
+    const transfer = headers['transfer-encoding'];
+    if (
+      (coding !== undefined && (typeof coding !== 'string' || !/^\s*(identity\s*)?$/i.test(coding))) ||
+      (transfer !== undefined && (typeof transfer !== 'string' || !/^\s*chunked\s*$/i.test(transfer)))
+    ) {
+      throw new OuterContentEncodingError();
+    }
     const option = decodeOscoreHeader(headers.oscore);
     const { message } = await verifyResponse(this.#binding, option, body);
     // The caller may have aborted while the response was verified; the transport is done, so

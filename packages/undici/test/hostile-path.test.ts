@@ -4,6 +4,7 @@
  * clients with the interceptor, all on 127.0.0.1.
  */
 
+import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent, type Dispatcher } from 'undici';
@@ -19,7 +20,8 @@ let proxy: TamperProxy;
 
 beforeAll(async () => {
   server = resources.add(
-    await startFastify({ contexts: [serverContextA({ usageLimits: { v: 2 } })] }, (app) => {
+    // One identity per client below: each client's sequence numbers start at 0.
+    await startFastify({ contexts: [serverContextA(), serverContextA({ name: 'via-hop', senderId: '41', recipientId: '42' })] }, (app) => {
       app.get('/hello', async () => 'hello');
     }),
     (s) => s.close(),
@@ -43,6 +45,46 @@ describe('an outer response content-coded on the way (a compressing proxy or mes
     proxy.reset();
     const res = await dispatcher.request({ origin: proxy.origin, path: '/hello', method: 'GET' });
     expect(res.statusCode).toBe(200);
+    expect(await res.body.text()).toBe('hello');
+  });
+
+  it('a transfer coding other than chunked (undici does not decode it) is refused the same way, the Recipient Key untouched', async () => {
+    // A raw hop: forwards the request, then returns the server's answer — while `coding`,
+    // with its body gzipped under Transfer-Encoding: gzip, chunked.
+    let coding = true;
+    const hop = resources.add(
+      createNetServer((client) => {
+        client.on('error', () => {});
+        client.once('data', (request: Buffer) => {
+          const upstream = connect(Number(new URL(server.origin).port), '127.0.0.1');
+          upstream.on('error', () => {});
+          let answer = Buffer.alloc(0);
+          upstream.on('data', (d: Buffer) => {
+            answer = Buffer.concat([answer, d]);
+            const end = answer.indexOf('\r\n\r\n');
+            const length = /\r\ncontent-length: *(\d+)/i.exec(answer.subarray(0, end).toString('latin1'));
+            if (end === -1 || length === null || answer.length < end + 4 + Number(length[1])) return;
+            upstream.destroy();
+            if (!coding) return void client.end(answer);
+            const head = answer.subarray(0, end).toString('latin1').split('\r\n').filter((l) => !/^(content-length|connection|keep-alive):/i.test(l));
+            const body = gzipSync(answer.subarray(end + 4));
+            client.end(Buffer.concat([Buffer.from(`${head.join('\r\n')}\r\ntransfer-encoding: gzip, chunked\r\nconnection: close\r\n\r\n${body.length.toString(16)}\r\n`, 'latin1'), body, Buffer.from('\r\n0\r\n\r\n')]));
+          });
+          upstream.write(request);
+        });
+      }),
+      (s) => new Promise<void>((resolve) => s.close(() => resolve())),
+    );
+    await new Promise<void>((resolve) => hop.listen(0, '127.0.0.1', resolve));
+    const hopOrigin = `http://127.0.0.1:${(hop.address() as AddressInfo).port}`;
+    const set = resources.add(createContextSet([clientContextA(hopOrigin, { senderId: '42', recipientId: '41', usageLimits: { v: 2 } })], { store: 'memory' }), (c) => c.close());
+    const dispatcher: Dispatcher = resources.add(new Agent({ keepAliveTimeout: 1_000 }), (a) => a.close()).compose(oscore({ contexts: set }));
+    for (let i = 0; i < 4; i++) {
+      const err = await dispatcher.request({ origin: hopOrigin, path: '/hello', method: 'GET' }).then(() => undefined, (e: unknown) => e as Error & { code?: string });
+      expect(err).toMatchObject({ code: 'ERR_OSCORE_HTTP_OUTER_CONTENT_ENCODING' });
+    }
+    coding = false;
+    const res = await dispatcher.request({ origin: hopOrigin, path: '/hello', method: 'GET' });
     expect(await res.body.text()).toBe('hello');
   });
 });
