@@ -7,7 +7,7 @@
 
 import { stringify as stringifyQuery, type ParsedUrlQueryInput } from 'node:querystring';
 import { errors, type Dispatcher } from 'undici';
-import { protectRequest, type CryptoBackend, type InnerMessage, type SecurityContext } from '@oscore-http/core';
+import { MemorySequenceNumberSource, protectRequest, type CryptoBackend, type InnerMessage, type SecurityContext, type SequenceNumberSource } from '@oscore-http/core';
 import {
   choiceOption,
   ContextSet,
@@ -120,6 +120,31 @@ function originKey(key: string): string {
   const origin = httpOriginOf(key);
   if (origin === undefined) throw new ContextConfigError(`contexts[${JSON.stringify(key)}]`, 'is not an origin: give only scheme (http or https), host and port, like http://billing:8080');
   return origin;
+}
+
+/**
+ * The Sender Sequence Number source each sender (by its state id, derived from the key
+ * material) was last protected with in this process, by any interceptor. Two sources for
+ * one sender where one of them counts in memory on its own hand out the same numbers: a
+ * `contexts` function that makes a new context per call did that on every request, each
+ * sent with Partial IV 0 — the same nonce with the same key for another plaintext
+ * (RFC 8613 §7.2.1, §12.2). Sources only: they hold a counter, nothing secret.
+ */
+const senderSources = new Map<string, SequenceNumberSource>();
+
+/** @throws {ContextConfigError} if `context` would count its sender's sequence numbers again. */
+function assertOwnSequence(context: SecurityContext): void {
+  const source = context.senderSequence;
+  const known = senderSources.get(context.senderStateId);
+  if (known === source) return;
+  if (known !== undefined && (known instanceof MemorySequenceNumberSource || source instanceof MemorySequenceNumberSource)) {
+    throw new ContextConfigError(
+      'contexts',
+      'a second context for the same sender (same key material and Sender ID) counts its sequence numbers in memory on its own, so it would send Partial IVs already used and reuse nonces (RFC 8613 Section 7.2.1); return the same SecurityContext object for an origin every time, or give a context file or ContextSet',
+    );
+  }
+  // The first, or a context set made again on the same store (its numbers come from the store).
+  senderSources.set(context.senderStateId, source);
 }
 
 /** The request with the Echo option (RFC 9175 §2.2.1: Class E) set to `echo`. */
@@ -311,6 +336,7 @@ export function oscore(options: OscoreInterceptorOptions): Dispatcher.Dispatcher
       async function protectAndDispatch(chosen: Route | Promise<Route>, opts: DispatchOptions, handler: Handler): Promise<void> {
         const { context: resolved, origin } = chosen instanceof Promise ? await controller.race(chosen) : chosen;
         const context = resolved instanceof Promise ? await controller.race(resolved) : resolved;
+        assertOwnSequence(context);
         controller.throwIfAborted();
         if (opts.upgrade || opts.method === 'CONNECT') throw new UnmappableMessageError('upgrades and CONNECT cannot travel inside OSCORE');
         const collected = collectAbortably(opts.body, controller);

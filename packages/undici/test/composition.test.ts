@@ -8,12 +8,13 @@ import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent, cacheStores, Client, errors, interceptors, Pool, type Dispatcher } from 'undici';
+import { createSecurityContext, fromHex } from '@oscore-http/core';
 import { ContextConfigError, createContextSet, HostMismatchError, type ContextSet } from '@oscore-http/http';
 import { oscore } from '@oscore-http/undici';
 import { startFastify, type TestServer } from '../../fastify/test/support/fastify-server.js';
 import { heapHeld } from '../../fastify/test/support/memory.js';
 import { thrownBy } from '../../fastify/test/support/thrown.js';
-import { clientContextA, Resources, serverContextA } from '../../fastify/test/support/oscore-peers.js';
+import { clientContextA, Resources, SECRET_A, serverContextA } from '../../fastify/test/support/oscore-peers.js';
 
 const resources = new Resources();
 let server: TestServer;
@@ -23,7 +24,7 @@ let contexts: ContextSet;
 
 beforeAll(async () => {
   server = resources.add(
-    await startFastify({ contexts: [serverContextA(), serverContextA({ name: 'client-a-by-name', senderId: '04', recipientId: '03' }), serverContextA({ name: 'client-a-name-only', senderId: '06', recipientId: '05' })] }, (app, s) => {
+    await startFastify({ contexts: [serverContextA(), serverContextA({ name: 'client-a-by-name', senderId: '04', recipientId: '03' }), serverContextA({ name: 'client-a-name-only', senderId: '06', recipientId: '05' }), serverContextA({ name: 'client-a-made', senderId: '08', recipientId: '07' }), serverContextA({ name: 'client-a-made-once', senderId: '0a', recipientId: '09' })] }, (app, s) => {
       app.get('/hello', async (req) => {
         s.record(req);
         return { host: req.headers.host ?? null };
@@ -445,6 +446,33 @@ describe('the contexts option', () => {
     expect(res.statusCode).toBe(200);
     expect(await res.body.json()).toMatchObject({ host: expect.any(String) });
     expect(server.traffic.seen).toEqual([expect.objectContaining({ method: 'POST', url: '/oscore', contentType: 'application/oscore', oscore: expect.any(String) })]);
+  });
+});
+
+describe('a contexts function that makes a new context per call (found in review)', () => {
+  // Made without a store: each such context counts its sequence numbers in memory from 0.
+  const made = () => createSecurityContext({ masterSecret: fromHex(SECRET_A), senderId: fromHex('07'), recipientId: fromHex('08') });
+
+  it('is refused before it reuses a Partial IV: a typed error that says to return the same object, nothing sent', async () => {
+    const fresh = compose(oscore({ contexts: (origin) => (origin === server.origin ? made() : undefined) }));
+    server.traffic.reset();
+    expect((await fresh.request({ origin: server.origin, path: '/hello', method: 'GET' })).statusCode).toBe(200);
+    // A second context for the same sender would send Partial IV 0 again: the same nonce, another plaintext.
+    const err = await fresh.request({ origin: server.origin, path: '/hello', method: 'GET' }).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(ContextConfigError);
+    expect(err).toMatchObject({ code: 'ERR_OSCORE_HTTP_CONTEXT_CONFIG', message: expect.stringMatching(/return the same SecurityContext object/) });
+    expect(server.traffic.requests).toBe(1);
+    // Another interceptor in the process, its own new context for that sender: refused too.
+    const other = compose(oscore({ contexts: { [server.origin]: made() } }));
+    await expect(other.request({ origin: server.origin, path: '/hello', method: 'GET' })).rejects.toMatchObject({ code: 'ERR_OSCORE_HTTP_CONTEXT_CONFIG' });
+    expect(server.traffic.requests).toBe(1);
+  });
+
+  it('the same made object every time, in one interceptor or two, is used as is: its numbers go on', async () => {
+    const once = createSecurityContext({ masterSecret: fromHex(SECRET_A), senderId: fromHex('09'), recipientId: fromHex('0a') });
+    const first = compose(oscore({ contexts: (origin) => (origin === server.origin ? once : undefined) }));
+    const second = compose(oscore({ contexts: { [server.origin]: once } }));
+    for (const dispatcher of [first, second, first, second]) expect((await dispatcher.request({ origin: server.origin, path: '/hello', method: 'GET' })).statusCode).toBe(200);
   });
 });
 
